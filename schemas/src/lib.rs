@@ -1,0 +1,26 @@
+//! The bundle contract between `qmig-transform` and `qmig-execute` (format version 1).
+//!
+//! A bundle is a directory:
+//!
+//! ```text
+//! manifest.json   the ordered requests and everything a reviewer needs (see [`manifest`])
+//! bodies/         XML bodies of the calls that take one
+//! secrets.age     only when requests refer to secrets; age, scrypt passphrase
+//! REVIEW.md       the same content in plain words
+//! SHA256SUMS      coreutils format over every other file; its SHA-256 is the bundle digest
+//! ```
+//!
+//! The transformer writes bundles with these types; the executor reads them back only through
+//! [`verify::verify_bundle`], which checks every byte before anything is sent.
+
+pub mod manifest;
+#[cfg(feature = "validate")]
+pub mod schema;
+pub mod sums;
+pub mod verify;
+pub mod write;
+
+pub use manifest::*;
+pub use sums::{DIGEST_PREFIX, bundle_digest, sha256_hex};
+pub use verify::{VerifiedBundle, VerifyError, verify_bundle};
+pub use write::{BundleContents, WriteError, write_bundle};

@@ -1,0 +1,353 @@
+//! The contract end to end: a bundle written with these types verifies, validates against the
+//! committed JSON Schemas, and every way of breaking a reference is refused with the request named.
+
+use qmig_schemas::manifest::*;
+use qmig_schemas::verify::RequestProblem;
+use qmig_schemas::{BundleContents, VerifyError, sha256_hex, verify_bundle, write_bundle};
+
+const BODY: &str = "<ServiceRequest><data><Tag><name>Linux</name><parentTagId>{{capture:tag/Cloud Agent#id}}</parentTagId></Tag></data></ServiceRequest>";
+
+fn create_network() -> Request {
+    Request {
+        seq: 1,
+        id: "network/Corp East".into(),
+        task: "networks".into(),
+        summary: "Create network \"Corp East\"".into(),
+        method: Method::Post,
+        path: "/api/2.0/fo/network/".into(),
+        params: vec![
+            Param::text("action", "create"),
+            Param::text("name", "Corp East"),
+        ],
+        body: None,
+        effect: Effect::Create,
+        captures: vec![Capture {
+            name: "network/Corp East#id".into(),
+            extract: Extract::NewId,
+        }],
+        probe: Some(Probe {
+            method: Method::Post,
+            path: "/api/2.0/fo/network/".into(),
+            params: vec![Param::text("action", "list")],
+            body: None,
+            exists: Match {
+                record: "NETWORK".into(),
+                conditions: vec![Condition {
+                    field: "NAME".into(),
+                    equals: Value::Text("Corp East".into()),
+                }],
+            },
+            captures: vec![ProbeCapture {
+                name: "network/Corp East#id".into(),
+                take: "ID".into(),
+            }],
+        }),
+        source: Some(SourceRef {
+            file: "networks.xml".into(),
+            line: 7,
+            id: Some("1103".into()),
+            title: Some("Corp East".into()),
+        }),
+    }
+}
+
+fn lookup_tag() -> Request {
+    Request {
+        seq: 2,
+        id: "tag-lookup/Cloud Agent".into(),
+        task: "asset tags".into(),
+        summary: "Look up the target's Cloud Agent tag".into(),
+        method: Method::Post,
+        path: "/qps/rest/2.0/search/am/tag".into(),
+        params: vec![],
+        body: None,
+        effect: Effect::Read,
+        captures: vec![Capture {
+            name: "tag/Cloud Agent#id".into(),
+            extract: Extract::Match {
+                matcher: Match {
+                    record: "Tag".into(),
+                    conditions: vec![Condition {
+                        field: "name".into(),
+                        equals: Value::Text("Cloud Agent".into()),
+                    }],
+                },
+                take: "id".into(),
+            },
+        }],
+        probe: None,
+        source: None,
+    }
+}
+
+fn create_tag() -> Request {
+    let offset = BODY.find("{{capture").expect("placeholder") as u64;
+    Request {
+        seq: 3,
+        id: "tag/Linux".into(),
+        task: "asset tags".into(),
+        summary: "Create tag \"Linux\" under Cloud Agent".into(),
+        method: Method::Post,
+        path: "/qps/rest/2.0/create/am/tag".into(),
+        params: vec![],
+        body: Some(Body {
+            file: "bodies/tag-Linux.xml".into(),
+            sha256: sha256_hex(BODY.as_bytes()),
+            content_type: "text/xml".into(),
+            slots: vec![Slot {
+                offset,
+                placeholder: "{{capture:tag/Cloud Agent#id}}".into(),
+                value: Segment::Capture("tag/Cloud Agent#id".into()),
+                escape: Escape::Xml,
+            }],
+        }),
+        effect: Effect::Create,
+        captures: vec![],
+        probe: None,
+        source: None,
+    }
+}
+
+fn create_auth() -> Request {
+    Request {
+        seq: 4,
+        id: "auth/unix/Linux servers".into(),
+        task: "authentication records".into(),
+        summary: "Create Unix record".into(),
+        method: Method::Post,
+        path: "/api/2.0/fo/auth/unix/".into(),
+        params: vec![
+            Param::text("action", "create"),
+            Param {
+                name: "password".into(),
+                value: Value::Parts(vec![Segment::Secret("Linux servers".into())]),
+            },
+            Param {
+                name: "network_id".into(),
+                value: Value::Parts(vec![Segment::Capture("network/Corp East#id".into())]),
+            },
+        ],
+        body: None,
+        effect: Effect::Create,
+        captures: vec![],
+        probe: None,
+        source: None,
+    }
+}
+
+fn contents(requests: Vec<Request>) -> BundleContents {
+    BundleContents {
+        manifest: Manifest {
+            format_version: FORMAT_VERSION,
+            generator: Generator {
+                name: "test".into(),
+                version: "0".into(),
+            },
+            sources: vec![],
+            inputs: vec![],
+            unrecognised: vec![],
+            secrets: Some(Secrets {
+                file: SECRETS_FILE.into(),
+                names: vec!["Linux servers".into()],
+            }),
+            tasks: vec![],
+            requests,
+            skipped: vec![],
+            losses: vec![],
+            manual_steps: vec![],
+            warnings: vec![],
+        },
+        review: "# Review\n".into(),
+        bodies: vec![("bodies/tag-Linux.xml".into(), BODY.as_bytes().to_vec())],
+        secrets_age: Some(b"not really age".to_vec()),
+    }
+}
+
+fn written(requests: Vec<Request>) -> (tempfile::TempDir, std::path::PathBuf, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("bundle");
+    let digest = write_bundle(&out, &contents(requests), false).expect("write");
+    (dir, out, digest)
+}
+
+fn all() -> Vec<Request> {
+    vec![create_network(), lookup_tag(), create_tag(), create_auth()]
+}
+
+#[test]
+fn written_bundle_verifies_and_matches_schema() {
+    let (_dir, out, digest) = written(all());
+    let verified = verify_bundle(&out).expect("verifies");
+    assert_eq!(verified.digest, digest);
+    assert_eq!(verified.manifest.requests, all());
+    #[cfg(feature = "validate")]
+    {
+        let value: serde_json::Value =
+            serde_json::from_slice(&verified.files[MANIFEST_FILE]).expect("manifest is JSON");
+        qmig_schemas::schema::validate_manifest(&value).expect("schema");
+    }
+}
+
+#[test]
+fn existing_output_is_kept_without_force_and_replaced_with_it() {
+    let (_dir, out, first) = written(all());
+    let again = write_bundle(&out, &contents(all()), false);
+    assert!(matches!(again, Err(qmig_schemas::WriteError::Exists(_))));
+    let mut fewer = all();
+    fewer.truncate(3);
+    let mut replaced = contents(fewer);
+    replaced.secrets_age = None;
+    replaced.manifest.secrets = None;
+    let second = write_bundle(&out, &replaced, true).expect("forced");
+    assert_ne!(first, second);
+    assert_eq!(verify_bundle(&out).expect("verifies").digest, second);
+}
+
+#[test]
+fn force_never_replaces_a_directory_that_is_not_a_bundle() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("precious.txt"), "keep me").expect("write");
+    let result = write_bundle(dir.path(), &contents(all()), true);
+    assert!(matches!(
+        result,
+        Err(qmig_schemas::WriteError::NotABundle(_))
+    ));
+    assert!(dir.path().join("precious.txt").exists());
+}
+
+fn problem_of(requests: Vec<Request>) -> (u64, RequestProblem) {
+    let (_dir, out, _) = written(requests);
+    match verify_bundle(&out) {
+        Err(VerifyError::Request { seq, problem, .. }) => (seq, problem),
+        other => panic!("expected a request problem, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_capture_used_before_it_is_declared_is_refused() {
+    let mut requests = all();
+    requests.swap(0, 3);
+    requests[0].seq = 1;
+    requests[3].seq = 4;
+    let (seq, problem) = problem_of(requests);
+    assert_eq!(seq, 1);
+    assert_eq!(
+        problem,
+        RequestProblem::UnknownCapture("network/Corp East#id".into())
+    );
+}
+
+#[test]
+fn an_undeclared_secret_is_refused() {
+    let mut requests = all();
+    requests[3].params[1].value = Value::Parts(vec![Segment::Secret("other".into())]);
+    assert_eq!(
+        problem_of(requests),
+        (4, RequestProblem::UnknownSecret("other".into()))
+    );
+}
+
+#[test]
+fn a_secret_that_would_land_in_a_url_is_refused() {
+    let mut requests = all();
+    requests[3].method = Method::Get;
+    assert_eq!(
+        problem_of(requests),
+        (4, RequestProblem::SecretInUrl("password".into()))
+    );
+}
+
+#[test]
+fn a_slot_that_does_not_hold_its_placeholder_is_refused() {
+    let mut requests = all();
+    let body = requests[2].body.as_mut().expect("body");
+    body.slots[0].offset += 1;
+    let offset = body.slots[0].offset;
+    assert_eq!(
+        problem_of(requests),
+        (3, RequestProblem::SlotMismatch { offset })
+    );
+}
+
+#[test]
+fn a_probe_that_leaves_a_capture_empty_is_refused() {
+    let mut requests = all();
+    requests[0].probe.as_mut().expect("probe").captures.clear();
+    assert_eq!(
+        problem_of(requests),
+        (
+            1,
+            RequestProblem::ProbeCaptureMissing("network/Corp East#id".into())
+        )
+    );
+}
+
+#[test]
+fn gaps_and_duplicates_in_numbering_are_refused() {
+    let mut requests = all();
+    requests[1].seq = 3;
+    assert_eq!(
+        problem_of(requests),
+        (
+            3,
+            RequestProblem::Sequence {
+                expected: 2,
+                found: 3
+            }
+        )
+    );
+    let mut requests = all();
+    requests[1].id = "network/Corp East".into();
+    assert_eq!(
+        problem_of(requests),
+        (2, RequestProblem::DuplicateId { first: 1 })
+    );
+}
+
+#[test]
+fn an_unknown_format_version_is_named() {
+    let (_dir, out, _) = written(all());
+    let manifest = out.join(MANIFEST_FILE);
+    let text = std::fs::read_to_string(&manifest).expect("read");
+    std::fs::write(
+        &manifest,
+        text.replacen("\"format_version\": 1", "\"format_version\": 2", 1),
+    )
+    .expect("write");
+    // Re-seal so only the version is wrong.
+    let files: Vec<(String, Vec<u8>)> = [
+        MANIFEST_FILE,
+        REVIEW_FILE,
+        SECRETS_FILE,
+        "bodies/tag-Linux.xml",
+    ]
+    .iter()
+    .map(|p| (p.to_string(), std::fs::read(out.join(p)).expect("read")))
+    .collect();
+    let lines: Vec<_> = files
+        .iter()
+        .map(|(p, b)| qmig_schemas::sums::SumLine {
+            sha256: sha256_hex(b),
+            path: p.clone(),
+        })
+        .collect();
+    std::fs::write(out.join(SUMS_FILE), qmig_schemas::sums::render(&lines)).expect("write");
+    match verify_bundle(&out) {
+        Err(VerifyError::UnknownFormatVersion { found }) => assert_eq!(found, "2"),
+        other => panic!("expected unknown version, got {other:?}"),
+    }
+}
+
+#[test]
+fn an_unlisted_or_missing_file_is_named() {
+    let (_dir, out, _) = written(all());
+    std::fs::write(out.join("bodies/extra.xml"), "x").expect("write");
+    assert!(
+        matches!(verify_bundle(&out), Err(VerifyError::NotListed { path }) if path == "bodies/extra.xml")
+    );
+    std::fs::remove_file(out.join("bodies/extra.xml")).expect("rm");
+    std::fs::remove_file(out.join(REVIEW_FILE)).expect("rm");
+    assert!(
+        matches!(verify_bundle(&out), Err(VerifyError::MissingFile { path }) if path == REVIEW_FILE)
+    );
+}
