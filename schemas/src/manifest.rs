@@ -168,10 +168,7 @@ pub struct Param {
 
 impl Param {
     pub fn text(name: impl Into<String>, value: impl Into<String>) -> Self {
-        Param {
-            name: name.into(),
-            value: Value::Text(value.into()),
-        }
+        Param { name: name.into(), value: Value::Text(value.into()) }
     }
 }
 
@@ -415,12 +412,7 @@ impl Request {
     /// Every reference the request makes (parameters, body slots), in order of appearance.
     pub fn references(&self) -> impl Iterator<Item = &Segment> {
         let params = self.params.iter().flat_map(|p| p.value.segments());
-        let slots = self
-            .body
-            .iter()
-            .flat_map(|b| b.slots.iter().map(|s| &s.value));
-        params
-            .chain(slots)
-            .filter(|s| !matches!(s, Segment::Text(_)))
+        let slots = self.body.iter().flat_map(|b| b.slots.iter().map(|s| &s.value));
+        params.chain(slots).filter(|s| !matches!(s, Segment::Text(_)))
     }
 }

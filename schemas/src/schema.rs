@@ -10,9 +10,7 @@ const REQUEST_SCHEMA_ID: &str = "https://schemas.qmig.dev/v1/request.schema.json
 
 /// Validates a parsed `manifest.json`; on failure returns every violation with its JSON path.
 pub fn validate_manifest(manifest: &Value) -> Result<(), Vec<String>> {
-    let parse = |text: &str| {
-        serde_json::from_str::<Value>(text).map_err(|e| vec![format!("schema file: {e}")])
-    };
+    let parse = |text: &str| serde_json::from_str::<Value>(text).map_err(|e| vec![format!("schema file: {e}")]);
     let request = parse(REQUEST_SCHEMA)?;
     let schema = parse(MANIFEST_SCHEMA)?;
     let registry = jsonschema::Registry::new()
@@ -28,16 +26,8 @@ pub fn validate_manifest(manifest: &Value) -> Result<(), Vec<String>> {
         .iter_errors(manifest)
         .map(|e| {
             let at = e.instance_path().to_string();
-            if at.is_empty() {
-                e.to_string()
-            } else {
-                format!("{e} at {at}")
-            }
+            if at.is_empty() { e.to_string() } else { format!("{e} at {at}") }
         })
         .collect();
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(errors)
-    }
+    if errors.is_empty() { Ok(()) } else { Err(errors) }
 }

@@ -37,10 +37,7 @@ pub enum SumsError {
 pub fn render(lines: &[SumLine]) -> String {
     let mut sorted: Vec<&SumLine> = lines.iter().collect();
     sorted.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
-    sorted
-        .iter()
-        .map(|l| format!("{}  {}\n", l.sha256, l.path))
-        .collect()
+    sorted.iter().map(|l| format!("{}  {}\n", l.sha256, l.path)).collect()
 }
 
 /// Parses strictly: lowercase hex, two spaces (text mode), relative `/`-separated paths without
@@ -54,29 +51,19 @@ pub fn parse(text: &str) -> Result<Vec<SumLine>, SumsError> {
     for (index, raw) in text.lines().enumerate() {
         let line = index + 1;
         let (hash, path) = raw.split_once("  ").ok_or(SumsError::Malformed { line })?;
-        let hex_ok =
-            hash.len() == 64 && hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        let hex_ok = hash.len() == 64 && hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
         if !hex_ok {
             return Err(SumsError::Malformed { line });
         }
         if !is_safe_relative_path(path) {
-            return Err(SumsError::UnsafePath {
-                line,
-                path: path.to_owned(),
-            });
+            return Err(SumsError::UnsafePath { line, path: path.to_owned() });
         }
         if let Some(previous) = lines.last() {
             if previous.path.as_bytes() >= path.as_bytes() {
-                return Err(SumsError::Order {
-                    line,
-                    path: path.to_owned(),
-                });
+                return Err(SumsError::Order { line, path: path.to_owned() });
             }
         }
-        lines.push(SumLine {
-            sha256: hash.to_owned(),
-            path: path.to_owned(),
-        });
+        lines.push(SumLine { sha256: hash.to_owned(), path: path.to_owned() });
     }
     Ok(lines)
 }
@@ -88,9 +75,7 @@ pub fn is_safe_relative_path(path: &str) -> bool {
         && !path.starts_with('/')
         && !path.contains('\\')
         && !path.chars().any(char::is_control)
-        && path
-            .split('/')
-            .all(|c| !c.is_empty() && c != "." && c != "..")
+        && path.split('/').all(|c| !c.is_empty() && c != "." && c != "..")
 }
 
 #[cfg(test)]
@@ -98,19 +83,12 @@ mod tests {
     use super::*;
 
     fn line(path: &str) -> SumLine {
-        SumLine {
-            sha256: sha256_hex(path.as_bytes()),
-            path: path.to_owned(),
-        }
+        SumLine { sha256: sha256_hex(path.as_bytes()), path: path.to_owned() }
     }
 
     #[test]
     fn render_sorts_and_parse_reads_back() {
-        let lines = vec![
-            line("manifest.json"),
-            line("bodies/b.xml"),
-            line("REVIEW.md"),
-        ];
+        let lines = vec![line("manifest.json"), line("bodies/b.xml"), line("REVIEW.md")];
         let text = render(&lines);
         let parsed = parse(&text).expect("rendered sums parse");
         let paths: Vec<&str> = parsed.iter().map(|l| l.path.as_str()).collect();
@@ -119,38 +97,17 @@ mod tests {
 
     #[test]
     fn digest_is_sha256_of_exact_bytes() {
-        assert_eq!(
-            bundle_digest(b""),
-            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-        );
+        assert_eq!(bundle_digest(b""), "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     }
 
     #[test]
     fn refuses_unsafe_paths_and_bad_lines() {
         let hash = "0".repeat(64);
-        assert!(matches!(
-            parse(&format!("{hash}  ../x\n")),
-            Err(SumsError::UnsafePath { .. })
-        ));
-        assert!(matches!(
-            parse(&format!("{hash}  /etc/x\n")),
-            Err(SumsError::UnsafePath { .. })
-        ));
-        assert!(matches!(
-            parse(&format!("{hash} *x\n")),
-            Err(SumsError::Malformed { .. })
-        ));
-        assert!(matches!(
-            parse(&format!("{}  x\n", "A".repeat(64))),
-            Err(SumsError::Malformed { .. })
-        ));
-        assert!(matches!(
-            parse(&format!("{hash}  b\n{hash}  a\n")),
-            Err(SumsError::Order { .. })
-        ));
-        assert!(matches!(
-            parse(&format!("{hash}  a")),
-            Err(SumsError::NoFinalNewline)
-        ));
+        assert!(matches!(parse(&format!("{hash}  ../x\n")), Err(SumsError::UnsafePath { .. })));
+        assert!(matches!(parse(&format!("{hash}  /etc/x\n")), Err(SumsError::UnsafePath { .. })));
+        assert!(matches!(parse(&format!("{hash} *x\n")), Err(SumsError::Malformed { .. })));
+        assert!(matches!(parse(&format!("{}  x\n", "A".repeat(64))), Err(SumsError::Malformed { .. })));
+        assert!(matches!(parse(&format!("{hash}  b\n{hash}  a\n")), Err(SumsError::Order { .. })));
+        assert!(matches!(parse(&format!("{hash}  a")), Err(SumsError::NoFinalNewline)));
     }
 }

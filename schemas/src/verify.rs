@@ -8,8 +8,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::manifest::{
-    BODIES_DIR, Body, Extract, FORMAT_VERSION, MANIFEST_FILE, Manifest, Match, Method, Param,
-    REVIEW_FILE, Request, SECRETS_FILE, SUMS_FILE, Segment,
+    BODIES_DIR, Body, Extract, FORMAT_VERSION, MANIFEST_FILE, Manifest, Match, Method, Param, REVIEW_FILE, Request,
+    SECRETS_FILE, SUMS_FILE, Segment,
 };
 use crate::sums::{self, SumsError};
 
@@ -25,19 +25,12 @@ pub struct VerifiedBundle {
 impl VerifiedBundle {
     /// The verified bytes of a request's body file.
     pub fn body_bytes(&self, body: &Body) -> &[u8] {
-        self.files
-            .get(&body.file)
-            .map(Vec::as_slice)
-            .unwrap_or_default()
+        self.files.get(&body.file).map(Vec::as_slice).unwrap_or_default()
     }
 
     /// The verified bytes of `secrets.age`, when the bundle has secrets.
     pub fn secrets_bytes(&self) -> Option<&[u8]> {
-        self.manifest
-            .secrets
-            .as_ref()
-            .and_then(|s| self.files.get(&s.file))
-            .map(Vec::as_slice)
+        self.manifest.secrets.as_ref().and_then(|s| self.files.get(&s.file)).map(Vec::as_slice)
     }
 }
 
@@ -63,18 +56,12 @@ pub enum VerifyError {
     MissingRequiredFile(&'static str),
     #[error("{MANIFEST_FILE}: {0}")]
     ManifestJson(String),
-    #[error(
-        "{MANIFEST_FILE}: format version {found} is not supported (this build reads version {FORMAT_VERSION})"
-    )]
+    #[error("{MANIFEST_FILE}: format version {found} is not supported (this build reads version {FORMAT_VERSION})")]
     UnknownFormatVersion { found: String },
     #[error("{MANIFEST_FILE}: does not match the bundle schema: {}", .0.join("; "))]
     Schema(Vec<String>),
     #[error("{MANIFEST_FILE}: request {seq} ({id}): {problem}")]
-    Request {
-        seq: u64,
-        id: String,
-        problem: RequestProblem,
-    },
+    Request { seq: u64, id: String, problem: RequestProblem },
     #[error("{MANIFEST_FILE}: requests refer to secrets but the bundle has no {SECRETS_FILE}")]
     SecretsFileMissing,
     #[error("{SECRETS_FILE}: the bundle holds a secrets file but the manifest declares no secrets")]
@@ -84,9 +71,7 @@ pub enum VerifyError {
 /// What is wrong with one request record.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RequestProblem {
-    #[error(
-        "is numbered {found}, expected {expected} (requests are numbered 1, 2, 3, ... in order)"
-    )]
+    #[error("is numbered {found}, expected {expected} (requests are numbered 1, 2, 3, ... in order)")]
     Sequence { expected: u64, found: u64 },
     #[error("has the same id as request {first}")]
     DuplicateId { first: u64 },
@@ -130,37 +115,26 @@ pub fn verify_bundle(dir: &Path) -> Result<VerifiedBundle, VerifyError> {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(VerifyError::MissingSums),
         Err(source) => {
-            return Err(VerifyError::Io {
-                path: sums_path,
-                source,
-            });
+            return Err(VerifyError::Io { path: sums_path, source });
         }
     };
-    let sums_text =
-        String::from_utf8(sums_bytes.clone()).map_err(|_| SumsError::Malformed { line: 1 })?;
+    let sums_text = String::from_utf8(sums_bytes.clone()).map_err(|_| SumsError::Malformed { line: 1 })?;
     let listed = sums::parse(&sums_text)?;
 
     let present = list_files(dir)?;
     let listed_paths: BTreeSet<&str> = listed.iter().map(|l| l.path.as_str()).collect();
-    if let Some(path) = present
-        .iter()
-        .find(|p| p.as_str() != SUMS_FILE && !listed_paths.contains(p.as_str()))
-    {
+    if let Some(path) = present.iter().find(|p| p.as_str() != SUMS_FILE && !listed_paths.contains(p.as_str())) {
         return Err(VerifyError::NotListed { path: path.clone() });
     }
     let mut files = BTreeMap::new();
     for line in &listed {
         if !present.contains(&line.path) {
-            return Err(VerifyError::MissingFile {
-                path: line.path.clone(),
-            });
+            return Err(VerifyError::MissingFile { path: line.path.clone() });
         }
         let path = dir.join(&line.path);
         let bytes = fs::read(&path).map_err(|source| VerifyError::Io { path, source })?;
         if sums::sha256_hex(&bytes) != line.sha256 {
-            return Err(VerifyError::HashMismatch {
-                path: line.path.clone(),
-            });
+            return Err(VerifyError::HashMismatch { path: line.path.clone() });
         }
         files.insert(line.path.clone(), bytes);
     }
@@ -172,11 +146,7 @@ pub fn verify_bundle(dir: &Path) -> Result<VerifiedBundle, VerifyError> {
 
     let manifest = parse_manifest(&files[MANIFEST_FILE])?;
     check_manifest(&manifest, &files)?;
-    Ok(VerifiedBundle {
-        digest: sums::bundle_digest(&sums_bytes),
-        manifest,
-        files,
-    })
+    Ok(VerifiedBundle { digest: sums::bundle_digest(&sums_bytes), manifest, files })
 }
 
 /// Parses `manifest.json`: the format version first (so an unknown version is named as such),
@@ -187,9 +157,7 @@ pub fn parse_manifest(bytes: &[u8]) -> Result<Manifest, VerifyError> {
     match value.get("format_version") {
         Some(v) if v.as_u64() == Some(u64::from(FORMAT_VERSION)) => {}
         Some(v) => {
-            return Err(VerifyError::UnknownFormatVersion {
-                found: v.to_string(),
-            });
+            return Err(VerifyError::UnknownFormatVersion { found: v.to_string() });
         }
         None => return Err(VerifyError::ManifestJson("no format_version".to_owned())),
     }
@@ -202,25 +170,12 @@ fn list_files(dir: &Path) -> Result<BTreeSet<String>, VerifyError> {
     let mut found = BTreeSet::new();
     let mut pending = vec![(dir.to_path_buf(), String::new())];
     while let Some((path, prefix)) = pending.pop() {
-        let entries = fs::read_dir(&path).map_err(|source| VerifyError::Io {
-            path: path.clone(),
-            source,
-        })?;
+        let entries = fs::read_dir(&path).map_err(|source| VerifyError::Io { path: path.clone(), source })?;
         for entry in entries {
-            let entry = entry.map_err(|source| VerifyError::Io {
-                path: path.clone(),
-                source,
-            })?;
+            let entry = entry.map_err(|source| VerifyError::Io { path: path.clone(), source })?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            let relative = if prefix.is_empty() {
-                name
-            } else {
-                format!("{prefix}/{name}")
-            };
-            let kind = entry.file_type().map_err(|source| VerifyError::Io {
-                path: entry.path(),
-                source,
-            })?;
+            let relative = if prefix.is_empty() { name } else { format!("{prefix}/{name}") };
+            let kind = entry.file_type().map_err(|source| VerifyError::Io { path: entry.path(), source })?;
             if kind.is_dir() {
                 pending.push((entry.path(), relative));
             } else if kind.is_file() {
@@ -235,15 +190,9 @@ fn list_files(dir: &Path) -> Result<BTreeSet<String>, VerifyError> {
 
 /// The checks the JSON Schema cannot express: order, uniqueness, and that every reference
 /// resolves to something declared earlier.
-pub fn check_manifest(
-    manifest: &Manifest,
-    files: &BTreeMap<String, Vec<u8>>,
-) -> Result<(), VerifyError> {
-    let secret_names: BTreeSet<&str> = manifest
-        .secrets
-        .iter()
-        .flat_map(|s| s.names.iter().map(String::as_str))
-        .collect();
+pub fn check_manifest(manifest: &Manifest, files: &BTreeMap<String, Vec<u8>>) -> Result<(), VerifyError> {
+    let secret_names: BTreeSet<&str> =
+        manifest.secrets.iter().flat_map(|s| s.names.iter().map(String::as_str)).collect();
     match &manifest.secrets {
         Some(secrets) if !files.contains_key(&secrets.file) => {
             return Err(VerifyError::SecretsFileMissing);
@@ -254,66 +203,36 @@ pub fn check_manifest(
     let mut ids: BTreeMap<&str, u64> = BTreeMap::new();
     let mut captures: BTreeMap<&str, u64> = BTreeMap::new();
     for (index, request) in manifest.requests.iter().enumerate() {
-        let fail = |problem| VerifyError::Request {
-            seq: request.seq,
-            id: request.id.clone(),
-            problem,
-        };
+        let fail = |problem| VerifyError::Request { seq: request.seq, id: request.id.clone(), problem };
         let expected = index as u64 + 1;
         if request.seq != expected {
-            return Err(fail(RequestProblem::Sequence {
-                expected,
-                found: request.seq,
-            }));
+            return Err(fail(RequestProblem::Sequence { expected, found: request.seq }));
         }
         if let Some(first) = ids.insert(&request.id, request.seq) {
             return Err(fail(RequestProblem::DuplicateId { first }));
         }
-        check_call(
-            request.method,
-            &request.path,
-            &request.params,
-            request.body.as_ref(),
-            files,
-        )
-        .map_err(fail)?;
+        check_call(request.method, &request.path, &request.params, request.body.as_ref(), files).map_err(fail)?;
         let earlier = |name: &str| captures.contains_key(name);
         check_references(request_references(request), &earlier, &secret_names).map_err(fail)?;
         if let Some(probe) = &request.probe {
-            check_call(
-                probe.method,
-                &probe.path,
-                &probe.params,
-                probe.body.as_ref(),
-                files,
-            )
-            .map_err(fail)?;
+            check_call(probe.method, &probe.path, &probe.params, probe.body.as_ref(), files).map_err(fail)?;
             let refs = probe_references(probe);
-            if let Some(Segment::Secret(name)) =
-                refs.iter().find(|s| matches!(s, Segment::Secret(_)))
-            {
+            if let Some(Segment::Secret(name)) = refs.iter().find(|s| matches!(s, Segment::Secret(_))) {
                 return Err(fail(RequestProblem::SecretInProbe(name.clone())));
             }
             check_references(refs, &earlier, &secret_names).map_err(fail)?;
             let own: BTreeSet<&str> = request.captures.iter().map(|c| c.name.as_str()).collect();
             let filled: BTreeSet<&str> = probe.captures.iter().map(|c| c.name.as_str()).collect();
             if let Some(name) = filled.difference(&own).next() {
-                return Err(fail(RequestProblem::ProbeCaptureUnknown(
-                    (*name).to_owned(),
-                )));
+                return Err(fail(RequestProblem::ProbeCaptureUnknown((*name).to_owned())));
             }
             if let Some(name) = own.difference(&filled).next() {
-                return Err(fail(RequestProblem::ProbeCaptureMissing(
-                    (*name).to_owned(),
-                )));
+                return Err(fail(RequestProblem::ProbeCaptureMissing((*name).to_owned())));
             }
         }
         for capture in &request.captures {
             if let Some(first) = captures.insert(&capture.name, request.seq) {
-                return Err(fail(RequestProblem::DuplicateCapture {
-                    name: capture.name.clone(),
-                    first,
-                }));
+                return Err(fail(RequestProblem::DuplicateCapture { name: capture.name.clone(), first }));
             }
         }
     }
@@ -327,9 +246,7 @@ fn check_call(
     body: Option<&Body>,
     files: &BTreeMap<String, Vec<u8>>,
 ) -> Result<(), RequestProblem> {
-    let path_ok = path.starts_with('/')
-        && !path.contains(['?', '#'])
-        && !path.chars().any(char::is_whitespace);
+    let path_ok = path.starts_with('/') && !path.contains(['?', '#']) && !path.chars().any(char::is_whitespace);
     if !path_ok {
         return Err(RequestProblem::BadPath(path.to_owned()));
     }
@@ -337,21 +254,14 @@ fn check_call(
         return Err(RequestProblem::GetWithBody);
     }
     let params_in_url = method == Method::Get || body.is_some();
-    let secret_param = params
-        .iter()
-        .find(|p| p.value.segments().any(|s| matches!(s, Segment::Secret(_))));
+    let secret_param = params.iter().find(|p| p.value.segments().any(|s| matches!(s, Segment::Secret(_))));
     if let (true, Some(param)) = (params_in_url, secret_param) {
         return Err(RequestProblem::SecretInUrl(param.name.clone()));
     }
     let Some(body) = body else { return Ok(()) };
-    let in_bodies = body
-        .file
-        .strip_prefix(BODIES_DIR)
-        .is_some_and(|rest| rest.starts_with('/'));
-    let bytes = files
-        .get(&body.file)
-        .filter(|_| in_bodies)
-        .ok_or_else(|| RequestProblem::BodyMissing(body.file.clone()))?;
+    let in_bodies = body.file.strip_prefix(BODIES_DIR).is_some_and(|rest| rest.starts_with('/'));
+    let bytes =
+        files.get(&body.file).filter(|_| in_bodies).ok_or_else(|| RequestProblem::BodyMissing(body.file.clone()))?;
     if sums::sha256_hex(bytes) != body.sha256 {
         return Err(RequestProblem::BodyHash(body.file.clone()));
     }
@@ -365,10 +275,7 @@ fn check_call(
             return Err(RequestProblem::SlotOrder { offset });
         }
         let end = offset + slot.placeholder.len() as u64;
-        let held = usize::try_from(offset)
-            .ok()
-            .zip(usize::try_from(end).ok())
-            .and_then(|(s, e)| bytes.get(s..e));
+        let held = usize::try_from(offset).ok().zip(usize::try_from(end).ok()).and_then(|(s, e)| bytes.get(s..e));
         if held != Some(slot.placeholder.as_bytes()) {
             return Err(RequestProblem::SlotMismatch { offset });
         }
@@ -417,10 +324,7 @@ pub fn request_references(request: &Request) -> Vec<Segment> {
 
 fn probe_references(probe: &crate::manifest::Probe) -> Vec<Segment> {
     let params = probe.params.iter().flat_map(|p| p.value.segments());
-    let slots = probe
-        .body
-        .iter()
-        .flat_map(|b| b.slots.iter().map(|s| &s.value));
+    let slots = probe.body.iter().flat_map(|b| b.slots.iter().map(|s| &s.value));
     params
         .chain(slots)
         .chain(match_references(&probe.exists))

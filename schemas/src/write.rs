@@ -39,27 +39,17 @@ pub fn manifest_bytes(manifest: &Manifest) -> Result<Vec<u8>, serde_json::Error>
 }
 
 /// Every file of the bundle with its bytes, `SHA256SUMS` last, and the digest.
-pub fn render(
-    contents: &BundleContents,
-) -> Result<(Vec<(String, Vec<u8>)>, String), serde_json::Error> {
+pub fn render(contents: &BundleContents) -> Result<(Vec<(String, Vec<u8>)>, String), serde_json::Error> {
     let mut files: Vec<(String, Vec<u8>)> = vec![
-        (
-            MANIFEST_FILE.to_owned(),
-            manifest_bytes(&contents.manifest)?,
-        ),
+        (MANIFEST_FILE.to_owned(), manifest_bytes(&contents.manifest)?),
         (REVIEW_FILE.to_owned(), contents.review.clone().into_bytes()),
     ];
     files.extend(contents.bodies.iter().cloned());
     if let Some(secrets) = &contents.secrets_age {
         files.push((SECRETS_FILE.to_owned(), secrets.clone()));
     }
-    let lines: Vec<SumLine> = files
-        .iter()
-        .map(|(path, bytes)| SumLine {
-            sha256: sums::sha256_hex(bytes),
-            path: path.clone(),
-        })
-        .collect();
+    let lines: Vec<SumLine> =
+        files.iter().map(|(path, bytes)| SumLine { sha256: sums::sha256_hex(bytes), path: path.clone() }).collect();
     let sums_text = sums::render(&lines);
     let digest = sums::bundle_digest(sums_text.as_bytes());
     files.push((SUMS_FILE.to_owned(), sums_text.into_bytes()));
@@ -68,11 +58,7 @@ pub fn render(
 
 /// Writes the bundle to `out` and returns its digest. An existing `out` is replaced only with
 /// `force`, and only when it is itself a bundle (or empty).
-pub fn write_bundle(
-    out: &Path,
-    contents: &BundleContents,
-    force: bool,
-) -> Result<String, WriteError> {
+pub fn write_bundle(out: &Path, contents: &BundleContents, force: bool) -> Result<String, WriteError> {
     let io_err = |path: &Path| {
         let path = path.to_path_buf();
         move |source| WriteError::Io { path, source }
@@ -83,9 +69,7 @@ pub fn write_bundle(
             return Err(WriteError::Exists(out.to_path_buf()));
         }
         let is_bundle = out.join(SUMS_FILE).is_file() && out.join(MANIFEST_FILE).is_file();
-        let is_empty = fs::read_dir(out)
-            .map(|mut d| d.next().is_none())
-            .unwrap_or(false);
+        let is_empty = fs::read_dir(out).map(|mut d| d.next().is_none()).unwrap_or(false);
         if !(out.is_dir() && (is_bundle || is_empty)) {
             return Err(WriteError::NotABundle(out.to_path_buf()));
         }
@@ -96,29 +80,20 @@ pub fn write_bundle(
         _ => PathBuf::from("."),
     };
     fs::create_dir_all(&parent).map_err(io_err(&parent))?;
-    let staging = tempfile::Builder::new()
-        .prefix(".qmig-bundle-")
-        .tempdir_in(&parent)
-        .map_err(io_err(&parent))?;
+    let staging = tempfile::Builder::new().prefix(".qmig-bundle-").tempdir_in(&parent).map_err(io_err(&parent))?;
     for (relative, bytes) in &files {
         let path = staging.path().join(relative);
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir).map_err(io_err(dir))?;
         }
         let mut file = File::create(&path).map_err(io_err(&path))?;
-        file.write_all(bytes)
-            .and_then(|()| file.sync_all())
-            .map_err(io_err(&path))?;
+        file.write_all(bytes).and_then(|()| file.sync_all()).map_err(io_err(&path))?;
     }
     sync_dirs(staging.path())?;
 
     let staged = staging.keep();
     let result = if replacing {
-        let old = tempfile::Builder::new()
-            .prefix(".qmig-old-")
-            .tempdir_in(&parent)
-            .map_err(io_err(&parent))?
-            .keep();
+        let old = tempfile::Builder::new().prefix(".qmig-old-").tempdir_in(&parent).map_err(io_err(&parent))?.keep();
         fs::remove_dir(&old)
             .and_then(|()| fs::rename(out, &old))
             .and_then(|()| fs::rename(&staged, out))
@@ -131,33 +106,20 @@ pub fn write_bundle(
         let _ = fs::remove_dir_all(&staged);
     }
     result?;
-    File::open(&parent)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err(&parent))?;
+    File::open(&parent).and_then(|d| d.sync_all()).map_err(io_err(&parent))?;
     Ok(digest)
 }
 
 fn sync_dirs(root: &Path) -> Result<(), WriteError> {
     let mut pending = vec![root.to_path_buf()];
     while let Some(dir) = pending.pop() {
-        for entry in fs::read_dir(&dir).map_err(|source| WriteError::Io {
-            path: dir.clone(),
-            source,
-        })? {
-            let entry = entry.map_err(|source| WriteError::Io {
-                path: dir.clone(),
-                source,
-            })?;
+        for entry in fs::read_dir(&dir).map_err(|source| WriteError::Io { path: dir.clone(), source })? {
+            let entry = entry.map_err(|source| WriteError::Io { path: dir.clone(), source })?;
             if entry.path().is_dir() {
                 pending.push(entry.path());
             }
         }
-        File::open(&dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|source| WriteError::Io {
-                path: dir.clone(),
-                source,
-            })?;
+        File::open(&dir).and_then(|d| d.sync_all()).map_err(|source| WriteError::Io { path: dir.clone(), source })?;
     }
     Ok(())
 }

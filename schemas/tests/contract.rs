@@ -15,16 +15,10 @@ fn create_network() -> Request {
         summary: "Create network \"Corp East\"".into(),
         method: Method::Post,
         path: "/api/2.0/fo/network/".into(),
-        params: vec![
-            Param::text("action", "create"),
-            Param::text("name", "Corp East"),
-        ],
+        params: vec![Param::text("action", "create"), Param::text("name", "Corp East")],
         body: None,
         effect: Effect::Create,
-        captures: vec![Capture {
-            name: "network/Corp East#id".into(),
-            extract: Extract::NewId,
-        }],
+        captures: vec![Capture { name: "network/Corp East#id".into(), extract: Extract::NewId }],
         probe: Some(Probe {
             method: Method::Post,
             path: "/api/2.0/fo/network/".into(),
@@ -32,15 +26,9 @@ fn create_network() -> Request {
             body: None,
             exists: Match {
                 record: "NETWORK".into(),
-                conditions: vec![Condition {
-                    field: "NAME".into(),
-                    equals: Value::Text("Corp East".into()),
-                }],
+                conditions: vec![Condition { field: "NAME".into(), equals: Value::Text("Corp East".into()) }],
             },
-            captures: vec![ProbeCapture {
-                name: "network/Corp East#id".into(),
-                take: "ID".into(),
-            }],
+            captures: vec![ProbeCapture { name: "network/Corp East#id".into(), take: "ID".into() }],
         }),
         source: Some(SourceRef {
             file: "networks.xml".into(),
@@ -67,10 +55,7 @@ fn lookup_tag() -> Request {
             extract: Extract::Match {
                 matcher: Match {
                     record: "Tag".into(),
-                    conditions: vec![Condition {
-                        field: "name".into(),
-                        equals: Value::Text("Cloud Agent".into()),
-                    }],
+                    conditions: vec![Condition { field: "name".into(), equals: Value::Text("Cloud Agent".into()) }],
                 },
                 take: "id".into(),
             },
@@ -118,10 +103,7 @@ fn create_auth() -> Request {
         path: "/api/2.0/fo/auth/unix/".into(),
         params: vec![
             Param::text("action", "create"),
-            Param {
-                name: "password".into(),
-                value: Value::Parts(vec![Segment::Secret("Linux servers".into())]),
-            },
+            Param { name: "password".into(), value: Value::Parts(vec![Segment::Secret("Linux servers".into())]) },
             Param {
                 name: "network_id".into(),
                 value: Value::Parts(vec![Segment::Capture("network/Corp East#id".into())]),
@@ -139,17 +121,11 @@ fn contents(requests: Vec<Request>) -> BundleContents {
     BundleContents {
         manifest: Manifest {
             format_version: FORMAT_VERSION,
-            generator: Generator {
-                name: "test".into(),
-                version: "0".into(),
-            },
+            generator: Generator { name: "test".into(), version: "0".into() },
             sources: vec![],
             inputs: vec![],
             unrecognised: vec![],
-            secrets: Some(Secrets {
-                file: SECRETS_FILE.into(),
-                names: vec!["Linux servers".into()],
-            }),
+            secrets: Some(Secrets { file: SECRETS_FILE.into(), names: vec!["Linux servers".into()] }),
             tasks: vec![],
             requests,
             skipped: vec![],
@@ -208,10 +184,7 @@ fn force_never_replaces_a_directory_that_is_not_a_bundle() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("precious.txt"), "keep me").expect("write");
     let result = write_bundle(dir.path(), &contents(all()), true);
-    assert!(matches!(
-        result,
-        Err(qmig_schemas::WriteError::NotABundle(_))
-    ));
+    assert!(matches!(result, Err(qmig_schemas::WriteError::NotABundle(_))));
     assert!(dir.path().join("precious.txt").exists());
 }
 
@@ -231,30 +204,21 @@ fn a_capture_used_before_it_is_declared_is_refused() {
     requests[3].seq = 4;
     let (seq, problem) = problem_of(requests);
     assert_eq!(seq, 1);
-    assert_eq!(
-        problem,
-        RequestProblem::UnknownCapture("network/Corp East#id".into())
-    );
+    assert_eq!(problem, RequestProblem::UnknownCapture("network/Corp East#id".into()));
 }
 
 #[test]
 fn an_undeclared_secret_is_refused() {
     let mut requests = all();
     requests[3].params[1].value = Value::Parts(vec![Segment::Secret("other".into())]);
-    assert_eq!(
-        problem_of(requests),
-        (4, RequestProblem::UnknownSecret("other".into()))
-    );
+    assert_eq!(problem_of(requests), (4, RequestProblem::UnknownSecret("other".into())));
 }
 
 #[test]
 fn a_secret_that_would_land_in_a_url_is_refused() {
     let mut requests = all();
     requests[3].method = Method::Get;
-    assert_eq!(
-        problem_of(requests),
-        (4, RequestProblem::SecretInUrl("password".into()))
-    );
+    assert_eq!(problem_of(requests), (4, RequestProblem::SecretInUrl("password".into())));
 }
 
 #[test]
@@ -263,45 +227,24 @@ fn a_slot_that_does_not_hold_its_placeholder_is_refused() {
     let body = requests[2].body.as_mut().expect("body");
     body.slots[0].offset += 1;
     let offset = body.slots[0].offset;
-    assert_eq!(
-        problem_of(requests),
-        (3, RequestProblem::SlotMismatch { offset })
-    );
+    assert_eq!(problem_of(requests), (3, RequestProblem::SlotMismatch { offset }));
 }
 
 #[test]
 fn a_probe_that_leaves_a_capture_empty_is_refused() {
     let mut requests = all();
     requests[0].probe.as_mut().expect("probe").captures.clear();
-    assert_eq!(
-        problem_of(requests),
-        (
-            1,
-            RequestProblem::ProbeCaptureMissing("network/Corp East#id".into())
-        )
-    );
+    assert_eq!(problem_of(requests), (1, RequestProblem::ProbeCaptureMissing("network/Corp East#id".into())));
 }
 
 #[test]
 fn gaps_and_duplicates_in_numbering_are_refused() {
     let mut requests = all();
     requests[1].seq = 3;
-    assert_eq!(
-        problem_of(requests),
-        (
-            3,
-            RequestProblem::Sequence {
-                expected: 2,
-                found: 3
-            }
-        )
-    );
+    assert_eq!(problem_of(requests), (3, RequestProblem::Sequence { expected: 2, found: 3 }));
     let mut requests = all();
     requests[1].id = "network/Corp East".into();
-    assert_eq!(
-        problem_of(requests),
-        (2, RequestProblem::DuplicateId { first: 1 })
-    );
+    assert_eq!(problem_of(requests), (2, RequestProblem::DuplicateId { first: 1 }));
 }
 
 #[test]
@@ -309,28 +252,14 @@ fn an_unknown_format_version_is_named() {
     let (_dir, out, _) = written(all());
     let manifest = out.join(MANIFEST_FILE);
     let text = std::fs::read_to_string(&manifest).expect("read");
-    std::fs::write(
-        &manifest,
-        text.replacen("\"format_version\": 1", "\"format_version\": 2", 1),
-    )
-    .expect("write");
+    std::fs::write(&manifest, text.replacen("\"format_version\": 1", "\"format_version\": 2", 1)).expect("write");
     // Re-seal so only the version is wrong.
-    let files: Vec<(String, Vec<u8>)> = [
-        MANIFEST_FILE,
-        REVIEW_FILE,
-        SECRETS_FILE,
-        "bodies/tag-Linux.xml",
-    ]
-    .iter()
-    .map(|p| (p.to_string(), std::fs::read(out.join(p)).expect("read")))
-    .collect();
-    let lines: Vec<_> = files
+    let files: Vec<(String, Vec<u8>)> = [MANIFEST_FILE, REVIEW_FILE, SECRETS_FILE, "bodies/tag-Linux.xml"]
         .iter()
-        .map(|(p, b)| qmig_schemas::sums::SumLine {
-            sha256: sha256_hex(b),
-            path: p.clone(),
-        })
+        .map(|p| (p.to_string(), std::fs::read(out.join(p)).expect("read")))
         .collect();
+    let lines: Vec<_> =
+        files.iter().map(|(p, b)| qmig_schemas::sums::SumLine { sha256: sha256_hex(b), path: p.clone() }).collect();
     std::fs::write(out.join(SUMS_FILE), qmig_schemas::sums::render(&lines)).expect("write");
     match verify_bundle(&out) {
         Err(VerifyError::UnknownFormatVersion { found }) => assert_eq!(found, "2"),
@@ -342,12 +271,8 @@ fn an_unknown_format_version_is_named() {
 fn an_unlisted_or_missing_file_is_named() {
     let (_dir, out, _) = written(all());
     std::fs::write(out.join("bodies/extra.xml"), "x").expect("write");
-    assert!(
-        matches!(verify_bundle(&out), Err(VerifyError::NotListed { path }) if path == "bodies/extra.xml")
-    );
+    assert!(matches!(verify_bundle(&out), Err(VerifyError::NotListed { path }) if path == "bodies/extra.xml"));
     std::fs::remove_file(out.join("bodies/extra.xml")).expect("rm");
     std::fs::remove_file(out.join(REVIEW_FILE)).expect("rm");
-    assert!(
-        matches!(verify_bundle(&out), Err(VerifyError::MissingFile { path }) if path == REVIEW_FILE)
-    );
+    assert!(matches!(verify_bundle(&out), Err(VerifyError::MissingFile { path }) if path == REVIEW_FILE));
 }

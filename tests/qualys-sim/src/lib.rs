@@ -1,0 +1,1 @@
+//! qualys-sim
