@@ -13,6 +13,7 @@
 //! The transformer writes bundles with these types; the executor reads them back only through
 //! [`verify::verify_bundle`], which checks every byte before anything is sent.
 
+pub mod journal;
 pub mod manifest;
 #[cfg(feature = "validate")]
 pub mod schema;

@@ -180,6 +180,18 @@ pub enum Value {
     Parts(Vec<Segment>),
 }
 
+impl From<&str> for Value {
+    fn from(text: &str) -> Value {
+        Value::Text(text.to_owned())
+    }
+}
+
+impl From<String> for Value {
+    fn from(text: String) -> Value {
+        Value::Text(text)
+    }
+}
+
 impl Value {
     pub fn segments(&self) -> impl Iterator<Item = &Segment> {
         match self {

@@ -1,0 +1,264 @@
+//! The executor's journal (format 1): one JSON record per line, append-only.
+//!
+//! The first line is a [`Header`] that binds the journal to one bundle digest, one executor
+//! version and one target. Every send is announced by an [`Intent`] synced to disk before the
+//! request leaves, and closed by an [`Outcome`] synced after the answer. A request whose last
+//! intent has no outcome was interrupted: its effect on the target is unknown, and only its
+//! probe ([`ProbeResult`]) or an operator ([`Decision`]) may settle it.
+//!
+//! Records never hold secrets, request parameters or response bodies: only what was decided,
+//! the values captured for later requests, and the SHA-256 of each response.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The only journal format this crate reads and writes.
+pub const JOURNAL_FORMAT: u32 = 1;
+
+/// The JSON Schema of one journal line.
+pub const JOURNAL_SCHEMA: &str = include_str!("../json/journal.schema.json");
+
+/// One line of the journal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "record", rename_all = "snake_case")]
+pub enum Record {
+    Header(Header),
+    Intent(Intent),
+    Outcome(Outcome),
+    Probe(ProbeResult),
+    Decision(Decision),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Header {
+    pub journal_format: u32,
+    /// The digest of the bundle this journal replays (`sha256:<hex>`).
+    pub bundle_digest: String,
+    /// Name and version of the executor that started the journal; another version refuses it.
+    pub executor: String,
+    pub executor_version: String,
+    /// The target's base URL, so a journal is never resumed against another subscription.
+    pub target: String,
+    /// Seconds since the Unix epoch.
+    pub at: u64,
+}
+
+/// Why a request is sent (again).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SendReason {
+    /// Never sent before.
+    First,
+    /// The target blocked the previous attempt (rate or concurrency limit): it was not executed.
+    AfterBlocked,
+    /// The target answered the previous attempt with an error: it was not executed.
+    AfterError,
+    /// The previous outcome is unknown, and the request is idempotent or read-only.
+    AfterUnknownOutcome,
+    /// The previous outcome is unknown, and the probe found no such object in the target.
+    AfterProbeAbsent,
+    /// The previous outcome is unknown, and the operator decided to send it again.
+    AfterOperatorRetry,
+}
+
+/// Written and synced before a request is sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Intent {
+    pub seq: u64,
+    pub id: String,
+    /// 1 for the first send of the request, counting every later send.
+    pub attempt: u32,
+    pub reason: SendReason,
+    pub at: u64,
+}
+
+/// What a send came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SendResult {
+    /// Executed; the captures were taken.
+    Done,
+    /// Blocked by a rate or concurrency limit, so not executed; it is sent again after a wait.
+    Blocked,
+    /// The target refused it with an error, so it was not executed; the run stopped.
+    Error,
+    /// The target accepted it, but a declared capture was not in the response; the run stopped.
+    CaptureMissing,
+    /// No usable answer (dropped connection, timeout, server error, unreadable body): the
+    /// request may or may not have been executed.
+    Unknown,
+}
+
+/// Written and synced after the answer to an [`Intent`] (or its absence) is known.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outcome {
+    pub seq: u64,
+    pub id: String,
+    pub attempt: u32,
+    pub result: SendResult,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
+    /// The Qualys error code (`CODE`, `RETURN@number`, `responseCode`), when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qualys_code: Option<String>,
+    /// The target's message or the reason the outcome is unknown, with secrets masked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Values captured from the response, by capture name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub captures: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_sha256: Option<String>,
+    /// Seconds waited before the next attempt, for a blocked request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_secs: Option<u64>,
+    pub at: u64,
+}
+
+/// What a probe found when a request's outcome was unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Found {
+    /// Exactly one matching object: the request counts as done, its captures read from it.
+    Exists,
+    /// No matching object: the request is sent again.
+    Absent,
+    /// Several matching objects: the operator must decide.
+    Several,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeResult {
+    pub seq: u64,
+    pub id: String,
+    pub found: Found,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub captures: BTreeMap<String, String>,
+    pub response_sha256: String,
+    pub at: u64,
+}
+
+/// The operator's decision about a request whose outcome is unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resolution {
+    /// The object exists in the target: the request counts as done.
+    Done,
+    /// The object does not exist: the request is sent again.
+    Retry,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Decision {
+    pub seq: u64,
+    pub id: String,
+    #[serde(rename = "as")]
+    pub resolution: Resolution,
+    /// For `done`: the request's captures, as the operator read them in the target.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub captures: BTreeMap<String, String>,
+    pub at: u64,
+}
+
+impl Record {
+    /// The request a record is about (`None` for the header).
+    pub fn request(&self) -> Option<(u64, &str)> {
+        match self {
+            Record::Header(_) => None,
+            Record::Intent(r) => Some((r.seq, &r.id)),
+            Record::Outcome(r) => Some((r.seq, &r.id)),
+            Record::Probe(r) => Some((r.seq, &r.id)),
+            Record::Decision(r) => Some((r.seq, &r.id)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn samples() -> Vec<Record> {
+        let captures = BTreeMap::from([("network/Corp East#id".to_owned(), "7343".to_owned())]);
+        vec![
+            Record::Header(Header {
+                journal_format: JOURNAL_FORMAT,
+                bundle_digest: format!("sha256:{}", "a".repeat(64)),
+                executor: "qmig-execute".into(),
+                executor_version: "0.1.0".into(),
+                target: "https://qualysapi.qualys.eu".into(),
+                at: 1,
+            }),
+            Record::Intent(Intent {
+                seq: 1,
+                id: "network/Corp East".into(),
+                attempt: 1,
+                reason: SendReason::First,
+                at: 2,
+            }),
+            Record::Outcome(Outcome {
+                seq: 1,
+                id: "network/Corp East".into(),
+                attempt: 1,
+                result: SendResult::Done,
+                http_status: Some(200),
+                qualys_code: None,
+                message: None,
+                captures: captures.clone(),
+                response_sha256: Some("b".repeat(64)),
+                wait_secs: None,
+                at: 3,
+            }),
+            Record::Probe(ProbeResult {
+                seq: 1,
+                id: "network/Corp East".into(),
+                found: Found::Exists,
+                captures: captures.clone(),
+                response_sha256: "c".repeat(64),
+                at: 4,
+            }),
+            Record::Decision(Decision {
+                seq: 1,
+                id: "network/Corp East".into(),
+                resolution: Resolution::Done,
+                captures,
+                at: 5,
+            }),
+        ]
+    }
+
+    #[test]
+    fn records_round_trip_as_single_lines() {
+        for record in samples() {
+            let line = serde_json::to_string(&record).expect("serialises");
+            assert!(!line.contains('\n'));
+            assert_eq!(serde_json::from_str::<Record>(&line).expect("parses"), record);
+        }
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let line = r#"{"record":"intent","seq":1,"id":"x","attempt":1,"reason":"first","at":0,"extra":1}"#;
+        assert!(serde_json::from_str::<Record>(line).is_err());
+    }
+
+    #[cfg(feature = "validate")]
+    #[test]
+    fn records_match_the_committed_schema() {
+        let schema: serde_json::Value = serde_json::from_str(JOURNAL_SCHEMA).expect("schema parses");
+        let validator = jsonschema::options().offline().build(&schema).expect("schema compiles");
+        for record in samples() {
+            let value = serde_json::to_value(&record).expect("serialises");
+            let errors: Vec<String> = validator.iter_errors(&value).map(|e| e.to_string()).collect();
+            assert!(errors.is_empty(), "{value}: {errors:?}");
+        }
+        let foreign =
+            serde_json::json!({"record": "intent", "seq": 0, "id": "", "attempt": 0, "reason": "first", "at": 0});
+        assert!(!validator.is_valid(&foreign));
+    }
+}

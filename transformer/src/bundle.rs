@@ -1,0 +1,122 @@
+//! Turning the tasks' outputs into a bundle: requests numbered in order, bodies written to files
+//! named after the request's stable id, the manifest and the review.
+
+use std::collections::BTreeMap;
+
+use qmig_schemas::{
+    BODIES_DIR, Body, BundleContents, FORMAT_VERSION, Generator, Manifest, Probe, Request, SourceFile, TaskSummary,
+    Unrecognised, sha256_hex,
+};
+
+use crate::checklist;
+use crate::error::TransformError;
+use crate::plan::{Draft, DraftBody, TaskOutput};
+use crate::review;
+
+/// Everything the manifest records besides the tasks' outputs.
+pub struct Provenance {
+    pub sources: Vec<SourceFile>,
+    pub inputs: Vec<SourceFile>,
+    pub unrecognised: Vec<Unrecognised>,
+    pub warnings: Vec<qmig_schemas::Warning>,
+}
+
+pub fn assemble(outputs: Vec<TaskOutput>, provenance: Provenance) -> Result<BundleContents, TransformError> {
+    let mut requests = Vec::new();
+    let mut bodies: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut first_of_id: BTreeMap<String, Draft> = BTreeMap::new();
+    let mut tasks = Vec::new();
+    let mut skipped = Vec::new();
+    let mut losses = Vec::new();
+    let mut steps = Vec::new();
+    let mut warnings = provenance.warnings;
+    for output in outputs {
+        tasks.push(TaskSummary {
+            task: output.task.to_owned(),
+            source_objects: output.source_objects,
+            requests: output.requests.len() as u64,
+            skipped: output.skipped.len() as u64,
+        });
+        for draft in output.requests {
+            if let Some(first) = first_of_id.get(&draft.id) {
+                return Err(duplicate_id(first, &draft));
+            }
+            first_of_id.insert(draft.id.clone(), draft.clone());
+            let seq = requests.len() as u64 + 1;
+            let body = draft.body.map(|b| body_file(&draft.id, "", b, &mut bodies));
+            let probe = draft.probe.map(|p| Probe {
+                method: p.method,
+                path: p.path,
+                params: p.params,
+                body: p.body.map(|b| body_file(&draft.id, "probe-", b, &mut bodies)),
+                exists: p.exists,
+                captures: p.captures,
+            });
+            requests.push(Request {
+                seq,
+                id: draft.id,
+                task: draft.task.to_owned(),
+                summary: draft.summary,
+                method: draft.method,
+                path: draft.path,
+                params: draft.params,
+                body,
+                effect: draft.effect,
+                captures: draft.captures,
+                probe,
+                source: draft.source,
+            });
+        }
+        skipped.extend(output.skipped);
+        losses.extend(output.losses);
+        steps.extend(output.manual_steps);
+        warnings.extend(output.warnings);
+    }
+    let manifest = Manifest {
+        format_version: FORMAT_VERSION,
+        generator: Generator { name: "qmig-transform".to_owned(), version: env!("CARGO_PKG_VERSION").to_owned() },
+        sources: provenance.sources,
+        inputs: provenance.inputs,
+        unrecognised: provenance.unrecognised,
+        secrets: None,
+        tasks,
+        requests,
+        skipped,
+        losses,
+        manual_steps: checklist::merge(checklist::general_steps(), steps),
+        warnings,
+    };
+    let review = review::render(&manifest);
+    Ok(BundleContents { manifest, review, bodies: bodies.into_iter().collect(), secrets_age: None })
+}
+
+fn duplicate_id(first: &Draft, second: &Draft) -> TransformError {
+    let unknown = || qmig_schemas::SourceRef { file: "(derived)".to_owned(), line: 0, id: None, title: None };
+    TransformError::ConflictingDuplicate {
+        kind: format!("{} object", second.task),
+        key: second.id.clone(),
+        first: first.source.clone().unwrap_or_else(unknown),
+        second: second.source.clone().unwrap_or_else(unknown),
+    }
+}
+
+/// Stores a body under `bodies/<readable id>-<hash of id>.<ext>`: the name follows the object,
+/// not its position, so an unchanged object keeps its file from one bundle to the next.
+fn body_file(id: &str, prefix: &str, body: DraftBody, bodies: &mut BTreeMap<String, Vec<u8>>) -> Body {
+    let readable: String = id
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .collect::<String>()
+        .split('-')
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join("-");
+    let readable: String = readable.chars().take(60).collect();
+    let extension = if body.content_type.contains("xml") { "xml" } else { "txt" };
+    let hash = &sha256_hex(format!("{prefix}{id}").as_bytes())[..12];
+    let file = format!("{BODIES_DIR}/{prefix}{readable}-{hash}.{extension}");
+    let bytes = body.text.into_bytes();
+    let sha256 = sha256_hex(&bytes);
+    bodies.insert(file.clone(), bytes);
+    Body { file, sha256, content_type: body.content_type, slots: body.slots }
+}

@@ -1,0 +1,70 @@
+//! The command line of `qmig-transform`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::context::DEFAULT_IPS_PER_REQUEST;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "qmig-transform",
+    version,
+    about = "Turns a captured Qualys export into a reviewable, checksummed request bundle"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read an export directory and write a bundle of the requests that re-create it in the target.
+    Bundle(BundleArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BundleArgs {
+    /// Directory of XML captured from the source subscription.
+    #[arg(value_hint = clap::ValueHint::DirPath)]
+    pub export_dir: PathBuf,
+    /// Where to write the bundle (a directory that must not exist yet, unless --force).
+    #[arg(long, value_hint = clap::ValueHint::DirPath)]
+    pub out: PathBuf,
+    /// Directory of mapping tables the API cannot provide (networks.csv, ...).
+    #[arg(long, value_hint = clap::ValueHint::DirPath)]
+    pub inputs: Option<PathBuf>,
+    /// The target subscription's own export: objects found there by name are mapped, not created.
+    #[arg(long, value_hint = clap::ValueHint::DirPath)]
+    pub target_export: Option<PathBuf>,
+    /// Replace an existing bundle at --out.
+    #[arg(long)]
+    pub force: bool,
+    /// Refuse files of the export directory that are not a recognised Qualys export.
+    #[arg(long)]
+    pub strict: bool,
+    /// Worker threads for reading the export (default: one per core). The bundle is the same whatever the count.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+    /// Most IPs and ranges one Add IPs request carries.
+    #[arg(long, default_value_t = DEFAULT_IPS_PER_REQUEST, value_parser = parse_positive)]
+    pub ips_per_request: usize,
+}
+
+fn parse_positive(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err("must be a whole number greater than 0".to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,114 @@
+//! Every way a transformation can fail, each naming the file, line and object to look at.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+use qmig_schemas::SourceRef;
+
+/// Exit status for failures the operator must fix in the export or the inputs.
+pub const EXIT_INVALID_INPUT: u8 = 3;
+/// Exit status when the bundle cannot be written where asked.
+pub const EXIT_OUTPUT: u8 = 4;
+/// Exit status for an I/O failure of the machine (disk, permissions).
+pub const EXIT_IO: u8 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransformError {
+    #[error("export directory {0} does not exist")]
+    ExportMissing(PathBuf),
+    #[error("{0} is not a directory")]
+    NotADirectory(PathBuf),
+    #[error("export directory {0} holds no files: capture the source subscription first (see README)")]
+    ExportEmpty(PathBuf),
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("{file}:{line}:{column}: {problem}")]
+    Xml { file: String, line: u64, column: u64, problem: XmlProblem },
+    #[error("{file}: this is a Qualys error response (CODE {code}: {text}), not an export; capture it again")]
+    ErrorResponse { file: String, code: String, text: String },
+    #[error("{file}: this is an HTML page, not an export (a failed capture: wrong URL, expired login or a proxy page)")]
+    HtmlPage { file: String },
+    #[error("{file}: not a Qualys export ({reason}); remove it from the export directory or run without --strict")]
+    Unrecognised { file: String, reason: String },
+    #[error("{source_ref}: {object}: {problem}")]
+    InvalidObject { source_ref: SourceRef, object: String, problem: String },
+    #[error(
+        "{kind} {key} is listed twice with different content, at {first} and at {second}; \
+         keep only the newer capture in the export directory"
+    )]
+    ConflictingDuplicate { kind: String, key: String, first: SourceRef, second: SourceRef },
+    #[error(
+        "{file}: the list is truncated (WARNING 1980) and the next page is not in the export; \
+         capture {url} and put it beside this file"
+    )]
+    Truncated { file: String, url: String },
+    #[error(
+        "{file}: cannot tell which module and tracking method this IP list was captured for; \
+         capture it with echo_request=1, or name it ip_list_<vm|pc>_<ip|dns|netbios>.xml"
+    )]
+    IpListUndetermined { file: String },
+    #[error("{file}:{line}: {message}")]
+    Input { file: String, line: u64, message: String },
+    #[error("{}", UnresolvedList(.0))]
+    Unresolved(Vec<Unresolved>),
+    #[error(transparent)]
+    Output(#[from] qmig_schemas::WriteError),
+    #[error("cannot start {threads} worker threads: {message}")]
+    Threads { threads: usize, message: String },
+}
+
+impl TransformError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            TransformError::Io { .. } | TransformError::Threads { .. } => EXIT_IO,
+            TransformError::Output(qmig_schemas::WriteError::Io { .. }) => EXIT_IO,
+            TransformError::Output(_) => EXIT_OUTPUT,
+            _ => EXIT_INVALID_INPUT,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum XmlProblem {
+    #[error("malformed XML: {0}")]
+    Syntax(String),
+    #[error(
+        "entity &{0}; is not defined by XML; the export must only use &amp; &lt; &gt; &quot; &apos; and character references"
+    )]
+    UnknownEntity(String),
+    #[error("no root element")]
+    NoRoot,
+}
+
+/// A reference from a source object to another object that has no counterpart in the target.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Unresolved {
+    /// What is referred to (`appliance`, `network`, `business unit`).
+    pub kind: String,
+    /// How the source names it (ID or title).
+    pub key: String,
+    /// The objects that refer to it.
+    pub used_by: Vec<String>,
+    /// How to resolve it (which mapping file or target export).
+    pub hint: String,
+}
+
+struct UnresolvedList<'a>(&'a [Unresolved]);
+
+impl fmt::Display for UnresolvedList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} reference(s) have no counterpart in the target:", self.0.len())?;
+        for unresolved in self.0 {
+            write!(
+                f,
+                "\n  {} {}: used by {}; {}",
+                unresolved.kind,
+                unresolved.key,
+                unresolved.used_by.join(", "),
+                unresolved.hint
+            )?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,299 @@
+//! Reading an export directory: every file's kind is recognised from its root element (never its
+//! name), pages of one list are merged with duplicates detected, truncated lists must have their
+//! next page, and files that are not a known export are listed rather than ignored.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use qmig_schemas::{SourceFile, SourceRef, Unrecognised, Warning};
+use rayon::prelude::*;
+use walkdir::WalkDir;
+
+use crate::error::TransformError;
+use crate::xml::{self, Document, Element, RecordPaths};
+
+/// The kinds of exported document qmig reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    NetworkList,
+    IpList,
+    DomainList,
+}
+
+/// How a kind of document is recognised and cut into records.
+pub struct KindSpec {
+    pub kind: Kind,
+    /// How the review names it (`network list`).
+    pub label: &'static str,
+    /// Root elements that identify it.
+    pub roots: &'static [&'static str],
+    /// Where its records are, below the root.
+    pub records: RecordPaths,
+    /// Child paths whose texts identify a record across pages; empty when records are not objects.
+    pub key: &'static [&'static str],
+}
+
+pub const KINDS: &[KindSpec] = &[
+    KindSpec {
+        kind: Kind::NetworkList,
+        label: "network list",
+        roots: &["NETWORK_LIST_OUTPUT"],
+        records: &["RESPONSE/NETWORK_LIST/NETWORK"],
+        key: &["ID"],
+    },
+    KindSpec {
+        kind: Kind::IpList,
+        label: "IP list",
+        roots: &["IP_LIST_OUTPUT"],
+        records: &["RESPONSE/IP_SET/*"],
+        key: &[],
+    },
+    KindSpec {
+        kind: Kind::DomainList,
+        label: "domain list",
+        // V1 /msp/asset_domain_list.php and the v2 domain list.
+        roots: &["DOMAIN_LIST", "DOMAIN_LIST_OUTPUT"],
+        records: &["DOMAIN", "RESPONSE/DOMAIN_LIST/DOMAIN"],
+        key: &["DOMAIN_NAME"],
+    },
+];
+
+impl Kind {
+    pub fn spec(self) -> &'static KindSpec {
+        KINDS.iter().find(|s| s.kind == self).expect("every kind has a spec")
+    }
+}
+
+/// One recognised file of the export.
+#[derive(Debug)]
+pub struct ExportFile {
+    /// Path relative to the export directory, `/`-separated.
+    pub path: String,
+    pub kind: Kind,
+    pub document: Document,
+}
+
+/// A record of a list, with the file it came from.
+#[derive(Debug, Clone, Copy)]
+pub struct Record<'a> {
+    pub file: &'a ExportFile,
+    pub element: &'a Element,
+}
+
+impl<'a> Record<'a> {
+    /// Where the record is, naming the object by its ID and title when it has them.
+    pub fn source(&self, id: Option<&str>, title: Option<&str>) -> SourceRef {
+        SourceRef {
+            file: self.file.path.clone(),
+            line: self.element.line,
+            id: id.map(str::to_owned),
+            title: title.map(str::to_owned),
+        }
+    }
+
+    /// An error about this record's content.
+    pub fn invalid(&self, object: &str, problem: impl Into<String>) -> TransformError {
+        TransformError::InvalidObject {
+            source_ref: self.source(None, None),
+            object: object.to_owned(),
+            problem: problem.into(),
+        }
+    }
+
+    /// Trimmed text of a field, or `None` when missing or blank.
+    pub fn text(&self, path: &str) -> Option<&'a str> {
+        self.element.text_at(path)
+    }
+}
+
+/// Everything read from one export directory.
+#[derive(Debug)]
+pub struct Export {
+    pub root: PathBuf,
+    files: Vec<ExportFile>,
+    pub unrecognised: Vec<Unrecognised>,
+    /// Duplicates across pages that were identical and kept once.
+    pub warnings: Vec<Warning>,
+}
+
+impl Export {
+    /// Reads every file below `root`. `strict` turns unrecognised files into errors.
+    pub fn load(root: &Path, strict: bool) -> Result<Export, TransformError> {
+        if !root.exists() {
+            return Err(TransformError::ExportMissing(root.to_path_buf()));
+        }
+        if !root.is_dir() {
+            return Err(TransformError::NotADirectory(root.to_path_buf()));
+        }
+        let paths = list_files(root)?;
+        if paths.is_empty() {
+            return Err(TransformError::ExportEmpty(root.to_path_buf()));
+        }
+        let loaded: Vec<Result<Loaded, TransformError>> =
+            paths.par_iter().map(|(relative, path)| load_file(relative, path)).collect();
+        let mut files = Vec::new();
+        let mut unrecognised = Vec::new();
+        for result in loaded {
+            match result? {
+                Loaded::File(file) => files.push(file),
+                Loaded::Unrecognised(entry) if strict => {
+                    return Err(TransformError::Unrecognised { file: entry.path, reason: entry.reason });
+                }
+                Loaded::Unrecognised(entry) => unrecognised.push(entry),
+            }
+        }
+        if files.is_empty() {
+            return Err(TransformError::ExportEmpty(root.to_path_buf()));
+        }
+        let mut export = Export { root: root.to_path_buf(), files, unrecognised, warnings: Vec::new() };
+        export.merge_pages()?;
+        export.check_truncation()?;
+        Ok(export)
+    }
+
+    /// The recognised files, for the manifest.
+    pub fn source_files(&self, prefix: &str) -> Vec<SourceFile> {
+        self.files
+            .iter()
+            .map(|f| SourceFile {
+                path: format!("{prefix}{}", f.path),
+                sha256: f.document.sha256.clone(),
+                kind: f.kind.spec().label.to_owned(),
+            })
+            .collect()
+    }
+
+    /// The files of one kind, in path order.
+    pub fn files(&self, kind: Kind) -> impl Iterator<Item = &ExportFile> {
+        self.files.iter().filter(move |f| f.kind == kind)
+    }
+
+    /// Every record of one kind over all its pages, in path order, duplicates removed.
+    pub fn records(&self, kind: Kind) -> impl Iterator<Item = Record<'_>> {
+        self.files(kind).flat_map(|file| file.document.records.iter().map(move |element| Record { file, element }))
+    }
+
+    /// Identical objects on several pages are kept once (with a warning); the same key with a
+    /// different content is an error, since either capture could be the true one.
+    fn merge_pages(&mut self) -> Result<(), TransformError> {
+        let mut seen: BTreeMap<(Kind, String), (usize, usize)> = BTreeMap::new();
+        let mut drop: Vec<(usize, usize)> = Vec::new();
+        for (file_index, file) in self.files.iter().enumerate() {
+            let spec = file.kind.spec();
+            if spec.key.is_empty() {
+                continue;
+            }
+            for (record_index, element) in file.document.records.iter().enumerate() {
+                let key: Vec<&str> = spec.key.iter().map(|k| element.text_at(k).unwrap_or("")).collect();
+                let key = key.join("/");
+                let here = Record { file, element };
+                match seen.get(&(file.kind, key.clone())) {
+                    None => {
+                        seen.insert((file.kind, key), (file_index, record_index));
+                    }
+                    Some(&(first_file, first_record)) => {
+                        let first_file = &self.files[first_file];
+                        let first = Record { file: first_file, element: &first_file.document.records[first_record] };
+                        if !first.element.same_content(element) {
+                            return Err(TransformError::ConflictingDuplicate {
+                                kind: spec.label.to_owned(),
+                                key,
+                                first: first.source(None, None),
+                                second: here.source(None, None),
+                            });
+                        }
+                        self.warnings.push(Warning {
+                            task: "export".to_owned(),
+                            message: format!(
+                                "{} {key} is listed again identically at {}:{}; kept once",
+                                spec.label, file.path, element.line
+                            ),
+                            source: Some(first.source(None, None)),
+                        });
+                        drop.push((file_index, record_index));
+                    }
+                }
+            }
+        }
+        for (file_index, record_index) in drop.into_iter().rev() {
+            self.files[file_index].document.records.remove(record_index);
+        }
+        Ok(())
+    }
+
+    /// A page that says it was truncated must be followed by its next page somewhere in the
+    /// export; otherwise objects would be missing without anyone noticing.
+    fn check_truncation(&self) -> Result<(), TransformError> {
+        for file in &self.files {
+            let Some(warning) = file.document.head.at("RESPONSE/WARNING") else { continue };
+            if warning.text_at("CODE") != Some("1980") {
+                continue;
+            }
+            let url = warning.text_at("URL").unwrap_or_default().to_owned();
+            let id_min =
+                url.split(['?', '&']).find_map(|pair| pair.strip_prefix("id_min=")).and_then(|v| v.parse::<u64>().ok());
+            let key = file.kind.spec().key.first().copied();
+            let continued =
+                self.files(file.kind).filter(|other| other.path != file.path).any(|other| match (id_min, key) {
+                    (Some(min), Some(key)) => other
+                        .document
+                        .records
+                        .iter()
+                        .any(|r| r.text_at(key).and_then(|v| v.parse::<u64>().ok()).is_some_and(|id| id >= min)),
+                    _ => true,
+                });
+            if !continued {
+                return Err(TransformError::Truncated { file: file.path.clone(), url });
+            }
+        }
+        Ok(())
+    }
+}
+
+enum Loaded {
+    File(ExportFile),
+    Unrecognised(Unrecognised),
+}
+
+fn list_files(root: &Path) -> Result<Vec<(String, PathBuf)>, TransformError> {
+    let mut paths = Vec::new();
+    for entry in WalkDir::new(root).sort_by_file_name().follow_links(false) {
+        let entry = entry.map_err(|e| TransformError::Io {
+            path: e.path().map_or_else(|| root.to_path_buf(), Path::to_path_buf),
+            source: e.into_io_error().unwrap_or_else(|| std::io::Error::other("directory loop")),
+        })?;
+        let hidden = entry.depth() > 0 && entry.file_name().to_string_lossy().starts_with('.');
+        if hidden || !entry.file_type().is_file() {
+            continue;
+        }
+        let relative = entry.path().strip_prefix(root).unwrap_or(entry.path());
+        let relative: Vec<String> =
+            relative.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+        paths.push((relative.join("/"), entry.path().to_path_buf()));
+    }
+    Ok(paths)
+}
+
+fn load_file(relative: &str, path: &Path) -> Result<Loaded, TransformError> {
+    let unrecognised = |reason: String| Ok(Loaded::Unrecognised(Unrecognised { path: relative.to_owned(), reason }));
+    let Some(prologue) = xml::sniff(path, relative)? else {
+        return unrecognised("not an XML document".to_owned());
+    };
+    if prologue.root.eq_ignore_ascii_case("html") {
+        return Err(TransformError::HtmlPage { file: relative.to_owned() });
+    }
+    if prologue.root == "SIMPLE_RETURN" {
+        let document = xml::read_document(path, relative, &[])?;
+        let code = document.head.text_at("RESPONSE/CODE").unwrap_or_default();
+        if code.chars().all(|c| c.is_ascii_digit()) && !code.is_empty() {
+            let text = document.head.text_at("RESPONSE/TEXT").unwrap_or_default().to_owned();
+            return Err(TransformError::ErrorResponse { file: relative.to_owned(), code: code.to_owned(), text });
+        }
+        return unrecognised("a SIMPLE_RETURN response, not a list".to_owned());
+    }
+    let Some(spec) = KINDS.iter().find(|s| s.roots.contains(&prologue.root.as_str())) else {
+        return unrecognised(format!("root element <{}> is not a kind qmig migrates", prologue.root));
+    };
+    let document = xml::read_document(path, relative, spec.records)?;
+    Ok(Loaded::File(ExportFile { path: relative.to_owned(), kind: spec.kind, document }))
+}

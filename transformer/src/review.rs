@@ -1,0 +1,247 @@
+//! `REVIEW.md`: the manifest in plain words, for the security team and the operator. Everything
+//! in it comes from the manifest, so it cannot say something the bundle does not do.
+
+use std::fmt::Write as _;
+
+use qmig_schemas::{Effect, Extract, Manifest, Request, StepTime, Value};
+
+/// Parameter values longer than this are shortened in the review (the manifest has them whole).
+const LONGEST_VALUE: usize = 240;
+
+pub fn render(manifest: &Manifest) -> String {
+    let mut out = String::new();
+    let w = &mut out;
+    line(w, "# qmig bundle review");
+    line(w, "");
+    line(
+        w,
+        "This bundle holds the requests that re-create the source subscription's configuration in the target subscription.",
+    );
+    line(
+        w,
+        "Nothing has been sent yet. To check it: `sha256sum -c SHA256SUMS` inside the bundle, or `qmig-execute verify <bundle>`;",
+    );
+    line(w, "the digest to approve is printed by both (it is the SHA-256 of `SHA256SUMS`, which covers this file).");
+    line(w, "");
+    summary(w, manifest);
+    steps(w, manifest, StepTime::Before, "## Before running the bundle");
+    requests(w, manifest);
+    skipped(w, manifest);
+    losses(w, manifest);
+    steps(w, manifest, StepTime::After, "## After running the bundle");
+    warnings(w, manifest);
+    files(w, manifest);
+    out
+}
+
+fn line(w: &mut String, text: &str) {
+    w.push_str(text);
+    w.push('\n');
+}
+
+/// Escapes text for Markdown prose and table cells.
+fn md(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' | '`' | '*' | '_' | '|' | '<' | '>' | '[' | ']' | '#' => {
+                escaped.push('\\');
+                escaped.push(c);
+            }
+            '\n' | '\r' => escaped.push(' '),
+            _ => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+fn summary(w: &mut String, manifest: &Manifest) {
+    line(w, "## Summary");
+    line(w, "");
+    line(w, "| Task | Source objects | Requests | Skipped |");
+    line(w, "|---|---:|---:|---:|");
+    for task in &manifest.tasks {
+        let _ = writeln!(w, "| {} | {} | {} | {} |", md(&task.task), task.source_objects, task.requests, task.skipped);
+    }
+    let total = |f: fn(&qmig_schemas::TaskSummary) -> u64| manifest.tasks.iter().map(f).sum::<u64>();
+    let _ = writeln!(
+        w,
+        "| **total** | {} | {} | {} |",
+        total(|t| t.source_objects),
+        total(|t| t.requests),
+        total(|t| t.skipped)
+    );
+    line(w, "");
+}
+
+fn steps(w: &mut String, manifest: &Manifest, when: StepTime, heading: &str) {
+    let steps: Vec<_> = manifest.manual_steps.iter().filter(|s| s.when == when).collect();
+    if steps.is_empty() {
+        return;
+    }
+    line(w, heading);
+    line(w, "");
+    for step in steps {
+        let _ = writeln!(w, "- [ ] **{}** ({}). {}", md(&step.title), step.id, md(&step.detail));
+        for item in &step.items {
+            let _ = writeln!(w, "  - {}", md(item));
+        }
+    }
+    line(w, "");
+}
+
+fn requests(w: &mut String, manifest: &Manifest) {
+    line(w, "## Requests, in the order they are sent");
+    line(w, "");
+    if manifest.requests.is_empty() {
+        line(w, "The bundle holds no request.");
+        line(w, "");
+        return;
+    }
+    let mut current_task = "";
+    for request in &manifest.requests {
+        if request.task != current_task {
+            current_task = &request.task;
+            let _ = writeln!(w, "### {}", md(current_task));
+            line(w, "");
+        }
+        describe(w, request);
+    }
+}
+
+fn describe(w: &mut String, request: &Request) {
+    let _ = writeln!(w, "{}. **{}** (`{}`)", request.seq, md(&request.summary), request.id.replace('`', "'"));
+    let _ = writeln!(w, "   - {} `{}`{}", request.method.as_str(), request.path, effect_words(request.effect));
+    if let Some(source) = &request.source {
+        let _ = writeln!(w, "   - from {}", md(&source.to_string()));
+    }
+    let location = if request.body.is_some() { "query" } else { "form" };
+    for param in &request.params {
+        let _ = writeln!(w, "   - {location} `{}` = {}", param.name, shown(&param.value));
+    }
+    if let Some(body) = &request.body {
+        let _ = writeln!(w, "   - body `{}` ({}, sha256 {})", body.file, body.content_type, &body.sha256[..16]);
+        for slot in &body.slots {
+            let _ = writeln!(w, "     - at byte {}: {}", slot.offset, md(&slot.value.placeholder()));
+        }
+    }
+    for capture in &request.captures {
+        let from = match &capture.extract {
+            Extract::NewId => "the new object's ID".to_owned(),
+            Extract::Login => "the generated login".to_owned(),
+            Extract::Element { name } => format!("the response's {}", md(name)),
+            Extract::Match { matcher, take } => format!(
+                "{} of the {} whose {}",
+                md(take),
+                md(&matcher.record),
+                matcher
+                    .conditions
+                    .iter()
+                    .map(|c| format!("{} is {}", md(&c.field), shown(&c.equals)))
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            ),
+        };
+        let _ = writeln!(w, "   - keeps {from} as `{}`", capture.name.replace('`', "'"));
+    }
+    if let Some(probe) = &request.probe {
+        let conditions: Vec<String> =
+            probe.exists.conditions.iter().map(|c| format!("{} is {}", md(&c.field), shown(&c.equals))).collect();
+        let _ = writeln!(
+            w,
+            "   - if its outcome is unknown, first checks with {} `{}` for a {} whose {}",
+            probe.method.as_str(),
+            probe.path,
+            md(&probe.exists.record),
+            conditions.join(" and ")
+        );
+    }
+    line(w, "");
+}
+
+fn effect_words(effect: Effect) -> &'static str {
+    match effect {
+        Effect::Create => " (creates; never sent twice)",
+        Effect::Idempotent => " (repeating it changes nothing)",
+        Effect::Read => " (read only)",
+    }
+}
+
+fn shown(value: &Value) -> String {
+    let text = value.display();
+    let count = text.chars().count();
+    if count <= LONGEST_VALUE {
+        return format!("`{}`", text.replace('`', "'"));
+    }
+    let head: String = text.chars().take(LONGEST_VALUE).collect();
+    format!("`{}…` ({} characters in all, see manifest.json)", head.replace('`', "'"), count)
+}
+
+fn skipped(w: &mut String, manifest: &Manifest) {
+    if manifest.skipped.is_empty() {
+        return;
+    }
+    line(w, "## Skipped source objects");
+    line(w, "");
+    line(w, "| Task | Object | Why | Source |");
+    line(w, "|---|---|---|---|");
+    for skip in &manifest.skipped {
+        let source = skip.source.as_ref().map(ToString::to_string).unwrap_or_default();
+        let _ = writeln!(w, "| {} | {} | {} | {} |", md(&skip.task), md(&skip.object), md(&skip.reason), md(&source));
+    }
+    line(w, "");
+}
+
+fn losses(w: &mut String, manifest: &Manifest) {
+    if manifest.losses.is_empty() {
+        return;
+    }
+    line(w, "## What the API cannot carry over");
+    line(w, "");
+    line(w, "| Task | Object | Fields | Why | Source |");
+    line(w, "|---|---|---|---|---|");
+    for loss in &manifest.losses {
+        let source = loss.source.as_ref().map(ToString::to_string).unwrap_or_default();
+        let _ = writeln!(
+            w,
+            "| {} | {} | {} | {} | {} |",
+            md(&loss.task),
+            md(&loss.object),
+            md(&loss.fields.join(", ")),
+            md(&loss.reason),
+            md(&source)
+        );
+    }
+    line(w, "");
+}
+
+fn warnings(w: &mut String, manifest: &Manifest) {
+    if manifest.warnings.is_empty() {
+        return;
+    }
+    line(w, "## Warnings");
+    line(w, "");
+    for warning in &manifest.warnings {
+        let source = warning.source.as_ref().map(|s| format!(" ({s})")).unwrap_or_default();
+        let _ = writeln!(w, "- {}: {}{}", md(&warning.task), md(&warning.message), md(&source));
+    }
+    line(w, "");
+}
+
+fn files(w: &mut String, manifest: &Manifest) {
+    if !manifest.unrecognised.is_empty() {
+        line(w, "## Files not recognised (not migrated)");
+        line(w, "");
+        for file in &manifest.unrecognised {
+            let _ = writeln!(w, "- `{}`: {}", file.path.replace('`', "'"), md(&file.reason));
+        }
+        line(w, "");
+    }
+    line(w, "## Files read");
+    line(w, "");
+    line(w, "| File | Kind | SHA-256 |");
+    line(w, "|---|---|---|");
+    for file in manifest.sources.iter().chain(&manifest.inputs) {
+        let _ = writeln!(w, "| `{}` | {} | `{}` |", file.path.replace('`', "'"), md(&file.kind), file.sha256);
+    }
+}
