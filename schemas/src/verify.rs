@@ -36,7 +36,7 @@ impl VerifiedBundle {
 
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
-    #[error("{path}: {source}")]
+    #[error("cannot read {}", path.display())]
     Io { path: PathBuf, source: io::Error },
     #[error("{0} is not a bundle directory")]
     NotADirectory(PathBuf),

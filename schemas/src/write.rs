@@ -25,7 +25,7 @@ pub enum WriteError {
     Exists(PathBuf),
     #[error("{0} exists and is not a qmig bundle; refusing to replace it even with --force")]
     NotABundle(PathBuf),
-    #[error("{path}: {source}")]
+    #[error("cannot write {}", path.display())]
     Io { path: PathBuf, source: io::Error },
     #[error("cannot serialise the manifest: {0}")]
     Manifest(#[from] serde_json::Error),

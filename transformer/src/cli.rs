@@ -51,6 +51,22 @@ pub struct BundleArgs {
     pub ips_per_request: usize,
 }
 
+impl BundleArgs {
+    /// The arguments of `bundle EXPORT_DIR --out OUT` with every option at its default.
+    pub fn new(export_dir: impl Into<PathBuf>, out: impl Into<PathBuf>) -> BundleArgs {
+        BundleArgs {
+            export_dir: export_dir.into(),
+            out: out.into(),
+            inputs: None,
+            target_export: None,
+            force: false,
+            strict: false,
+            threads: None,
+            ips_per_request: DEFAULT_IPS_PER_REQUEST,
+        }
+    }
+}
+
 fn parse_positive(text: &str) -> Result<usize, String> {
     match text.parse::<usize>() {
         Ok(n) if n > 0 => Ok(n),

@@ -21,7 +21,7 @@ pub enum TransformError {
     NotADirectory(PathBuf),
     #[error("export directory {0} holds no files: capture the source subscription first (see README)")]
     ExportEmpty(PathBuf),
-    #[error("{path}: {source}")]
+    #[error("cannot read {}", path.display())]
     Io { path: PathBuf, source: io::Error },
     #[error("{file}:{line}:{column}: {problem}")]
     Xml { file: String, line: u64, column: u64, problem: XmlProblem },
@@ -54,6 +54,8 @@ pub enum TransformError {
     Unresolved(Vec<Unresolved>),
     #[error(transparent)]
     Output(#[from] qmig_schemas::WriteError),
+    #[error("the bundle was written, but its report could not be printed")]
+    Report(#[source] io::Error),
     #[error("cannot start {threads} worker threads: {message}")]
     Threads { threads: usize, message: String },
 }
@@ -61,7 +63,7 @@ pub enum TransformError {
 impl TransformError {
     pub fn exit_code(&self) -> u8 {
         match self {
-            TransformError::Io { .. } | TransformError::Threads { .. } => EXIT_IO,
+            TransformError::Io { .. } | TransformError::Threads { .. } | TransformError::Report(_) => EXIT_IO,
             TransformError::Output(qmig_schemas::WriteError::Io { .. }) => EXIT_IO,
             TransformError::Output(_) => EXIT_OUTPUT,
             _ => EXIT_INVALID_INPUT,

@@ -31,6 +31,8 @@ pub struct KindSpec {
     pub records: RecordPaths,
     /// Child paths whose texts identify a record across pages; empty when records are not objects.
     pub key: &'static [&'static str],
+    /// The numeric ID a truncated list continues from (`id_min` in the WARNING's URL).
+    pub paging_id: Option<&'static str>,
 }
 
 pub const KINDS: &[KindSpec] = &[
@@ -40,6 +42,7 @@ pub const KINDS: &[KindSpec] = &[
         roots: &["NETWORK_LIST_OUTPUT"],
         records: &["RESPONSE/NETWORK_LIST/NETWORK"],
         key: &["ID"],
+        paging_id: Some("ID"),
     },
     KindSpec {
         kind: Kind::IpList,
@@ -47,6 +50,7 @@ pub const KINDS: &[KindSpec] = &[
         roots: &["IP_LIST_OUTPUT"],
         records: &["RESPONSE/IP_SET/*"],
         key: &[],
+        paging_id: None,
     },
     KindSpec {
         kind: Kind::DomainList,
@@ -55,6 +59,7 @@ pub const KINDS: &[KindSpec] = &[
         roots: &["DOMAIN_LIST", "DOMAIN_LIST_OUTPUT"],
         records: &["DOMAIN", "RESPONSE/DOMAIN_LIST/DOMAIN"],
         key: &["DOMAIN_NAME"],
+        paging_id: Some("DOMAIN_ID"),
     },
 ];
 
@@ -232,9 +237,9 @@ impl Export {
             let url = warning.text_at("URL").unwrap_or_default().to_owned();
             let id_min =
                 url.split(['?', '&']).find_map(|pair| pair.strip_prefix("id_min=")).and_then(|v| v.parse::<u64>().ok());
-            let key = file.kind.spec().key.first().copied();
+            let paging_id = file.kind.spec().paging_id;
             let continued =
-                self.files(file.kind).filter(|other| other.path != file.path).any(|other| match (id_min, key) {
+                self.files(file.kind).filter(|other| other.path != file.path).any(|other| match (id_min, paging_id) {
                     (Some(min), Some(key)) => other
                         .document
                         .records
@@ -257,7 +262,7 @@ enum Loaded {
 
 fn list_files(root: &Path) -> Result<Vec<(String, PathBuf)>, TransformError> {
     let mut paths = Vec::new();
-    for entry in WalkDir::new(root).sort_by_file_name().follow_links(false) {
+    for entry in WalkDir::new(root).sort_by_file_name().follow_links(true) {
         let entry = entry.map_err(|e| TransformError::Io {
             path: e.path().map_or_else(|| root.to_path_buf(), Path::to_path_buf),
             source: e.into_io_error().unwrap_or_else(|| std::io::Error::other("directory loop")),

@@ -43,8 +43,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), TransformError> {
                 None => build(&args)?,
             };
             let digest = qmig_schemas::write_bundle(&args.out, &contents, args.force)?;
-            report(out, &args, &contents, &digest)
-                .map_err(|source| TransformError::Io { path: "<stdout>".into(), source })
+            report(out, &args, &contents, &digest).map_err(TransformError::Report)
         }
     }
 }
