@@ -1,0 +1,33 @@
+# qmig: `make demo` runs the whole pipeline on the sample export, `make test` runs every test.
+
+CARGO ?= cargo
+DEMO_DIR ?= target/demo
+
+.PHONY: all build demo test lint bench clean-demo
+
+all: build
+
+build:
+	$(CARGO) build --workspace --bins
+
+## The main job on the sample export: start the simulated target, transform, verify, execute,
+## and print what the target holds afterwards.
+demo: build
+	samples/demo.sh "$(DEMO_DIR)"
+
+## Every test of the workspace (unit, property, integration, end to end).
+test:
+	$(CARGO) test --workspace --all-targets --locked
+	$(CARGO) test --workspace --doc --locked
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+## Speed and memory on a large synthetic subscription (release build).
+bench:
+	$(CARGO) build --release --workspace --bins
+	tests/bench/run.sh
+
+clean-demo:
+	rm -rf "$(DEMO_DIR)"
