@@ -212,6 +212,19 @@ impl IpEntry {
             IpEntry::V6(a, b) => u128::span(a, b),
         }
     }
+
+    /// First and last address on one line that orders IPv4 before IPv6.
+    fn bounds(&self) -> ((u8, u128), (u8, u128)) {
+        match *self {
+            IpEntry::V4(a, b) => ((4, u128::from(a)), (4, u128::from(b))),
+            IpEntry::V6(a, b) => ((6, a), (6, b)),
+        }
+    }
+
+    /// Whether every address of `self` comes before every address of `other`.
+    pub fn before(&self, other: &IpEntry) -> bool {
+        self.bounds().1 < other.bounds().0
+    }
 }
 
 /// Parses `10.0.0.1`, `10.0.0.1-10.0.0.9`, `10.0.0.0/24` and their IPv6 forms.

@@ -191,8 +191,9 @@ fn add_requests(
 ) {
     let entries = set.entries();
     let chunks: Vec<&[IpEntry]> = entries.chunks(per_request.max(1)).collect();
+    let sources = first_listed(&chunks, listed);
     let parts = chunks.len();
-    for (index, chunk) in chunks.into_iter().enumerate() {
+    for (index, (chunk, source)) in chunks.into_iter().zip(sources).enumerate() {
         let name = match parts {
             1 => format!("{} tracked, {modules}", tracking.api()),
             _ => format!("{} tracked, {modules} ({} of {parts})", tracking.api(), index + 1),
@@ -212,14 +213,34 @@ fn add_requests(
             .param("tracking_method", tracking.api())
             .param("enable_vm", flag(enable_vm))
             .param("enable_pc", flag(enable_pc));
-        // A request merges many entries; it names the first one listed that it covers.
-        let covered = IpSet::from_entries(chunk);
-        let first = listed.iter().find(|(entry, _)| !IpSet::from_entries(&[*entry]).intersection(&covered).is_empty());
-        if let Some((_, record)) = first {
+        if let Some(record) = source {
             draft = draft.source(record.source(None, None));
         }
         out.request(draft);
     }
+}
+
+/// A request merges many entries: it names the first entry listed (in file order) that
+/// overlaps one of its ranges. The chunks' ranges are sorted and disjoint, so each listed entry
+/// finds the ranges it overlaps by binary search.
+fn first_listed<'a>(chunks: &[&[IpEntry]], listed: &'a [(IpEntry, Record<'a>)]) -> Vec<Option<&'a Record<'a>>> {
+    let ranges: Vec<(IpEntry, usize)> =
+        chunks.iter().enumerate().flat_map(|(index, chunk)| chunk.iter().map(move |range| (*range, index))).collect();
+    let mut found: Vec<Option<&Record<'a>>> = vec![None; chunks.len()];
+    let mut missing = chunks.len();
+    for (entry, record) in listed {
+        if missing == 0 {
+            break;
+        }
+        let first = ranges.partition_point(|(range, _)| range.before(entry));
+        for (_, chunk) in ranges[first..].iter().take_while(|(range, _)| !entry.before(range)) {
+            if found[*chunk].is_none() {
+                found[*chunk] = Some(record);
+                missing -= 1;
+            }
+        }
+    }
+    found
 }
 
 /// A host is tracked one way; an address under two tracking methods cannot be added twice.
