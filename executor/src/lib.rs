@@ -1,1 +1,48 @@
-pub fn x() {}
+//! `qmig-execute`: verifies an approved bundle and replays it against the target subscription,
+//! one request at a time, journaled so that a run can stop at any moment and resume without
+//! creating anything twice.
+//!
+//! | module | what it does |
+//! |---|---|
+//! | [`cli`] | the command line |
+//! | [`verify`] | `verify`: the offline bundle check, digest last |
+//! | [`run`] | `run`: the checks before the first request, then the replay loop |
+//! | [`status`] | `status` and `resolve` |
+//! | [`journal`], [`state`] | the journal file, and where each request stands according to it |
+//! | [`render`] | a request record to wire bytes: form encoding, body slots, references |
+//! | [`http`] | the target URL rules and the HTTP client |
+//! | [`classify`], [`xml`] | what a response means |
+//! | [`extract`] | captured values and probe matches |
+//! | [`pacing`] | rate and concurrency limits |
+//! | [`secrets`], [`credentials`] | `secrets.age`, the password and the passphrase |
+//! | [`progress`] | the progress line |
+//! | [`error`] | every failure and its exit code |
+
+pub mod classify;
+pub mod cli;
+pub mod credentials;
+pub mod error;
+pub mod extract;
+pub mod http;
+pub mod journal;
+pub mod pacing;
+pub mod progress;
+pub mod render;
+pub mod run;
+pub mod secrets;
+pub mod state;
+pub mod status;
+pub mod verify;
+pub mod xml;
+
+pub use error::{Error, exit};
+
+/// Runs one command; what it prints goes to stdout, progress and notes to stderr.
+pub fn execute(cli: cli::Cli) -> Result<(), Error> {
+    match cli.command {
+        cli::Command::Verify { bundle } => verify::verify(&bundle).map(drop),
+        cli::Command::Run(args) => run::run(&args).map(|summary| summary.print()),
+        cli::Command::Status { bundle, journal } => status::status(&bundle, journal.as_deref()),
+        cli::Command::Resolve(args) => status::resolve(&args),
+    }
+}

@@ -58,10 +58,8 @@ pub fn parse(text: &str) -> Result<Vec<SumLine>, SumsError> {
         if !is_safe_relative_path(path) {
             return Err(SumsError::UnsafePath { line, path: path.to_owned() });
         }
-        if let Some(previous) = lines.last() {
-            if previous.path.as_bytes() >= path.as_bytes() {
-                return Err(SumsError::Order { line, path: path.to_owned() });
-            }
+        if lines.last().is_some_and(|previous| previous.path.as_bytes() >= path.as_bytes()) {
+            return Err(SumsError::Order { line, path: path.to_owned() });
         }
         lines.push(SumLine { sha256: hash.to_owned(), path: path.to_owned() });
     }

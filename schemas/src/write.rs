@@ -38,9 +38,12 @@ pub fn manifest_bytes(manifest: &Manifest) -> Result<Vec<u8>, serde_json::Error>
     Ok(bytes)
 }
 
+/// A bundle's files as written: relative path and bytes.
+pub type RenderedFiles = Vec<(String, Vec<u8>)>;
+
 /// Every file of the bundle with its bytes, `SHA256SUMS` last, and the digest.
-pub fn render(contents: &BundleContents) -> Result<(Vec<(String, Vec<u8>)>, String), serde_json::Error> {
-    let mut files: Vec<(String, Vec<u8>)> = vec![
+pub fn render(contents: &BundleContents) -> Result<(RenderedFiles, String), serde_json::Error> {
+    let mut files: RenderedFiles = vec![
         (MANIFEST_FILE.to_owned(), manifest_bytes(&contents.manifest)?),
         (REVIEW_FILE.to_owned(), contents.review.clone().into_bytes()),
     ];

@@ -1,0 +1,103 @@
+//! The target password and the secrets passphrase: from a file (automation), an environment
+//! variable, or a prompt on the terminal without echo; never from a command-line value, which
+//! other users can read in the process list.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use zeroize::Zeroizing;
+
+pub const USERNAME_ENV: &str = "QMIG_TARGET_USERNAME";
+pub const PASSWORD_ENV: &str = "QMIG_TARGET_PASSWORD";
+pub const PASSPHRASE_ENV: &str = "QMIG_SECRETS_PASSPHRASE";
+
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialError {
+    #[error("{path}: {source}")]
+    Unreadable { path: PathBuf, source: io::Error },
+    #[error("{path}: readable by other users (mode {mode:o}); run `chmod 600` on it")]
+    TooOpen { path: PathBuf, mode: u32 },
+    #[error("the {what} is empty")]
+    Empty { what: &'static str },
+    #[error("no {what}: there is no terminal to ask on; give {flag} or set {env}")]
+    NoTerminal { what: &'static str, flag: &'static str, env: &'static str },
+    #[error("no target username: give --username or set {USERNAME_ENV}")]
+    NoUsername,
+}
+
+/// Where to look for one secret, in order: the file, the variable, the terminal.
+pub struct Source<'a> {
+    pub what: &'static str,
+    pub file: Option<&'a Path>,
+    pub flag: &'static str,
+    pub env: &'static str,
+}
+
+pub fn read(source: &Source<'_>) -> Result<Zeroizing<String>, CredentialError> {
+    let value = if let Some(path) = source.file {
+        read_file(path)?
+    } else if let Some(value) = std::env::var_os(source.env) {
+        Zeroizing::new(value.to_string_lossy().into_owned())
+    } else {
+        let prompt = format!("{} (not echoed): ", capitalised(source.what));
+        rpassword::prompt_password(prompt).map(Zeroizing::new).map_err(|_| CredentialError::NoTerminal {
+            what: source.what,
+            flag: source.flag,
+            env: source.env,
+        })?
+    };
+    if value.is_empty() {
+        return Err(CredentialError::Empty { what: source.what });
+    }
+    Ok(value)
+}
+
+pub fn username(flag: Option<&str>) -> Result<String, CredentialError> {
+    flag.map(str::to_owned)
+        .or_else(|| std::env::var(USERNAME_ENV).ok())
+        .filter(|u| !u.is_empty())
+        .ok_or(CredentialError::NoUsername)
+}
+
+/// The file's first line, without its line ending.
+fn read_file(path: &Path) -> Result<Zeroizing<String>, CredentialError> {
+    let unreadable = |source| CredentialError::Unreadable { path: path.to_path_buf(), source };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(path).map_err(unreadable)?.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(CredentialError::TooOpen { path: path.to_path_buf(), mode });
+        }
+    }
+    let content = Zeroizing::new(std::fs::read_to_string(path).map_err(unreadable)?);
+    let first = content.split(['\n', '\r']).next().unwrap_or_default();
+    Ok(Zeroizing::new(first.to_owned()))
+}
+
+fn capitalised(what: &str) -> String {
+    let mut chars = what.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_gives_its_first_line_and_must_be_private() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("pw");
+        std::fs::write(&path, "s3cret\r\nignored\n").expect("writes");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+            let source =
+                Source { what: "target password", file: Some(&path), flag: "--password-file", env: PASSWORD_ENV };
+            assert_eq!(read(&source).expect("reads").as_str(), "s3cret");
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+            assert!(matches!(read(&source), Err(CredentialError::TooOpen { mode: 0o644, .. })));
+        }
+    }
+}

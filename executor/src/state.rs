@@ -1,0 +1,117 @@
+//! Where each request of a bundle stands, replayed from the journal's records.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use qmig_schemas::Manifest;
+use qmig_schemas::journal::{Found, Record, Resolution, SendReason, SendResult};
+
+use crate::journal::JournalError;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum State {
+    /// To be sent, for this reason.
+    Pending(SendReason),
+    /// Sent, but whether it was executed is unknown; the probe or the operator decides.
+    Unresolved(String),
+    Done,
+}
+
+/// The error the target answered to the last attempt of a request not sent since, for `status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastError {
+    pub seq: u64,
+    pub http_status: Option<u16>,
+    pub code: Option<String>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Replayed {
+    /// One state per request, in bundle order.
+    pub states: Vec<State>,
+    /// How many times each request was sent.
+    pub attempts: Vec<u32>,
+    pub captures: BTreeMap<String, String>,
+    pub last_error: Option<LastError>,
+}
+
+impl Replayed {
+    pub fn done(&self) -> usize {
+        self.states.iter().filter(|s| **s == State::Done).count()
+    }
+}
+
+/// Folds the records over the requests. A record about a request the bundle does not hold at
+/// that position means the journal is not this bundle's: it is refused as corrupt.
+pub fn replay(path: &Path, manifest: &Manifest, records: &[Record]) -> Result<Replayed, JournalError> {
+    let count = manifest.requests.len();
+    let mut replayed = Replayed {
+        states: vec![State::Pending(SendReason::First); count],
+        attempts: vec![0; count],
+        captures: BTreeMap::new(),
+        last_error: None,
+    };
+    for (index, record) in records.iter().enumerate() {
+        let Some((seq, id)) = record.request() else { continue };
+        let position = usize::try_from(seq).ok().and_then(|s| s.checked_sub(1)).filter(|&p| p < count);
+        let Some(position) = position.filter(|&p| manifest.requests[p].id == id) else {
+            let problem = format!("refers to request {seq} ({id}), which this bundle does not hold");
+            return Err(JournalError::Corrupt { path: path.to_path_buf(), line: index + 1, problem });
+        };
+        let state = &mut replayed.states[position];
+        match record {
+            Record::Header(_) => {}
+            Record::Intent(intent) => {
+                if replayed.last_error.as_ref().is_some_and(|e| e.seq == seq) {
+                    replayed.last_error = None;
+                }
+                replayed.attempts[position] = replayed.attempts[position].max(intent.attempt);
+                *state = State::Unresolved(format!("attempt {} was sent but no outcome was recorded", intent.attempt));
+            }
+            Record::Outcome(outcome) => {
+                let message = outcome.message.clone().unwrap_or_default();
+                *state = match outcome.result {
+                    SendResult::Done => {
+                        replayed.captures.extend(outcome.captures.clone());
+                        State::Done
+                    }
+                    SendResult::Blocked => State::Pending(SendReason::AfterBlocked),
+                    SendResult::Error => {
+                        replayed.last_error = Some(LastError {
+                            seq,
+                            http_status: outcome.http_status,
+                            code: outcome.qualys_code.clone(),
+                            message,
+                        });
+                        State::Pending(SendReason::AfterError)
+                    }
+                    SendResult::CaptureMissing => {
+                        State::Unresolved(format!("executed, but a declared capture was missing: {message}"))
+                    }
+                    SendResult::Unknown => State::Unresolved(format!("outcome unknown: {message}")),
+                };
+            }
+            Record::Probe(probe) => {
+                *state = match probe.found {
+                    Found::Exists => {
+                        replayed.captures.extend(probe.captures.clone());
+                        State::Done
+                    }
+                    Found::Absent => State::Pending(SendReason::AfterProbeAbsent),
+                    Found::Several => State::Unresolved("its probe found several matching objects".to_owned()),
+                };
+            }
+            Record::Decision(decision) => {
+                *state = match decision.resolution {
+                    Resolution::Done => {
+                        replayed.captures.extend(decision.captures.clone());
+                        State::Done
+                    }
+                    Resolution::Retry => State::Pending(SendReason::AfterOperatorRetry),
+                };
+            }
+        }
+    }
+    Ok(replayed)
+}

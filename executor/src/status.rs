@@ -1,0 +1,104 @@
+//! `status` (progress from the journal, read without taking its lock) and `resolve` (the
+//! operator's journaled decision about a request whose outcome is unknown).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use qmig_schemas::journal::{Decision, Record, Resolution};
+use qmig_schemas::{Effect, VerifiedBundle, verify_bundle};
+
+use crate::cli::{self, ResolveArgs};
+use crate::error::{Error, ResolveError};
+use crate::journal::{self, Journal, JournalError};
+use crate::run::now;
+use crate::state::{self, State};
+
+fn journal_path(bundle: &VerifiedBundle, given: Option<&Path>) -> Result<PathBuf, Error> {
+    match given {
+        Some(path) => Ok(path.to_path_buf()),
+        None => Ok(journal::default_path(&bundle.digest)?),
+    }
+}
+
+pub fn status(dir: &Path, journal: Option<&Path>) -> Result<(), Error> {
+    let bundle = verify_bundle(dir)?;
+    let path = journal_path(&bundle, journal)?;
+    let requests = &bundle.manifest.requests;
+    println!("bundle: {}", bundle.digest);
+    println!("journal: {}", path.display());
+    let (records, running) = match Journal::read(&path, &bundle.digest) {
+        Ok(read) => read,
+        Err(JournalError::Missing(_)) => {
+            println!("not started: 0 of {} requests done", requests.len());
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(Record::Header(header)) = records.first() {
+        println!("target: {}", header.target);
+    }
+    if running {
+        println!("a run holds the journal's lock right now");
+    }
+    let replayed = state::replay(&path, &bundle.manifest, &records)?;
+    println!("done: {} of {} requests", replayed.done(), requests.len());
+    for (request, state) in requests.iter().zip(&replayed.states) {
+        if let State::Unresolved(why) = state {
+            let next = match (request.effect, &request.probe) {
+                (Effect::Create, Some(_)) => "its probe decides on the next run",
+                (Effect::Create, None) => "needs `resolve --as done|retry`",
+                (Effect::Idempotent | Effect::Read, _) => "is sent again on the next run",
+            };
+            println!("unknown outcome: #{} {}: {why}; {next}", request.seq, request.id);
+        }
+    }
+    if let Some(error) = &replayed.last_error {
+        let code = error.code.as_deref().map(|c| format!("Qualys code {c}: ")).unwrap_or_default();
+        let id = usize::try_from(error.seq - 1).ok().and_then(|i| requests.get(i)).map_or("", |r| r.id.as_str());
+        println!("stopped on an error: #{} {id}: {code}{}", error.seq, error.message);
+    }
+    let left: Vec<_> = requests.iter().zip(&replayed.states).filter(|(_, s)| **s != State::Done).collect();
+    match left.first() {
+        None => println!("left: nothing; the bundle is complete"),
+        Some((next, _)) => println!("left: {} (next: #{} {})", left.len(), next.seq, next.id),
+    }
+    Ok(())
+}
+
+pub fn resolve(args: &ResolveArgs) -> Result<(), Error> {
+    let bundle = verify_bundle(&args.bundle)?;
+    let path = journal_path(&bundle, args.journal.as_deref())?;
+    let mut journal = Journal::open_existing(&path, &bundle.digest)?;
+    let replayed = state::replay(&path, &bundle.manifest, journal.records())?;
+    let (index, request) = bundle
+        .manifest
+        .requests
+        .iter()
+        .enumerate()
+        .find(|(_, r)| r.id == args.request)
+        .ok_or_else(|| ResolveError::UnknownRequest(args.request.clone()))?;
+    let (seq, id) = (request.seq, request.id.clone());
+    match &replayed.states[index] {
+        State::Unresolved(_) => {}
+        State::Done => return Err(ResolveError::NotUnresolved { seq, id, state: "done".to_owned() }.into()),
+        State::Pending(_) => return Err(ResolveError::NotUnresolved { seq, id, state: "to be sent".to_owned() }.into()),
+    }
+    let given: BTreeMap<String, String> = args.captures.iter().cloned().collect();
+    let resolution = match args.decision {
+        cli::Decision::Retry if !given.is_empty() => return Err(ResolveError::CaptureWithRetry.into()),
+        cli::Decision::Retry => Resolution::Retry,
+        cli::Decision::Done => {
+            if let Some(name) = given.keys().find(|n| !request.captures.iter().any(|c| &&c.name == n)) {
+                return Err(ResolveError::UnknownCapture { seq, id, name: name.clone() }.into());
+            }
+            if let Some(capture) = request.captures.iter().find(|c| !given.contains_key(&c.name)) {
+                return Err(ResolveError::MissingCapture { seq, id, name: capture.name.clone() }.into());
+            }
+            Resolution::Done
+        }
+    };
+    journal.append(&Record::Decision(Decision { seq, id: id.clone(), resolution, captures: given, at: now() }))?;
+    let what = if resolution == Resolution::Done { "done" } else { "to be sent again" };
+    println!("recorded: #{seq} {id} is {what}; run again to continue");
+    Ok(())
+}
