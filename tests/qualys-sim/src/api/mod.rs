@@ -1,0 +1,437 @@
+//! The API surface: every path, action and method the simulator answers, the documents
+//! shared by several endpoints (SIMPLE_RETURN, the V1 return documents, echoed requests,
+//! truncation warnings), and how errors are written in each API family.
+//!
+//! Each object kind has its own module with its state, its calls, its list document (the
+//! same document the export writes) and the reading of that document for `--seed`.
+
+pub(crate) mod appliance;
+pub(crate) mod auth_record;
+pub(crate) mod domain;
+pub(crate) mod group;
+pub(crate) mod ip;
+pub(crate) mod network;
+pub(crate) mod option_profile;
+pub(crate) mod policy;
+pub(crate) mod report_template;
+pub(crate) mod schedule;
+pub(crate) mod search_list;
+pub(crate) mod subscription;
+pub(crate) mod tag;
+pub(crate) mod user;
+pub(crate) mod vhost;
+
+use crate::http::Response;
+use crate::params::{ApiError, Params};
+use crate::state::State;
+use crate::xml::{Document, Element, parse};
+
+/// Where the documents say they come from: the live server, or a fixed host in exports so
+/// that an export does not depend on the port the simulator happened to listen on.
+#[derive(Debug, Clone)]
+pub(crate) struct Ctx {
+    pub base: String,
+    pub user: String,
+}
+
+/// One call being handled.
+pub(crate) struct Call<'a> {
+    pub params: &'a Params,
+    pub body: &'a [u8],
+    /// The request path, and the part of it matched by `*` in the pattern.
+    pub path: &'a str,
+    pub segment: &'a str,
+    pub state: &'a mut State,
+    pub ctx: &'a Ctx,
+}
+
+impl Call<'_> {
+    /// The XML document of an XML-body call (imports, QPS requests, template creates).
+    pub fn xml_body(&self) -> Result<Element, ApiError> {
+        let text =
+            std::str::from_utf8(self.body).map_err(|_| ApiError::invalid_request("The XML body is not UTF-8"))?;
+        if text.trim().is_empty() {
+            return Err(ApiError::new(400, 1903, "Missing required XML document in the request body"));
+        }
+        parse(text).map(|p| p.root).map_err(|e| ApiError::invalid_request(format!("Invalid XML body: {e}")))
+    }
+}
+
+/// A successful answer: almost always XML; the IPv6 mapping list also speaks CSV.
+#[derive(Debug)]
+pub(crate) enum Reply {
+    Xml(Document),
+    Csv(String),
+}
+
+impl From<Document> for Reply {
+    fn from(doc: Document) -> Self {
+        Reply::Xml(doc)
+    }
+}
+
+pub(crate) type Run = fn(&mut Call<'_>) -> Result<Reply, ApiError>;
+
+/// How a family of endpoints writes its errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Style {
+    /// VM/PC API v2: `SIMPLE_RETURN` with a numeric `CODE`, HTTP 4xx.
+    Simple,
+    /// `/msp/user.php`: `USER_OUTPUT/RETURN@status="FAILED"`.
+    UserOutput,
+    /// Other V1 `/msp/*.php` calls: `GENERIC_RETURN/RETURN@status="FAILED"`.
+    GenericReturn,
+    /// QPS REST: `ServiceResponse` with `responseCode` `INVALID_REQUEST`.
+    Qps,
+}
+
+pub(crate) struct Op {
+    /// The path; `*` stands for one segment taken from `segments`.
+    pub pattern: &'static str,
+    pub segments: &'static [&'static str],
+    pub action: Option<&'static str>,
+    pub methods: &'static [&'static str],
+    /// Creates, adds, updates or imports something (scripted faults count these).
+    pub mutating: bool,
+    pub style: Style,
+    pub run: Run,
+}
+
+const GET_POST: &[&str] = &["GET", "POST"];
+const POST: &[&str] = &["POST"];
+
+const fn read(pattern: &'static str, action: &'static str, run: Run) -> Op {
+    Op { pattern, segments: &[], action: Some(action), methods: GET_POST, mutating: false, style: Style::Simple, run }
+}
+
+const fn write(pattern: &'static str, action: &'static str, run: Run) -> Op {
+    Op { pattern, segments: &[], action: Some(action), methods: POST, mutating: true, style: Style::Simple, run }
+}
+
+const fn typed(mut op: Op, segments: &'static [&'static str]) -> Op {
+    op.segments = segments;
+    op
+}
+
+const fn v1(pattern: &'static str, action: Option<&'static str>, mutating: bool, style: Style, run: Run) -> Op {
+    Op { pattern, segments: &[], action, methods: GET_POST, mutating, style, run }
+}
+
+const fn qps(pattern: &'static str, mutating: bool, run: Run) -> Op {
+    Op { pattern, segments: &[], action: None, methods: POST, mutating, style: Style::Qps, run }
+}
+
+/// Every call the simulator answers.
+pub(crate) static OPS: &[Op] = &[
+    read(network::PATH, "list", network::list),
+    write(network::PATH, "create", network::create),
+    read(ip::PATH, "list", ip::list),
+    write(ip::PATH, "add", ip::add),
+    read(ip::V6_PATH, "list", ip::list_v6),
+    write(ip::V6_PATH, "add", ip::add_v6),
+    v1(domain::ADD_PATH, Some("add"), true, Style::GenericReturn, domain::add),
+    v1(domain::LIST_PATH, None, false, Style::GenericReturn, domain::list),
+    read(group::PATH, "list", group::list),
+    write(group::PATH, "add", group::add),
+    v1(user::ADD_PATH, Some("add"), true, Style::UserOutput, user::add),
+    v1(user::LIST_PATH, None, false, Style::GenericReturn, user::list),
+    read(user::PREFS_PATH, "export", user::export_prefs),
+    write(user::PREFS_PATH, "import", user::import_prefs),
+    read(appliance::PATH, "list", appliance::list),
+    write(appliance::PATH, "create", appliance::create),
+    write(appliance::PATH, "update", appliance::update),
+    write(appliance::PATH, "assign_network_id", appliance::assign_network),
+    read(subscription::INDEX_PATH, "export", subscription::export),
+    write(subscription::INDEX_PATH, "import", subscription::import),
+    read(subscription::PATH, "export", subscription::export),
+    write(subscription::PATH, "import", subscription::import),
+    read(option_profile::PATH, "export", option_profile::export),
+    write(option_profile::PATH, "import", option_profile::import),
+    v1(report_template::LIST_PATH, None, false, Style::GenericReturn, report_template::list),
+    typed(read(report_template::PATH, "export", report_template::export), report_template::TYPES),
+    typed(write(report_template::PATH, "create", report_template::create), report_template::TYPES),
+    read(auth_record::PATH, "list", auth_record::list_all),
+    typed(read(auth_record::TYPE_PATH, "list", auth_record::list), auth_record::TYPES),
+    typed(write(auth_record::TYPE_PATH, "create", auth_record::create), auth_record::TYPES),
+    read(search_list::STATIC_PATH, "list", search_list::list_static),
+    write(search_list::STATIC_PATH, "create", search_list::create_static),
+    read(search_list::DYNAMIC_PATH, "list", search_list::list_dynamic),
+    write(search_list::DYNAMIC_PATH, "create", search_list::create_dynamic),
+    read(schedule::VM_PATH, "list", schedule::list),
+    write(schedule::VM_PATH, "create", schedule::create),
+    read(schedule::PC_PATH, "list", schedule::list),
+    write(schedule::PC_PATH, "create", schedule::create),
+    read(policy::PATH, "list", policy::list),
+    read(policy::PATH, "export", policy::export),
+    write(policy::PATH, "import", policy::import),
+    write(policy::PATH, "add_asset_group_ids", policy::add_asset_groups),
+    write(policy::PATH, "set_asset_group_ids", policy::set_asset_groups),
+    write(policy::PATH, "add_asset_tags", policy::add_asset_tags),
+    write(policy::PATH, "set_asset_tags", policy::set_asset_tags),
+    read(vhost::PATH, "list", vhost::list),
+    write(vhost::PATH, "create", vhost::create),
+    qps(tag::CREATE_PATH, true, tag::create),
+    qps(tag::SEARCH_PATH, false, tag::search),
+];
+
+/// Where a request path leads.
+pub(crate) enum Route {
+    /// The operations at this path (one per action) and the segment matched by `*`.
+    Found(Vec<&'static Op>, String),
+    /// The path without its trailing slash: Qualys redirects to the canonical path.
+    Redirect(String),
+    NotFound,
+}
+
+pub(crate) fn route(path: &str) -> Route {
+    let found = |path: &str| {
+        let matched: Vec<(&'static Op, String)> =
+            OPS.iter().filter_map(|op| matches(op, path).map(|segment| (op, segment))).collect();
+        let segment = matched.first()?.1.clone();
+        Some((matched.into_iter().map(|(op, _)| op).collect::<Vec<_>>(), segment))
+    };
+    if let Some((ops, segment)) = found(path) {
+        return Route::Found(ops, segment);
+    }
+    if !path.ends_with('/') && found(&format!("{path}/")).is_some() {
+        return Route::Redirect(format!("{path}/"));
+    }
+    Route::NotFound
+}
+
+fn matches(op: &Op, path: &str) -> Option<String> {
+    // QPS paths are written without a trailing slash, but clients add one freely.
+    let path = if op.style == Style::Qps { path.trim_end_matches('/') } else { path };
+    let (want, have): (Vec<&str>, Vec<&str>) = (op.pattern.split('/').collect(), path.split('/').collect());
+    if want.len() != have.len() {
+        return None;
+    }
+    let mut segment = None;
+    for (w, h) in want.iter().zip(&have) {
+        if *w == "*" {
+            if !op.segments.contains(h) {
+                return None;
+            }
+            segment = Some((*h).to_owned());
+        } else if w != h {
+            return None;
+        }
+    }
+    Some(segment.unwrap_or_default())
+}
+
+/// Picks the operation for the `action` parameter and checks the HTTP method.
+pub(crate) fn select(ops: &[&'static Op], method: &str, params: &Params) -> Result<&'static Op, ApiError> {
+    let op = match ops {
+        [only] if only.action.is_none() => *only,
+        _ => {
+            let action = params.require("action")?;
+            ops.iter()
+                .copied()
+                .find(|op| op.action == Some(action))
+                .ok_or_else(|| ApiError::invalid("action", action, ""))?
+        }
+    };
+    if !op.methods.contains(&method) {
+        return Err(ApiError::method(method));
+    }
+    Ok(op)
+}
+
+/// The error document of a family, with its HTTP status.
+pub(crate) fn error_response(style: Style, err: &ApiError, ctx: &Ctx, path: &str, now: &str) -> Response {
+    match style {
+        Style::Simple => Response::xml(err.status, simple_code(ctx, now, &err.code.to_string(), &err.text).to_xml()),
+        // V1 calls report failures inside a 200 answer.
+        Style::UserOutput => {
+            let root = Element::new("USER_OUTPUT").child(v1_api(path, ctx, now)).child(v1_failed(err, true));
+            Response::xml(200, Document::with_dtd(root, format!("{}/user_output.dtd", ctx.base)).to_xml())
+        }
+        Style::GenericReturn => Response::xml(200, generic_return(ctx, path, now, v1_failed(err, false)).to_xml()),
+        Style::Qps => Response::xml(200, tag::error_document(ctx, "INVALID_REQUEST", &err.text).to_xml()),
+    }
+}
+
+fn v1_failed(err: &ApiError, message_element: bool) -> Element {
+    let ret = Element::new("RETURN").attr("status", "FAILED").attr("number", err.code.to_string());
+    if message_element { ret.child(Element::cdata("MESSAGE", &err.text)) } else { ret.content(&err.text) }
+}
+
+/// `<API name="user.php" username="..." at="..."/>`, the header of V1 answers.
+pub(crate) fn v1_api(path: &str, ctx: &Ctx, now: &str) -> Element {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    Element::new("API").attr("name", name).attr("username", &ctx.user).attr("at", now)
+}
+
+/// A V1 `GENERIC_RETURN` around a `RETURN` element.
+pub(crate) fn generic_return(ctx: &Ctx, path: &str, now: &str, ret: Element) -> Document {
+    let root = Element::new("GENERIC_RETURN").child(v1_api(path, ctx, now)).child(ret);
+    Document::with_dtd(root, format!("{}/generic_return.dtd", ctx.base))
+}
+
+/// A successful V1 `GENERIC_RETURN`.
+pub(crate) fn generic_success(ctx: &Ctx, path: &str, now: &str, message: &str) -> Document {
+    generic_return(ctx, path, now, Element::new("RETURN").attr("status", "SUCCESS").content(message))
+}
+
+fn item_list(items: &[(&str, String)]) -> Element {
+    let mut list = Element::new("ITEM_LIST");
+    for (key, value) in items {
+        list.push(Element::new("ITEM").child(Element::text("KEY", *key)).child(Element::text("VALUE", value.clone())));
+    }
+    list
+}
+
+/// A successful `SIMPLE_RETURN`: `TEXT`, and `ITEM_LIST` when there are items.
+pub(crate) fn simple_return(ctx: &Ctx, now: &str, text: &str, items: &[(&str, String)]) -> Document {
+    let mut response =
+        Element::new("RESPONSE").child(Element::text("DATETIME", now)).child(Element::text("TEXT", text));
+    if !items.is_empty() {
+        response.push(item_list(items));
+    }
+    simple_document(ctx, response)
+}
+
+/// A `SIMPLE_RETURN` with a `CODE`: the errors, and the report-template answer that puts its
+/// success message there.
+pub(crate) fn simple_code(ctx: &Ctx, now: &str, code: &str, text: &str) -> Document {
+    let response = Element::new("RESPONSE")
+        .child(Element::text("DATETIME", now))
+        .child(Element::text("CODE", code))
+        .child(Element::text("TEXT", text));
+    simple_document(ctx, response)
+}
+
+/// A `SIMPLE_RETURN` error carrying an `ITEM_LIST` value, as the limit errors do.
+pub(crate) fn simple_code_item(ctx: &Ctx, now: &str, code: u32, text: &str, item: (&str, String)) -> Document {
+    let response = Element::new("RESPONSE")
+        .child(Element::text("DATETIME", now))
+        .child(Element::text("CODE", code.to_string()))
+        .child(Element::text("TEXT", text))
+        .child(item_list(&[item]));
+    simple_document(ctx, response)
+}
+
+fn simple_document(ctx: &Ctx, response: Element) -> Document {
+    Document::with_dtd(Element::new("SIMPLE_RETURN").child(response), format!("{}/api/2.0/simple_return.dtd", ctx.base))
+}
+
+/// A v2 list document: `ROOT/(REQUEST?, RESPONSE/(DATETIME, body...))`, with the request
+/// echoed when the call asked for `echo_request=1`.
+pub(crate) fn list_document(
+    root: &str,
+    ctx: &Ctx,
+    path: &str,
+    params: &Params,
+    now: &str,
+    body: Vec<Element>,
+) -> Result<Document, ApiError> {
+    let mut doc = Element::new(root);
+    if params.flag("echo_request", false)? {
+        let mut list = Element::new("PARAM_LIST");
+        for (key, value) in params.pairs() {
+            list.push(Element::new("PARAM").child(Element::cdata("KEY", key)).child(Element::cdata("VALUE", value)));
+        }
+        doc.push(
+            Element::new("REQUEST")
+                .child(Element::text("DATETIME", now))
+                .child(Element::cdata("USER_LOGIN", &ctx.user))
+                .child(Element::cdata("RESOURCE", format!("{}{path}", ctx.base)))
+                .child(list),
+        );
+    }
+    let mut response = Element::new("RESPONSE").child(Element::text("DATETIME", now));
+    for el in body {
+        response.push(el);
+    }
+    doc.push(response);
+    Ok(Document::with_dtd(doc, format!("{}{path}{}.dtd", ctx.base, root.to_lowercase())))
+}
+
+/// One page of an ID-ordered list, as `truncation_limit` and `id_min` select it, and the
+/// `WARNING` (CODE 1980) whose `URL` asks for the next page.
+pub(crate) struct Page<T> {
+    pub items: Vec<T>,
+    pub warning: Option<Element>,
+}
+
+pub(crate) fn page<T>(
+    items: impl IntoIterator<Item = (u64, T)>,
+    call_params: &Params,
+    ctx: &Ctx,
+    path: &str,
+    default_limit: u64,
+) -> Result<Page<T>, ApiError> {
+    let limit = call_params.number("truncation_limit")?.unwrap_or(default_limit);
+    let id_min = call_params.number("id_min")?.unwrap_or(0);
+    let id_max = call_params.number("id_max")?.unwrap_or(u64::MAX);
+    let mut selected: Vec<(u64, T)> = items.into_iter().filter(|(id, _)| (id_min..=id_max).contains(id)).collect();
+    selected.sort_by_key(|(id, _)| *id);
+    let mut warning = None;
+    if limit > 0 && selected.len() as u64 > limit {
+        let rest = selected.split_off(usize::try_from(limit).unwrap_or(usize::MAX));
+        let next = rest[0].0;
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in call_params.pairs().iter().filter(|(k, _)| k != "id_min") {
+            query.append_pair(k, v);
+        }
+        query.append_pair("id_min", &next.to_string());
+        warning = Some(
+            Element::new("WARNING")
+                .child(Element::text("CODE", "1980"))
+                .child(Element::text(
+                    "TEXT",
+                    format!("{limit} record limit exceeded. Use URL to get next batch of results."),
+                ))
+                .child(Element::cdata("URL", format!("{}{path}?{}", ctx.base, query.finish()))),
+        );
+    }
+    Ok(Page { items: selected.into_iter().map(|(_, t)| t).collect(), warning })
+}
+
+/// Writes a value the way list outputs capitalise enumerations: `medium-high` → `Medium-High`.
+pub(crate) fn capitalize(value: &str) -> String {
+    value
+        .split('-')
+        .map(|part| {
+            let mut chars = part.chars();
+            chars.next().map(|c| c.to_uppercase().chain(chars).collect::<String>()).unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_paths_actions_and_methods() {
+        let Route::Found(ops, _) = route(network::PATH) else { panic!("networks are routed") };
+        let create = Params::parse("action=create&name=x", None);
+        assert!(select(&ops, "POST", &create).is_ok_and(|op| op.mutating));
+        assert_eq!(select(&ops, "GET", &create).err(), Some(ApiError::method("GET")));
+        assert_eq!(select(&ops, "POST", &Params::default()).err().map(|e| e.code), Some(1903));
+        assert!(matches!(route("/api/2.0/fo/network"), Route::Redirect(p) if p == network::PATH));
+        assert!(matches!(route("/api/2.0/fo/auth/unix/"), Route::Found(_, s) if s == "unix"));
+        assert!(matches!(route("/api/2.0/fo/auth/bogus/"), Route::NotFound));
+        assert!(matches!(route("/qps/rest/2.0/search/am/tag/"), Route::Found(..)));
+        assert!(matches!(route("/nothing/here"), Route::NotFound));
+    }
+
+    #[test]
+    fn pages_carry_a_followable_next_url() {
+        let ctx = Ctx { base: "http://h".into(), user: "u".into() };
+        let params = Params::parse("action=list&truncation_limit=2", None);
+        let page = page((1..=5).map(|i| (i, i)), &params, &ctx, "/p/", 1000).expect("valid");
+        assert_eq!(page.items, vec![1, 2]);
+        let url = page.warning.and_then(|w| w.child_value("URL"));
+        assert_eq!(url.as_deref(), Some("http://h/p/?action=list&truncation_limit=2&id_min=3"));
+    }
+
+    #[test]
+    fn capitalizes_like_list_outputs() {
+        assert_eq!(capitalize("medium-high"), "Medium-High");
+        assert_eq!(capitalize("high"), "High");
+    }
+}

@@ -1,0 +1,248 @@
+//! Report templates: the V1 list of every template (`/msp/report_template_list.php`) and, for
+//! the types the API can handle, `export` and `create` of `REPORTTEMPLATE` documents
+//! (`/api/2.0/fo/report/template/{scan,pciscan,patch,map}/`).
+//!
+//! A v2 create answers with its success message in `CODE` ("Scan Report Template(s) Created
+//! Successfully [ID]"), which Qualys documents and clients must not mistake for an error.
+
+use crate::api::{Call, Ctx, Reply, simple_code};
+use crate::params::{ApiError, Params};
+use crate::seed::{self, SeedResult};
+use crate::state::{Kind, State};
+use crate::xml::{Document, Element};
+
+pub(crate) const LIST_PATH: &str = "/msp/report_template_list.php";
+pub(crate) const PATH: &str = "/api/2.0/fo/report/template/*/";
+pub(crate) const TYPES: &[&str] = &["scan", "pciscan", "patch", "map"];
+
+/// Per API type: the element inside `REPORTTEMPLATE`, the list's `TEMPLATE_TYPE`, and the
+/// name used in the create answer.
+const SHAPES: [(&str, &str, &str, &str); 4] = [
+    ("scan", "SCANTEMPLATE", "Scan", "Scan"),
+    ("pciscan", "PCISCANTEMPLATE", "PCI", "PCI Scan"),
+    ("patch", "PATCHTEMPLATE", "Patch", "Patch"),
+    ("map", "MAPTEMPLATE", "Map", "Map"),
+];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ReportTemplate {
+    pub id: u64,
+    /// The list's `TEMPLATE_TYPE`: Scan, PCI, Patch, Map, and the types without an API
+    /// (Compliance, Remediation, ...).
+    pub template_type: String,
+    /// Auto or Manual.
+    pub report_type: String,
+    pub title: String,
+    /// Login, first name, last name.
+    pub owner: [String; 3],
+    pub last_update: String,
+    pub global: bool,
+    /// The `*TEMPLATE` element, for the types the API exports.
+    pub body: Option<Element>,
+}
+
+fn shape_of_slug(slug: &str) -> Option<(&'static str, &'static str, &'static str, &'static str)> {
+    SHAPES.into_iter().find(|s| s.0 == slug)
+}
+
+/// The `INFO key="title"` of a `*TEMPLATE` element.
+fn body_title(body: &Element) -> Option<String> {
+    body.get("TITLE")?
+        .all("INFO")
+        .find(|i| i.attribute("key") == Some("title"))
+        .map(Element::value)
+        .filter(|t| !t.is_empty())
+}
+
+fn body(element: &str, title: &str, owner: &str) -> Element {
+    Element::new(element).child(
+        Element::new("TITLE")
+            .child(Element::cdata("INFO", title).attr("key", "title"))
+            .child(Element::cdata("INFO", owner).attr("key", "owner")),
+    )
+}
+
+/// The templates Qualys gives every subscription.
+pub(crate) fn add_defaults(state: &mut State) {
+    let defaults = [
+        ("Scan", "Technical Report", true),
+        ("Scan", "Executive Report", true),
+        ("Scan", "High Severity Report", true),
+        ("Patch", "Qualys Patch Report", true),
+        ("Map", "Unknown Device Report", true),
+        ("Compliance", "Qualys Top 20 Report", false),
+        ("Remediation", "Executive Remediation Report", false),
+    ];
+    for (template_type, title, has_api) in defaults {
+        let id = state.next_id(Kind::ReportTemplate);
+        let element = SHAPES.into_iter().find(|s| s.2 == template_type).map(|s| s.1);
+        state.report_templates.insert(
+            id,
+            ReportTemplate {
+                id,
+                template_type: template_type.into(),
+                report_type: "Auto".into(),
+                title: title.into(),
+                owner: ["System".into(), "System".into(), "System".into()],
+                last_update: state.now(),
+                global: true,
+                body: element.filter(|_| has_api).map(|e| body(e, title, "System")),
+            },
+        );
+    }
+}
+
+pub(crate) fn list(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+    Ok(list_doc(call.state, call.params, call.ctx)?.into())
+}
+
+/// `REPORT_TEMPLATE_LIST/REPORT_TEMPLATE/(ID, TYPE, TEMPLATE_TYPE, TITLE, USER, LAST_UPDATE, GLOBAL)`.
+pub(crate) fn list_doc(state: &State, params: &Params, ctx: &Ctx) -> Result<Document, ApiError> {
+    params.only(&[])?;
+    let mut root = Element::new("REPORT_TEMPLATE_LIST");
+    for t in state.report_templates.values() {
+        root.push(
+            Element::new("REPORT_TEMPLATE")
+                .child(Element::text("ID", t.id.to_string()))
+                .child(Element::text("TYPE", &t.report_type))
+                .child(Element::text("TEMPLATE_TYPE", &t.template_type))
+                .child(Element::cdata("TITLE", &t.title))
+                .child(
+                    Element::new("USER")
+                        .child(Element::cdata("LOGIN", &t.owner[0]))
+                        .child(Element::cdata("FIRSTNAME", &t.owner[1]))
+                        .child(Element::cdata("LASTNAME", &t.owner[2])),
+                )
+                .child(Element::text("LAST_UPDATE", &t.last_update))
+                .child(Element::text("GLOBAL", if t.global { "1" } else { "0" })),
+        );
+    }
+    Ok(Document::with_dtd(root, format!("{}/report_template_list.dtd", ctx.base)))
+}
+
+pub(crate) fn export(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+    call.params.only(&["action", "report_format", "template_id"])?;
+    Ok(export_doc(call.state, call.params, call.ctx, call.segment)?.into())
+}
+
+/// `REPORTTEMPLATE` holding one `*TEMPLATE` element per template of the type.
+pub(crate) fn export_doc(state: &State, params: &Params, ctx: &Ctx, slug: &str) -> Result<Document, ApiError> {
+    check_format(params)?;
+    let (_, _, template_type, _) = shape_of_slug(slug).ok_or_else(|| ApiError::invalid("type", slug, ""))?;
+    let id = params.number("template_id")?;
+    let mut root = Element::new("REPORTTEMPLATE");
+    for t in
+        state.report_templates.values().filter(|t| t.template_type == template_type && id.is_none_or(|i| i == t.id))
+    {
+        root.push_opt(t.body.clone());
+    }
+    Ok(Document::with_dtd(root, format!("{}/api/2.0/fo/report/template/{slug}/report_template.dtd", ctx.base)))
+}
+
+fn check_format(params: &Params) -> Result<(), ApiError> {
+    match params.value("report_format") {
+        Some(f) if !f.eq_ignore_ascii_case("xml") => Err(ApiError::invalid("report_format", f, "")),
+        _ => Ok(()),
+    }
+}
+
+pub(crate) fn create(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+    call.params.only(&["action", "report_format"])?;
+    check_format(call.params)?;
+    let (_, element, template_type, label) =
+        shape_of_slug(call.segment).ok_or_else(|| ApiError::invalid("type", call.segment, ""))?;
+    let doc = call.xml_body()?;
+    let body = if doc.name == element { Some(&doc) } else { doc.get(element) }
+        .cloned()
+        .ok_or_else(|| ApiError::invalid_request(format!("The document holds no {element}")))?;
+    let title =
+        body_title(&body).ok_or_else(|| ApiError::invalid_request("The template has no TITLE/INFO key=\"title\""))?;
+    if call
+        .state
+        .report_templates
+        .values()
+        .any(|t| t.template_type == template_type && t.title.eq_ignore_ascii_case(&title))
+    {
+        return Err(ApiError::invalid("title", &title, "A report template with this title already exists"));
+    }
+    let global = body
+        .get("USERACCESS")
+        .into_iter()
+        .flat_map(|u| u.all("INFO"))
+        .any(|i| i.attribute("key") == Some("global") && i.value() == "1");
+    let owner = match call.state.users.values().find(|u| u.login == call.state.api_login) {
+        Some(u) => {
+            let name = |k: &str| u.contact.get(k).cloned().unwrap_or_default();
+            [u.login.clone(), name("FIRSTNAME"), name("LASTNAME")]
+        }
+        None => [call.state.api_login.clone(), String::new(), String::new()],
+    };
+    let id = call.state.next_id(Kind::ReportTemplate);
+    let now = call.state.tick();
+    let template = ReportTemplate {
+        id,
+        template_type: template_type.into(),
+        report_type: "Auto".into(),
+        title,
+        owner,
+        last_update: now.clone(),
+        global,
+        body: Some(body),
+    };
+    call.state.report_templates.insert(id, template);
+    let code = format!("{label} Report Template(s) Created Successfully [{id}]");
+    Ok(simple_code(call.ctx, &now, &code, "").into())
+}
+
+/// Reads `REPORT_TEMPLATE_LIST`.
+pub(crate) fn seed_list(state: &mut State, root: &Element) -> SeedResult {
+    for el in root.all("REPORT_TEMPLATE") {
+        let id = seed::id(el, "ID")?;
+        let user = |k: &str| el.get("USER").and_then(|u| u.child_value(k)).unwrap_or_default();
+        state.observe_id(Kind::ReportTemplate, id);
+        let template = ReportTemplate {
+            id,
+            template_type: seed::text(el, "TEMPLATE_TYPE")?,
+            report_type: el.child_value("TYPE").unwrap_or_default(),
+            title: seed::text(el, "TITLE")?,
+            owner: [user("LOGIN"), user("FIRSTNAME"), user("LASTNAME")],
+            last_update: el.child_value("LAST_UPDATE").unwrap_or_default(),
+            global: el.child_value("GLOBAL").as_deref() == Some("1"),
+            body: None,
+        };
+        state.report_templates.insert(id, template);
+    }
+    Ok(())
+}
+
+/// Reads a `REPORTTEMPLATE` export: each template body joins the listed template of the
+/// same type and title (read first), or becomes a template of its own.
+pub(crate) fn seed_export(state: &mut State, root: &Element) -> SeedResult {
+    for body in root.elements() {
+        let (_, _, template_type, _) = SHAPES
+            .into_iter()
+            .find(|s| s.1 == body.name)
+            .ok_or_else(|| format!("unknown template element {}", body.name))?;
+        let title = body_title(body).ok_or_else(|| format!("a {} has no title", body.name))?;
+        let existing =
+            state.report_templates.values_mut().find(|t| t.template_type == template_type && t.title == title);
+        match existing {
+            Some(t) => t.body = Some(body.clone()),
+            None => {
+                let id = state.next_id(Kind::ReportTemplate);
+                let template = ReportTemplate {
+                    id,
+                    template_type: template_type.into(),
+                    report_type: "Auto".into(),
+                    title,
+                    owner: [state.api_login.clone(), String::new(), String::new()],
+                    last_update: state.now(),
+                    global: false,
+                    body: Some(body.clone()),
+                };
+                state.report_templates.insert(id, template);
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,11 @@
+//! Integration tests: the simulator driven over plain HTTP, as qmig's executor and capture
+//! script drive Qualys. One test binary keeps the build short.
+
+mod binary;
+mod common;
+mod endpoints;
+mod faults;
+mod limits;
+mod paging;
+mod protocol;
+mod seed_export;
