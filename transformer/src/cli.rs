@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::context::DEFAULT_IPS_PER_REQUEST;
+use crate::context::{DEFAULT_IPS_PER_REQUEST, DEFAULT_TAGS_PER_REQUEST, OptionalTask, SendEmail};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -49,6 +49,21 @@ pub struct BundleArgs {
     /// Most IPs and ranges one Add IPs request carries.
     #[arg(long, default_value_t = DEFAULT_IPS_PER_REQUEST, value_parser = parse_positive)]
     pub ips_per_request: usize,
+    /// Create the virtual scanner appliances the target lacks, by name (each takes a licence).
+    #[arg(long)]
+    pub create_virtual_appliances: bool,
+    /// Also run these optional tasks (repeatable, or comma-separated).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub include: Vec<OptionalTask>,
+    /// Whether Qualys emails each new user their registration link (see INPUTS.md).
+    #[arg(long, value_enum, default_value_t = SendEmail::Yes)]
+    pub send_email: SendEmail,
+    /// Most tags one Create Tag request carries (up to 1000); a larger subtree is created in parts.
+    #[arg(long, default_value_t = DEFAULT_TAGS_PER_REQUEST, value_parser = parse_positive)]
+    pub tags_per_request: usize,
+    /// A root tag the platform manages in your subscriptions, not to be created (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub system_tag: Vec<String>,
 }
 
 impl BundleArgs {
@@ -63,6 +78,11 @@ impl BundleArgs {
             strict: false,
             threads: None,
             ips_per_request: DEFAULT_IPS_PER_REQUEST,
+            create_virtual_appliances: false,
+            include: Vec::new(),
+            send_email: SendEmail::Yes,
+            tags_per_request: DEFAULT_TAGS_PER_REQUEST,
+            system_tag: Vec::new(),
         }
     }
 }

@@ -44,6 +44,11 @@ pub enum TransformError {
     )]
     Truncated { file: String, url: String },
     #[error(
+        "{file}: the search says it has more records (hasMoreRecords) and its next page is not in the export; \
+         repeat it with <Criteria field=\"id\" operator=\"GREATER\">{last_id}</Criteria> and put the response beside this file"
+    )]
+    SearchTruncated { file: String, last_id: String },
+    #[error(
         "{file}: cannot tell which module and tracking method this IP list was captured for; \
          capture it with echo_request=1, or name it ip_list_<vm|pc>_<ip|dns|netbios>.xml"
     )]

@@ -18,6 +18,14 @@ pub enum Kind {
     NetworkList,
     IpList,
     DomainList,
+    AssetGroupList,
+    UserList,
+    UserPrefs,
+    ApplianceList,
+    SubscriptionConfig,
+    VirtualHostList,
+    Ipv6MappingList,
+    TagSearch,
 }
 
 /// How a kind of document is recognised and cut into records.
@@ -60,6 +68,74 @@ pub const KINDS: &[KindSpec] = &[
         records: &["DOMAIN", "RESPONSE/DOMAIN_LIST/DOMAIN"],
         key: &["DOMAIN_NAME"],
         paging_id: Some("DOMAIN_ID"),
+    },
+    KindSpec {
+        kind: Kind::AssetGroupList,
+        label: "asset group list",
+        roots: &["ASSET_GROUP_LIST_OUTPUT"],
+        records: &["RESPONSE/ASSET_GROUP_LIST/ASSET_GROUP"],
+        key: &["ID"],
+        paging_id: Some("ID"),
+    },
+    KindSpec {
+        kind: Kind::UserList,
+        label: "user list",
+        // V1 `/msp/user_list.php` puts the list directly under the root.
+        roots: &["USER_LIST_OUTPUT"],
+        records: &["USER_LIST/USER", "RESPONSE/USER_LIST/USER"],
+        key: &["USER_LOGIN"],
+        paging_id: None,
+    },
+    KindSpec {
+        kind: Kind::UserPrefs,
+        label: "user preferences",
+        // One document per user, imported as it is: no records.
+        roots: &["USER_PREFS_OUTPUT", "USER_PREFS"],
+        records: &[],
+        key: &[],
+        paging_id: None,
+    },
+    KindSpec {
+        kind: Kind::ApplianceList,
+        label: "scanner appliance list",
+        roots: &["APPLIANCE_LIST_OUTPUT"],
+        records: &["RESPONSE/APPLIANCE_LIST/APPLIANCE"],
+        key: &["ID"],
+        paging_id: Some("ID"),
+    },
+    KindSpec {
+        kind: Kind::SubscriptionConfig,
+        label: "subscription configuration",
+        // The guide names its settings `RECORD > SUBSCRIPTION > FO > ...`; imported as it is.
+        roots: &["RECORD"],
+        records: &[],
+        key: &[],
+        paging_id: None,
+    },
+    KindSpec {
+        kind: Kind::VirtualHostList,
+        label: "virtual host list",
+        roots: &["VIRTUAL_HOST_LIST_OUTPUT"],
+        records: &["RESPONSE/VIRTUAL_HOST_LIST/VIRTUAL_HOST"],
+        key: &["IP", "PORT", "NETWORK_ID"],
+        paging_id: None,
+    },
+    KindSpec {
+        kind: Kind::Ipv6MappingList,
+        label: "IPv6 mapping list",
+        roots: &["IP_MAP_LIST_OUTPUT"],
+        records: &["RESPONSE/IP_MAP_LIST/IP_MAP"],
+        key: &["ID", "V4"],
+        paging_id: Some("ID"),
+    },
+    KindSpec {
+        kind: Kind::TagSearch,
+        label: "tag search",
+        // The root of every QPS response: `load_file` keeps only tag searches.
+        roots: &["ServiceResponse"],
+        records: &["data/*"],
+        key: &["id"],
+        paging_id: Some("id"),
     },
 ];
 
@@ -173,6 +249,18 @@ impl Export {
         self.files.iter().filter(move |f| f.kind == kind)
     }
 
+    /// The exact bytes of a file, for the imports that send an exported document as it is.
+    /// A file that changed since it was read would make the bundle disagree with its manifest.
+    pub fn bytes(&self, file: &ExportFile) -> Result<Vec<u8>, TransformError> {
+        let path = self.root.join(&file.path);
+        let bytes = std::fs::read(&path).map_err(|source| TransformError::Io { path: path.clone(), source })?;
+        if qmig_schemas::sha256_hex(&bytes) != file.document.sha256 {
+            let source = std::io::Error::other("the file changed while qmig was reading the export");
+            return Err(TransformError::Io { path, source });
+        }
+        Ok(bytes)
+    }
+
     /// Every record of one kind over all its pages, in path order, duplicates removed.
     pub fn records(&self, kind: Kind) -> impl Iterator<Item = Record<'_>> {
         self.files(kind).flat_map(|file| file.document.records.iter().map(move |element| Record { file, element }))
@@ -230,28 +318,43 @@ impl Export {
     /// export; otherwise objects would be missing without anyone noticing.
     fn check_truncation(&self) -> Result<(), TransformError> {
         for file in &self.files {
-            let Some(warning) = file.document.head.at("RESPONSE/WARNING") else { continue };
+            let head = &file.document.head;
+            // A QPS page may say it has more records while holding none (a known Qualys bug):
+            // that is the end of the list.
+            if head.text_at("hasMoreRecords") == Some("true") && !file.document.records.is_empty() {
+                let last_id = head.text_at("lastId").unwrap_or_default().to_owned();
+                let id_min = last_id.parse::<u64>().ok().and_then(|id| id.checked_add(1));
+                if !self.continued(file, id_min) {
+                    return Err(TransformError::SearchTruncated { file: file.path.clone(), last_id });
+                }
+                continue;
+            }
+            let Some(warning) = head.at("RESPONSE/WARNING") else { continue };
             if warning.text_at("CODE") != Some("1980") {
                 continue;
             }
             let url = warning.text_at("URL").unwrap_or_default().to_owned();
             let id_min =
                 url.split(['?', '&']).find_map(|pair| pair.strip_prefix("id_min=")).and_then(|v| v.parse::<u64>().ok());
-            let paging_id = file.kind.spec().paging_id;
-            let continued =
-                self.files(file.kind).filter(|other| other.path != file.path).any(|other| match (id_min, paging_id) {
-                    (Some(min), Some(key)) => other
-                        .document
-                        .records
-                        .iter()
-                        .any(|r| r.text_at(key).and_then(|v| v.parse::<u64>().ok()).is_some_and(|id| id >= min)),
-                    _ => true,
-                });
-            if !continued {
+            if !self.continued(file, id_min) {
                 return Err(TransformError::Truncated { file: file.path.clone(), url });
             }
         }
         Ok(())
+    }
+
+    /// Whether another page of the same kind holds a record from `id_min` on (any other page,
+    /// when the next ID is not known).
+    fn continued(&self, file: &ExportFile, id_min: Option<u64>) -> bool {
+        let paging_id = file.kind.spec().paging_id;
+        self.files(file.kind).filter(|other| other.path != file.path).any(|other| match (id_min, paging_id) {
+            (Some(min), Some(key)) => other
+                .document
+                .records
+                .iter()
+                .any(|r| r.text_at(key).and_then(|v| v.parse::<u64>().ok()).is_some_and(|id| id >= min)),
+            _ => true,
+        })
     }
 }
 
@@ -300,5 +403,34 @@ fn load_file(relative: &str, path: &Path) -> Result<Loaded, TransformError> {
         return unrecognised(format!("root element <{}> is not a kind qmig migrates", prologue.root));
     };
     let document = xml::read_document(path, relative, spec.records)?;
+    if spec.kind == Kind::TagSearch
+        && let Some(reason) = not_a_tag_search(relative, &document)?
+    {
+        return unrecognised(reason);
+    }
     Ok(Loaded::File(ExportFile { path: relative.to_owned(), kind: spec.kind, document }))
+}
+
+/// Every QPS response has the root `ServiceResponse`: a failure is refused like a SIMPLE_RETURN
+/// error, and a search for other objects (HostAsset, WebApp, ...) is listed rather than read as
+/// tags. `Some(reason)` when the response is not a tag search.
+fn not_a_tag_search(relative: &str, document: &Document) -> Result<Option<String>, TransformError> {
+    let code = document.head.text_at("responseCode").unwrap_or("(none)");
+    if code != "SUCCESS" {
+        let text = document.head.text_at("responseErrorDetails/errorMessage").unwrap_or("no error message");
+        return Err(TransformError::ErrorResponse {
+            file: relative.to_owned(),
+            code: code.to_owned(),
+            text: text.to_owned(),
+        });
+    }
+    if let Some(other) = document.records.iter().find(|r| r.name != "Tag") {
+        return Ok(Some(format!("a QPS response listing {} objects, not tags", other.name)));
+    }
+    // An empty page says what it would have held only through its schema.
+    let schema = document.head.attr("xsi:noNamespaceSchemaLocation").unwrap_or_default();
+    if document.records.is_empty() && !schema.is_empty() && !schema.ends_with("/tag.xsd") {
+        return Ok(Some(format!("an empty QPS response described by {schema}, not a tag search")));
+    }
+    Ok(None)
 }

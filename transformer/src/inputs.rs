@@ -1,7 +1,8 @@
 //! What the API cannot provide and the operator supplies (`--inputs DIR`): mapping tables from
 //! source objects to objects that already exist in the target. Each is a CSV file with a header
-//! row `source,target`; `source` is the object's ID or name in the source, `target` its ID in
-//! the target. Every row is checked, and errors name the file and line.
+//! row `source,target`; `source` is the object's ID or name in the source, `target` what the
+//! target calls it (an ID; for appliances an ID or a name, for business units a title). Every
+//! row is checked, and errors name the file and line. `INPUTS.md` documents each file.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -11,11 +12,17 @@ use qmig_schemas::{SourceFile, sha256_hex};
 use crate::error::TransformError;
 
 /// The mapping tables qmig reads, by file name, with what each maps.
-const KNOWN: &[(&str, &str)] = &[("networks.csv", "networks mapping")];
+const KNOWN: &[(&str, &str)] = &[
+    ("networks.csv", "networks mapping"),
+    ("appliances.csv", "appliances mapping"),
+    ("business_units.csv", "business units mapping"),
+];
 
 #[derive(Debug, Default)]
 pub struct Inputs {
     pub networks: Mapping,
+    pub appliances: Mapping,
+    pub business_units: Mapping,
     /// The files read, for the manifest.
     pub files: Vec<SourceFile>,
     /// Files of the inputs directory that qmig does not read.
@@ -67,8 +74,11 @@ impl Inputs {
             let display = format!("inputs/{name}");
             let mapping = parse_mapping(&display, &bytes)?;
             inputs.files.push(SourceFile { path: display, sha256: sha256_hex(&bytes), kind: (*kind).to_owned() });
-            if name == "networks.csv" {
-                inputs.networks = mapping;
+            match name.as_str() {
+                "networks.csv" => inputs.networks = mapping,
+                "appliances.csv" => inputs.appliances = mapping,
+                "business_units.csv" => inputs.business_units = mapping,
+                _ => unreachable!("every name of KNOWN has its table"),
             }
         }
         Ok(inputs)

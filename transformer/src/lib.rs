@@ -53,7 +53,14 @@ pub fn build(args: &BundleArgs) -> Result<BundleContents, TransformError> {
     let export = Export::load(&args.export_dir, args.strict)?;
     let target = args.target_export.as_deref().map(|dir| Export::load(dir, false)).transpose()?;
     let inputs = Inputs::load(args.inputs.as_deref())?;
-    let options = Options { ips_per_request: args.ips_per_request };
+    let options = Options {
+        ips_per_request: args.ips_per_request,
+        create_virtual_appliances: args.create_virtual_appliances,
+        include: args.include.iter().copied().collect(),
+        send_email: args.send_email,
+        tags_per_request: args.tags_per_request,
+        system_tags: args.system_tag.clone(),
+    };
     let ctx = Context { export: &export, target: target.as_ref(), inputs: &inputs, options: &options };
     let mut refs = Refs::default();
     let mut outputs = Vec::new();

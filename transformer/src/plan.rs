@@ -139,6 +139,14 @@ impl DraftBody {
         self.text.push_str(&placeholder);
         self
     }
+
+    /// Appends text escaped, or a reference as a declared slot.
+    pub fn segment(&mut self, segment: Segment) -> &mut DraftBody {
+        match segment {
+            Segment::Text(text) => self.raw(&xml::escape(&text)),
+            reference => self.reference(reference),
+        }
+    }
 }
 
 /// A read-only request that tells whether the object already exists in the target.
@@ -166,6 +174,11 @@ impl DraftProbe {
             },
             captures: Vec::new(),
         }
+    }
+
+    /// A POST search whose body selects the candidates (QPS), searched like [`DraftProbe::list`].
+    pub fn search(path: &str, body: DraftBody, record: &str, field: &str, value: impl Into<Value>) -> DraftProbe {
+        DraftProbe { body: Some(body), ..DraftProbe::list(path, &[], record, field, value) }
     }
 
     /// Also requires `field == value` of the matching record.
@@ -258,16 +271,19 @@ pub enum RefKind {
     Tag,
     /// Keyed by source user login; the target value is the new login.
     User,
+    /// Keyed by source business unit title; the target value is the target's title.
+    BusinessUnit,
 }
 
 impl RefKind {
-    fn label(self) -> &'static str {
+    pub fn label(self) -> &'static str {
         match self {
             RefKind::Network => "network",
             RefKind::Appliance => "scanner appliance",
             RefKind::AssetGroup => "asset group",
             RefKind::Tag => "tag",
             RefKind::User => "user",
+            RefKind::BusinessUnit => "business unit",
         }
     }
 }
@@ -325,7 +341,9 @@ impl Refs {
             used_by: Vec::new(),
             hint: hint.to_owned(),
         });
-        entry.used_by.push(used_by.to_owned());
+        if !entry.used_by.iter().any(|u| u == used_by) {
+            entry.used_by.push(used_by.to_owned());
+        }
         None
     }
 

@@ -17,6 +17,11 @@ fn samples() -> PathBuf {
     repo().join("samples/export")
 }
 
+/// The sample export's mapping tables (appliances, business units), which every run on it needs.
+fn sample_inputs() -> String {
+    repo().join("samples/inputs").to_string_lossy().into_owned()
+}
+
 fn fixture(scenario: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(scenario)
 }
@@ -81,7 +86,7 @@ fn assert_nothing_written(parent: &Path, out: &Path) {
 fn the_sample_bundle_is_checksummed_and_verifies_with_the_printed_digest() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("bundle");
-    let run = transform(&samples(), &out, &[]);
+    let run = transform(&samples(), &out, &["--inputs", &sample_inputs()]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let digest = digest_line(&run.stdout);
     assert!(digest.starts_with("sha256:") && digest.len() == 71, "{digest}");
@@ -103,7 +108,7 @@ fn bundles_are_byte_identical_across_runs_and_thread_counts() {
     let mut bundles = Vec::new();
     for (name, threads) in [("a", "1"), ("b", "2"), ("c", "1"), ("d", "2")] {
         let out = dir.path().join(name);
-        let run = transform(&samples(), &out, &["--threads", threads]);
+        let run = transform(&samples(), &out, &["--inputs", &sample_inputs(), "--threads", threads]);
         assert_eq!(run.code, 0, "{}", run.stderr);
         bundles.push((digest_line(&run.stdout), files_of(&out)));
     }
@@ -117,13 +122,13 @@ fn bundles_are_byte_identical_across_runs_and_thread_counts() {
 fn an_existing_bundle_is_kept_unless_forced() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("bundle");
-    assert_eq!(transform(&samples(), &out, &[]).code, 0);
+    assert_eq!(transform(&samples(), &out, &["--inputs", &sample_inputs()]).code, 0);
     let before = files_of(&out);
-    let again = transform(&samples(), &out, &[]);
+    let again = transform(&samples(), &out, &["--inputs", &sample_inputs()]);
     assert_eq!(again.code, 4);
     assert!(again.stderr.contains("already exists") && again.stderr.contains("--force"), "{}", again.stderr);
     assert_eq!(files_of(&out), before);
-    let forced = transform(&samples(), &out, &["--force"]);
+    let forced = transform(&samples(), &out, &["--inputs", &sample_inputs(), "--force"]);
     assert_eq!(forced.code, 0, "{}", forced.stderr);
 }
 
@@ -250,6 +255,12 @@ fn build(export: &Path) -> qmig_schemas::BundleContents {
     qmig_transform::build(&args).expect("transforms")
 }
 
+fn build_sample() -> qmig_schemas::BundleContents {
+    let mut args = qmig_transform::cli::BundleArgs::new(samples(), samples().join("unused"));
+    args.inputs = Some(PathBuf::from(sample_inputs()));
+    qmig_transform::build(&args).expect("transforms")
+}
+
 #[test]
 fn the_corpus_network_and_domain_lists_transform() {
     let network = build(&corpus("network_list"));
@@ -301,7 +312,7 @@ proptest! {
     fn any_single_byte_change_is_detected_and_named((file_pick, change) in tamper()) {
         let base = tempfile::tempdir().expect("tempdir");
         let original = base.path().join("original");
-        let digest = qmig_schemas::write_bundle(&original, &build(&samples()), false).expect("written");
+        let digest = qmig_schemas::write_bundle(&original, &build_sample(), false).expect("written");
         let files = files_of(&original);
         let (name, bytes) = &files[file_pick % files.len()];
         let copy = base.path().join("copy");
@@ -336,7 +347,7 @@ proptest! {
 fn an_added_or_removed_file_is_named() {
     let base = tempfile::tempdir().expect("tempdir");
     let out = base.path().join("bundle");
-    qmig_schemas::write_bundle(&out, &build(&samples()), false).expect("written");
+    qmig_schemas::write_bundle(&out, &build_sample(), false).expect("written");
     fs::write(out.join("bodies-extra.txt"), "x").expect("write");
     let message = verify_bundle(&out).expect_err("extra file").to_string();
     assert!(message.contains("bodies-extra.txt"), "{message}");

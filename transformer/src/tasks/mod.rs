@@ -2,9 +2,19 @@
 //! objects in, rules, requests out, and what was skipped and why. [`TASKS`] is the order the
 //! bundle sends them in: what a request refers to is always created by an earlier one.
 
+pub mod appliances;
+pub mod asset_groups;
 pub mod domains;
 pub mod ips;
+pub mod ipv6_mappings;
 pub mod networks;
+pub mod subscription;
+pub mod tags;
+#[cfg(test)]
+mod test_support;
+pub mod user_prefs;
+pub mod users;
+pub mod virtual_hosts;
 
 use crate::context::Context;
 use crate::error::TransformError;
@@ -12,4 +22,16 @@ use crate::plan::{Refs, TaskOutput};
 
 pub type Plan = fn(&Context<'_>, &mut Refs) -> Result<TaskOutput, TransformError>;
 
-pub const TASKS: &[Plan] = &[networks::plan, ips::plan, domains::plan];
+pub const TASKS: &[Plan] = &[
+    subscription::plan,
+    networks::plan,
+    appliances::plan,
+    ips::plan,
+    domains::plan,
+    asset_groups::plan,
+    tags::plan,
+    users::plan,
+    user_prefs::plan,
+    virtual_hosts::plan,
+    ipv6_mappings::plan,
+];
