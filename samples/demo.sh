@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# make demo: the whole pipeline on the sample export, against the simulated Qualys API.
+#
+#   1. start qualys-sim on loopback, seeded as the new subscription after the manual steps
+#      (samples/target-export: its users and business units, its redeployed appliances);
+#   2. qmig-transform the sample export into a bundle;
+#   3. check the bundle as a reviewer would (sha256sum -c) and with qmig-execute verify;
+#   4. qmig-execute run it against the simulator, with the approved digest;
+#   5. print what the simulated target holds, export it, and stop the simulator.
+set -euo pipefail
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+demo="${1:-$root/target/demo}"
+bin="${CARGO_TARGET_DIR:-$root/target}/debug"
+user=demo
+password=demo-password
+
+step() { printf '\n== %s\n' "$*"; }
+
+rm -rf "$demo"
+mkdir -p "$demo"
+demo="$(cd "$demo" && pwd)"
+umask 077
+printf '%s\n' "$password" > "$demo/target-password"
+
+step "Starting the simulated target (qualys-sim)"
+"$bin/qualys-sim" --listen 127.0.0.1:0 --seed "$root/samples/target-export" \
+  --user "$user" --password "$password" > "$demo/simulator.log" 2>&1 &
+sim_pid=$!
+trap 'kill "$sim_pid" 2>/dev/null || true' EXIT
+url=""
+for _ in $(seq 1 100); do
+  url="$(sed -n '1s/^listening on //p' "$demo/simulator.log")"
+  [ -n "$url" ] && break
+  kill -0 "$sim_pid" 2>/dev/null || { cat "$demo/simulator.log"; exit 1; }
+  sleep 0.1
+done
+[ -n "$url" ] || { echo "qualys-sim did not start"; exit 1; }
+echo "target: $url"
+
+step "Transforming samples/export into a bundle"
+"$bin/qmig-transform" bundle "$root/samples/export" --inputs "$root/samples/inputs" \
+  --target-export "$root/samples/target-export" --out "$demo/bundle" | tee "$demo/transform.log"
+digest="$(tail -n 1 "$demo/transform.log" | sed 's/^digest: //')"
+
+step "Reviewing: sha256sum -c SHA256SUMS, then qmig-execute verify"
+(cd "$demo/bundle" && sha256sum --check --strict --quiet SHA256SUMS && echo "SHA256SUMS: every file matches")
+"$bin/qmig-execute" verify "$demo/bundle"
+
+step "Executing the approved bundle ($digest)"
+"$bin/qmig-execute" run "$demo/bundle" --target "$url" --approve "$digest" \
+  --username "$user" --password-file "$demo/target-password" --journal "$demo/journal.jsonl"
+"$bin/qmig-execute" status "$demo/bundle" --journal "$demo/journal.jsonl"
+
+step "What the target holds now"
+curl -sS --fail "$url/__sim/counters" | sed -n '/"objects"/,/}/p'
+curl -sS --fail -X POST "$url/__sim/export?dir=$demo/target-after" > /dev/null
+echo "the target's export: $demo/target-after/"
+
+step "Stopping the simulator"
+curl -sS --fail -X POST "$url/__sim/shutdown" > /dev/null
+wait "$sim_pid"
+trap - EXIT
+echo "demo files: $demo (bundle/, journal.jsonl, target-after/)"
