@@ -9,7 +9,10 @@
 //! - A domain without a netblock is still added, without one, and the review says so.
 //! - The Add Domain call has no network parameter: a domain in a custom network is added to the
 //!   default network, and the review lists it as a loss.
+//! - A domain the target export already lists is not added again.
 //! - A probe lists the target's domains, so an interrupted run can tell whether it exists.
+
+use std::collections::BTreeSet;
 
 use qmig_schemas::Effect;
 
@@ -25,11 +28,21 @@ const LIST_PATH: &str = "/msp/asset_domain_list.php";
 
 pub fn plan(ctx: &Context<'_>, _refs: &mut Refs) -> Result<TaskOutput, TransformError> {
     let mut out = TaskOutput::new(TASK);
+    let existing = ctx
+        .target
+        .iter()
+        .flat_map(|t| t.records(Kind::DomainList))
+        .map(|record| record.text("DOMAIN_NAME").ok_or_else(|| record.invalid("domain", "has no DOMAIN_NAME")))
+        .collect::<Result<BTreeSet<&str>, TransformError>>()?;
     for record in ctx.export.records(Kind::DomainList) {
         out.source_objects += 1;
         let name = record.text("DOMAIN_NAME").ok_or_else(|| record.invalid("domain", "has no DOMAIN_NAME"))?;
         let object = format!("domain {name}");
         let source = record.source(record.text("DOMAIN_ID"), Some(name));
+        if existing.contains(name) {
+            out.skip(object, "already in the target (target export)", Some(source));
+            continue;
+        }
         let mut netblock: Vec<String> = Vec::new();
         let ranges = record.element.at("NETBLOCK").into_iter().flat_map(|n| n.children_named("RANGE"));
         for range in ranges {

@@ -48,10 +48,16 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn networks(count: u32) -> String {
-    let mut xml = format!("{HEADER}<NETWORK_LIST_OUTPUT>\n  <RESPONSE>\n    <DATETIME>2026-10-02T09:14:07Z</DATETIME>\n    <NETWORK_LIST>\n");
+    let mut xml = format!(
+        "{HEADER}<NETWORK_LIST_OUTPUT>\n  <RESPONSE>\n    <DATETIME>2026-10-02T09:14:07Z</DATETIME>\n    <NETWORK_LIST>\n"
+    );
     for id in 0..count {
         let name = if id == 0 { "Global Default Network".to_owned() } else { format!("Network {id} & Co") };
-        let _ = writeln!(xml, "      <NETWORK>\n        <ID>{}</ID>\n        <NAME><![CDATA[{name}]]></NAME>\n      </NETWORK>", id * 7);
+        let _ = writeln!(
+            xml,
+            "      <NETWORK>\n        <ID>{}</ID>\n        <NAME><![CDATA[{name}]]></NAME>\n      </NETWORK>",
+            id * 7
+        );
     }
     xml.push_str("    </NETWORK_LIST>\n  </RESPONSE>\n</NETWORK_LIST_OUTPUT>\n");
     xml
@@ -85,11 +91,20 @@ fn ip_list(rng: &mut fastrand::Rng, entries: u32, tracking: &str, compliance: u8
 fn domains(rng: &mut fastrand::Rng, count: u32) -> String {
     let mut xml = format!("{HEADER}<DOMAIN_LIST>\n");
     for id in 0..count {
-        let _ = write!(xml, "  <DOMAIN>\n    <DOMAIN_NAME><![CDATA[d{id}.northwind.example]]></DOMAIN_NAME>\n    <DOMAIN_ID>{}</DOMAIN_ID>\n    <NETBLOCK>\n", 47_000_000 + id);
+        let _ = write!(
+            xml,
+            "  <DOMAIN>\n    <DOMAIN_NAME><![CDATA[d{id}.northwind.example]]></DOMAIN_NAME>\n    <DOMAIN_ID>{}</DOMAIN_ID>\n    <NETBLOCK>\n",
+            47_000_000 + id
+        );
         for _ in 0..rng.u32(1..4) {
-            let start = Ipv4Addr::from(rng.u32(u32::from(Ipv4Addr::new(198, 18, 0, 0))..u32::from(Ipv4Addr::new(198, 19, 255, 0))));
+            let start = Ipv4Addr::from(
+                rng.u32(u32::from(Ipv4Addr::new(198, 18, 0, 0))..u32::from(Ipv4Addr::new(198, 19, 255, 0))),
+            );
             let end = Ipv4Addr::from(u32::from(start) + rng.u32(0..255));
-            let _ = writeln!(xml, "      <RANGE>\n        <START>{start}</START>\n        <END>{end}</END>\n      </RANGE>");
+            let _ = writeln!(
+                xml,
+                "      <RANGE>\n        <START>{start}</START>\n        <END>{end}</END>\n      </RANGE>"
+            );
         }
         xml.push_str("    </NETBLOCK>\n  </DOMAIN>\n");
     }

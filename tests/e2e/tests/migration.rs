@@ -1,0 +1,335 @@
+//! A migration rehearsed end to end, the way DESIGN.md describes the round trip:
+//! source export → qmig-transform → qmig-execute against qualys-sim → export the simulator →
+//! reconcile the target's export with the source, object by object.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use clap::Parser as _;
+use qmig_schemas::Effect;
+use qmig_transform::cli::BundleArgs;
+use qmig_transform::export::{Export, Kind, Record};
+use qmig_transform::ranges::{IpSet, parse_entry};
+use tempfile::TempDir;
+
+const USER: &str = "qmig-target";
+const PASSWORD: &str = "rehearsal password";
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn samples(dir: &str) -> PathBuf {
+    repo().join("samples").join(dir)
+}
+
+/// A simulated target and a working directory for one rehearsal.
+struct Rehearsal {
+    target: qualys_sim::Running,
+    dir: TempDir,
+}
+
+impl Rehearsal {
+    fn start(seed: Option<PathBuf>) -> Rehearsal {
+        let config = qualys_sim::Config { seed, user: USER.into(), password: PASSWORD.into(), ..Default::default() };
+        let target = qualys_sim::start(config).expect("the simulator starts");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let password_file = dir.path().join("password");
+        fs::write(&password_file, format!("{PASSWORD}\n")).expect("write");
+        fs::set_permissions(&password_file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).expect("chmod");
+        Rehearsal { target, dir }
+    }
+
+    /// Writes the bundle of `args` (its `out` is set here) and returns its directory and digest.
+    fn transform(&self, name: &str, mut args: BundleArgs) -> (PathBuf, String, qmig_schemas::Manifest) {
+        args.out = self.dir.path().join(name);
+        let contents = qmig_transform::build(&args).expect("the export transforms");
+        let digest = qmig_schemas::write_bundle(&args.out, &contents, false).expect("the bundle is written");
+        (args.out, digest, contents.manifest)
+    }
+
+    fn execute(&self, bundle: &Path, digest: &str) -> Result<(), qmig_execute::Error> {
+        let journal = self.dir.path().join(format!("{digest}.jsonl"));
+        let cli = qmig_execute::cli::Cli::try_parse_from([
+            "qmig-execute".as_ref(),
+            "run".as_ref(),
+            bundle.as_os_str(),
+            "--target".as_ref(),
+            self.target.url().as_ref(),
+            "--approve".as_ref(),
+            digest.as_ref(),
+            "--username".as_ref(),
+            USER.as_ref(),
+            "--password-file".as_ref(),
+            self.dir.path().join("password").as_os_str(),
+            "--journal".as_ref(),
+            journal.as_os_str(),
+        ])
+        .expect("valid command line");
+        qmig_execute::execute(cli)
+    }
+
+    /// The target's state as an export directory, read back by the transformer's reader.
+    fn target_export(&self, name: &str) -> (PathBuf, Export) {
+        let dir = self.dir.path().join(name);
+        self.target.export(&dir).expect("the simulator exports");
+        let export = Export::load(&dir, false).expect("the target's export reads");
+        (dir, export)
+    }
+}
+
+fn sample_args() -> BundleArgs {
+    BundleArgs {
+        inputs: Some(samples("inputs")),
+        target_export: Some(samples("target-export")),
+        ..BundleArgs::new(samples("export"), PathBuf::new())
+    }
+}
+
+fn load(dir: &Path) -> Export {
+    Export::load(dir, false).expect("reads")
+}
+
+fn text<'a>(record: &Record<'a>, path: &str) -> &'a str {
+    record.text(path).unwrap_or_default()
+}
+
+/// ID → name of the records of a kind.
+fn names<'a>(export: &'a Export, kind: Kind, id: &str, name: &str) -> BTreeMap<&'a str, &'a str> {
+    export.records(kind).map(|r| (text(&r, id), text(&r, name))).collect()
+}
+
+fn ip_set<'a>(entries: impl Iterator<Item = &'a str>) -> IpSet {
+    IpSet::from_entries(&entries.map(|e| parse_entry(e).expect("address")).collect::<Vec<_>>())
+}
+
+/// Addresses per (module, tracking method) of an export's IP lists.
+fn ip_lists(export: &Export) -> BTreeMap<(String, String), IpSet> {
+    let mut lists: BTreeMap<(String, String), IpSet> = BTreeMap::new();
+    for file in export.files(Kind::IpList) {
+        let stem = file.path.trim_end_matches(".xml");
+        let mut parts = stem.rsplit('_');
+        let (tracking, module) = (parts.next().expect("tracking"), parts.next().expect("module"));
+        let set = ip_set(file.document.records.iter().map(|r| r.value()));
+        let entry = lists.entry((module.to_owned(), tracking.to_owned())).or_default();
+        *entry = entry.union(&set);
+    }
+    lists
+}
+
+/// What the add call sets, per asset group title, with networks and appliances by name.
+type GroupView = BTreeMap<String, (String, BTreeSet<String>, Vec<qmig_transform::ranges::IpEntry>, Vec<String>)>;
+
+fn group_view(export: &Export, networks: &BTreeMap<&str, &str>, appliances: &BTreeMap<&str, &str>) -> GroupView {
+    export
+        .records(Kind::AssetGroupList)
+        .filter(|g| text(g, "TITLE") != "All")
+        .map(|g| {
+            let network = networks.get(text(&g, "NETWORK_ID")).copied().unwrap_or("default");
+            let appliance_names: BTreeSet<String> = text(&g, "APPLIANCE_IDS")
+                .split(',')
+                .map(str::trim)
+                .filter(|id| !id.is_empty())
+                .map(|id| appliances.get(id).copied().unwrap_or("?").to_owned())
+                .collect();
+            let ips = ip_set(g.element.at("IP_SET").into_iter().flat_map(|s| s.children.iter().map(|e| e.value())));
+            // A field the source does not list holds Qualys's default in the target.
+            let defaults =
+                [("BUSINESS_IMPACT", "high"), ("CVSS_ENVIRO_CDP", "not defined"), ("CVSS_ENVIRO_TD", "not defined")];
+            let fields: Vec<String> = [
+                "COMMENTS",
+                "DIVISION",
+                "FUNCTION",
+                "LOCATION",
+                "BUSINESS_IMPACT",
+                "CVSS_ENVIRO_CDP",
+                "CVSS_ENVIRO_TD",
+            ]
+            .iter()
+            .map(|f| match (text(&g, f), defaults.iter().find(|(name, _)| name == f)) {
+                ("", Some((_, default))) => (*default).to_owned(),
+                (value, _) => value.to_lowercase(),
+            })
+            .collect();
+            (text(&g, "TITLE").to_owned(), (network.to_owned(), appliance_names, ips.entries(), fields))
+        })
+        .collect()
+}
+
+/// Every tag as the path of names from its root.
+fn tag_paths<'a>(export: &'a Export) -> BTreeSet<String> {
+    let tags: BTreeMap<&'a str, (&'a str, &'a str)> = export
+        .records(Kind::TagSearch)
+        .map(|t: Record<'a>| (text(&t, "id"), (text(&t, "name"), text(&t, "parentTagId"))))
+        .collect();
+    let path = |mut id: &'a str| {
+        let mut parts = Vec::new();
+        while let Some((name, parent)) = tags.get(id) {
+            parts.push(*name);
+            id = parent;
+        }
+        parts.reverse();
+        parts.join(" / ")
+    };
+    tags.keys().map(|id| path(id)).collect()
+}
+
+#[test]
+fn the_sample_subscription_migrates_and_reconciles_object_by_object() {
+    let rehearsal = Rehearsal::start(Some(samples("target-export")));
+    let (bundle, digest, manifest) = rehearsal.transform("bundle", sample_args());
+    rehearsal.execute(&bundle, &digest).expect("the bundle runs to the end");
+    let (_, target) = rehearsal.target_export("after");
+    let source = load(&samples("export"));
+
+    // Networks: every user network, once, by name.
+    let source_networks = names(&source, Kind::NetworkList, "ID", "NAME");
+    let target_networks = names(&target, Kind::NetworkList, "ID", "NAME");
+    let mut target_network_names: Vec<&str> =
+        target_networks.iter().filter(|(id, _)| **id != "0").map(|(_, n)| *n).collect();
+    target_network_names.sort_unstable();
+    let mut expected: Vec<&str> = source_networks.iter().filter(|(id, _)| **id != "0").map(|(_, n)| *n).collect();
+    expected.sort_unstable();
+    assert_eq!(target_network_names, expected);
+
+    // IPs: the same addresses per module and tracking method.
+    assert_eq!(ip_lists(&target), ip_lists(&source));
+
+    // Domains: the same netblocks.
+    let netblocks = |export: &Export| -> BTreeMap<String, IpSet> {
+        export
+            .records(Kind::DomainList)
+            .map(|d| {
+                let ranges = d.element.at("NETBLOCK").into_iter().flat_map(|n| n.children_named("RANGE"));
+                let entries: Vec<String> = ranges
+                    .map(|r| format!("{}-{}", r.text_at("START").unwrap_or(""), r.text_at("END").unwrap_or("")))
+                    .collect();
+                (text(&d, "DOMAIN_NAME").to_owned(), ip_set(entries.iter().map(String::as_str)))
+            })
+            .collect()
+    };
+    assert_eq!(netblocks(&target), netblocks(&source));
+
+    // Asset groups: every field the add call takes, with networks and appliances by name.
+    let source_appliances = names(&source, Kind::ApplianceList, "ID", "NAME");
+    let target_appliances = names(&target, Kind::ApplianceList, "ID", "NAME");
+    let mut source_networks_by_id = source_networks.clone();
+    source_networks_by_id.insert("0", "default");
+    let mut target_networks_by_id = target_networks.clone();
+    target_networks_by_id.insert("0", "default");
+    assert_eq!(
+        group_view(&target, &target_networks_by_id, &target_appliances),
+        group_view(&source, &source_networks_by_id, &source_appliances)
+    );
+
+    // Users: every user the bundle adds exists once more, with its contact and role.
+    let person = |u: &Record<'_>| {
+        (
+            text(u, "CONTACT_INFO/EMAIL").to_owned(),
+            text(u, "CONTACT_INFO/FIRSTNAME").to_owned(),
+            text(u, "CONTACT_INFO/LASTNAME").to_owned(),
+            text(u, "USER_ROLE").to_owned(),
+        )
+    };
+    let target_people: Vec<_> = target.records(Kind::UserList).map(|u| person(&u)).collect();
+    let added: Vec<&qmig_schemas::Request> = manifest.requests.iter().filter(|r| r.task == "users").collect();
+    assert!(!added.is_empty());
+    for request in added {
+        let login = request.source.as_ref().and_then(|s| s.title.clone()).expect("source login");
+        let source_user = source.records(Kind::UserList).find(|u| text(u, "USER_LOGIN") == login).expect("source user");
+        let wanted = person(&source_user);
+        assert_eq!(target_people.iter().filter(|p| **p == wanted).count(), 1, "{wanted:?}");
+    }
+
+    // Tags: every tag the bundle creates exists under a parent of the expected name.
+    // Tags: the source hierarchy under its target parents, system trees left to the platform.
+    let target_tags = tag_paths(&target);
+    const PLATFORM_ROOTS: [&str; 4] =
+        ["Business Units", "Asset Groups", "Malware Domain Assets", "Internet Facing Assets"];
+    let mut checked = 0;
+    for path in tag_paths(&source) {
+        let root = path.split(" / ").next().unwrap_or_default();
+        if PLATFORM_ROOTS.contains(&root) || path == "Cloud Agent" || path == "Asset Search Tags" {
+            continue;
+        }
+        let expected = match path.strip_prefix("Asset Search Tags / ") {
+            Some(rest) => format!("Imported Asset Search Tags / {rest}"),
+            None => path.clone(),
+        };
+        assert!(target_tags.contains(&expected), "{expected:?} is missing from the target: {target_tags:#?}");
+        checked += 1;
+    }
+    assert!(checked > 10, "only {checked} tags compared");
+    let created_roots =
+        manifest.requests.iter().filter(|r| r.task == "asset tags" && r.effect == Effect::Create).count();
+    assert!(created_roots > 0);
+
+    // Virtual hosts: the same IP, port and FQDNs.
+    let vhosts = |export: &Export| -> BTreeSet<(String, String, BTreeSet<String>)> {
+        export
+            .records(Kind::VirtualHostList)
+            .map(|v| {
+                let fqdns = v
+                    .element
+                    .children_named("FQDN")
+                    .flat_map(|f| f.value().split(','))
+                    .map(|f| f.trim().to_owned())
+                    .collect();
+                (text(&v, "IP").to_owned(), text(&v, "PORT").to_owned(), fqdns)
+            })
+            .collect()
+    };
+    assert_eq!(vhosts(&target), vhosts(&source));
+
+    // Running the same bundle again sends nothing and changes nothing.
+    let before = rehearsal.target.counters();
+    rehearsal.execute(&bundle, &digest).expect("a finished bundle runs again as a no-op");
+    assert_eq!(rehearsal.target.counters().mutating_calls, before.mutating_calls);
+}
+
+#[test]
+fn transforming_again_against_the_migrated_target_creates_nothing() {
+    let rehearsal = Rehearsal::start(Some(samples("target-export")));
+    let (bundle, digest, _) = rehearsal.transform("bundle", sample_args());
+    rehearsal.execute(&bundle, &digest).expect("the bundle runs to the end");
+    let (after, _) = rehearsal.target_export("after");
+    let again = BundleArgs { target_export: Some(after), ..sample_args() };
+    let (_, _, manifest) = rehearsal.transform("again", again);
+    let creates: Vec<&str> =
+        manifest.requests.iter().filter(|r| r.effect == Effect::Create).map(|r| r.id.as_str()).collect();
+    assert!(creates.is_empty(), "objects the target already has would be created again: {creates:#?}");
+}
+
+#[test]
+fn the_corpus_files_transform_and_the_simulator_accepts_their_requests() {
+    let corpus = repo().join("tests/corpus");
+    let export = tempfile::tempdir().expect("tempdir");
+    for kind in ["network_list", "asset_group_list", "user_list", "appliance_list", "qps_tag_response"] {
+        for entry in fs::read_dir(corpus.join(kind)).expect("corpus folder") {
+            let path = entry.expect("entry").path();
+            fs::copy(&path, export.path().join(path.file_name().expect("name"))).expect("copy");
+        }
+    }
+    fs::copy(
+        corpus.join("domain_list/tf-provider-qualys-sjackson__domain_test.go.DOMAIN_LIST.xml"),
+        export.path().join("domains.xml"),
+    )
+    .expect("copy");
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus");
+    let rehearsal = Rehearsal::start(Some(fixtures.join("target-export")));
+    let args = BundleArgs {
+        inputs: Some(fixtures.join("inputs")),
+        target_export: Some(fixtures.join("target-export")),
+        ..BundleArgs::new(export.path(), PathBuf::new())
+    };
+    let (bundle, digest, manifest) = rehearsal.transform("bundle", args);
+    let tasks: BTreeSet<&str> = manifest.requests.iter().map(|r| r.task.as_str()).collect();
+    for task in ["networks", "domains", "asset groups", "users", "asset tags"] {
+        assert!(tasks.contains(task), "no {task} request from the corpus: {tasks:?}");
+    }
+    rehearsal.execute(&bundle, &digest).expect("the simulator accepts every request");
+    let (_, target) = rehearsal.target_export("after");
+    let titles: BTreeSet<&str> = target.records(Kind::AssetGroupList).map(|g| text(&g, "TITLE")).collect();
+    assert!(titles.contains("prod-web") && titles.contains("myLinux"), "{titles:?}");
+}
