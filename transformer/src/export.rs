@@ -9,7 +9,7 @@ use qmig_schemas::{SourceFile, SourceRef, Unrecognised, Warning};
 use rayon::prelude::*;
 use walkdir::WalkDir;
 
-use crate::error::TransformError;
+use crate::error::{TransformError, XmlProblem};
 use crate::xml::{self, Document, Element, RecordPaths};
 
 /// The kinds of exported document qmig reads.
@@ -403,12 +403,30 @@ fn load_file(relative: &str, path: &Path) -> Result<Loaded, TransformError> {
         return unrecognised(format!("root element <{}> is not a kind qmig migrates", prologue.root));
     };
     let document = xml::read_document(path, relative, spec.records)?;
+    check_doctype(relative, &document)?;
     if spec.kind == Kind::TagSearch
         && let Some(reason) = not_a_tag_search(relative, &document)?
     {
         return unrecognised(reason);
     }
     Ok(Loaded::File(ExportFile { path: relative.to_owned(), kind: spec.kind, document }))
+}
+
+/// A DOCTYPE names the root element it describes: a file whose root differs was assembled by
+/// hand wrongly, and cannot be trusted to be the list it claims to be.
+fn check_doctype(relative: &str, document: &Document) -> Result<(), TransformError> {
+    match document.doctype.as_deref().and_then(|d| d.split_whitespace().next()) {
+        Some(declared) if declared != document.head.name => Err(TransformError::Xml {
+            file: relative.to_owned(),
+            line: document.head.line,
+            column: 1,
+            problem: XmlProblem::Syntax(format!(
+                "the DOCTYPE declares <{declared}> but the root element is <{}>",
+                document.head.name
+            )),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Every QPS response has the root `ServiceResponse`: a failure is refused like a SIMPLE_RETURN

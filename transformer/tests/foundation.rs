@@ -165,6 +165,13 @@ fn malformed_xml_is_named_by_file_line_and_column() {
 }
 
 #[test]
+fn a_doctype_that_contradicts_the_root_element_is_refused() {
+    let message = refused(&fixture("doctype_mismatch"), &[]);
+    assert!(message.contains("networks.xml:3:1"), "{message}");
+    assert!(message.contains("DOCTYPE declares <ASSET_GROUP_LIST_OUTPUT>"), "{message}");
+}
+
+#[test]
 fn a_missing_or_empty_export_directory_is_explained() {
     let message = refused(Path::new("/nonexistent/qmig-export"), &[]);
     assert!(message.contains("/nonexistent/qmig-export") && message.contains("does not exist"), "{message}");

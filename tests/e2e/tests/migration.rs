@@ -179,6 +179,8 @@ fn tag_paths<'a>(export: &'a Export) -> BTreeSet<String> {
 fn the_sample_subscription_migrates_and_reconciles_object_by_object() {
     let rehearsal = Rehearsal::start(Some(samples("target-export")));
     let (bundle, digest, manifest) = rehearsal.transform("bundle", sample_args());
+    let verified = qmig_execute::verify::verify(&bundle).expect("the executor verifies the bundle");
+    assert_eq!(verified.digest, digest, "the executor and the transformer disagree on the digest");
     rehearsal.execute(&bundle, &digest).expect("the bundle runs to the end");
     let (_, target) = rehearsal.target_export("after");
     let source = load(&samples("export"));
