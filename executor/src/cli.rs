@@ -77,6 +77,10 @@ pub struct RunArgs {
     /// First wait after a concurrency block (1960) when the target names none; doubles each time.
     #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = parse_duration)]
     pub concurrency_backoff: Duration,
+    /// On resume, time given to an interrupted attempt, counted from when it was sent, before the
+    /// target is asked whether it was executed (default: the --timeout, as long as a call may run).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub settle: Option<Duration>,
     /// Unknown outcomes in a row for one request before the run stops.
     #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_attempts: u32,

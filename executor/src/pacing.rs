@@ -118,14 +118,6 @@ impl Pacer {
     }
 }
 
-/// The key limits are kept under: the path, plus the `action` parameter when there is one.
-pub fn endpoint(path: &str, action: Option<&str>) -> String {
-    match action {
-        Some(action) => format!("{path}?action={action}"),
-        None => path.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,11 +181,5 @@ mod tests {
         let steps: Vec<u64> =
             (0..5).map(|n| Pacer::after_block(&window, Block::Concurrency, n, backoff).duration.as_secs()).collect();
         assert_eq!(steps, [15, 30, 60, 120, 120]);
-    }
-
-    #[test]
-    fn endpoints_include_the_action() {
-        assert_eq!(endpoint("/api/2.0/fo/asset/ip/", Some("add")), "/api/2.0/fo/asset/ip/?action=add");
-        assert_eq!(endpoint("/qps/rest/2.0/create/am/tag", None), "/qps/rest/2.0/create/am/tag");
     }
 }

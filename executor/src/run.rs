@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use qmig_schemas::journal::{
     Found, Header, Intent, JOURNAL_FORMAT, Outcome, ProbeResult, Record, SendReason, SendResult,
 };
-use qmig_schemas::{DIGEST_PREFIX, Effect, Param, Probe, Request, Value, VerifiedBundle, sha256_hex, verify_bundle};
+use qmig_schemas::{DIGEST_PREFIX, Effect, Probe, Request, VerifiedBundle, sha256_hex, verify_bundle};
 
 use crate::classify::{Verdict, classify};
 use crate::cli::RunArgs;
@@ -21,7 +21,7 @@ use crate::error::{Error, Stop};
 use crate::extract::{self, Matched};
 use crate::http::{Client, Reply, SendError, Target};
 use crate::journal::{self, Journal};
-use crate::pacing::{Limits, Pacer, Wait, endpoint};
+use crate::pacing::{Limits, Pacer, Wait};
 use crate::progress::{Progress, seconds};
 use crate::render::{Resolver, Wire, render};
 use crate::secrets::{self, Secrets};
@@ -143,12 +143,14 @@ pub(crate) fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-fn endpoint_of(path: &str, params: &[Param]) -> String {
-    let action = params.iter().find(|p| p.name == "action").and_then(|p| match &p.value {
-        Value::Text(text) => Some(text.as_str()),
-        Value::Parts(_) => None,
-    });
-    endpoint(path, action)
+/// How long to wait until an attempt sent at `sent_at` (whole seconds) has had `settle`.
+fn settle_left(sent_at: u64, settle: Duration, now: SystemTime) -> Option<Duration> {
+    if settle.is_zero() {
+        return None;
+    }
+    // The journal keeps whole seconds: count from the end of that second, never too early.
+    let ready = UNIX_EPOCH + Duration::from_secs(sent_at.saturating_add(1)) + settle;
+    ready.duration_since(now).ok().filter(|left| !left.is_zero())
 }
 
 struct Runner<'a> {
@@ -184,7 +186,10 @@ impl Runner<'_> {
             self.progress.current(request.seq, &request.id);
             let reason = match state {
                 State::Pending(reason) => Some(*reason),
-                State::Unresolved(why) => self.after_unknown(bundle, request, why, false)?,
+                State::Unresolved(why) => {
+                    self.let_interrupted_attempt_settle(replayed.sent_at[index], &request.id);
+                    self.after_unknown(bundle, request, why, false)?
+                }
                 State::Done => None,
             };
             if let Some(reason) = reason {
@@ -207,6 +212,17 @@ impl Runner<'_> {
     fn pace(&mut self, endpoint: &str, id: &str) {
         if let Some(wait) = self.pacer.before_call(endpoint, Instant::now()) {
             self.wait(wait, id);
+        }
+    }
+
+    /// An attempt interrupted by a crash may still be running at the target: asking about it
+    /// at once could find nothing and send it a second time. It is given `--settle` (default: as
+    /// long as a call may take) from when it was sent.
+    fn let_interrupted_attempt_settle(&mut self, sent_at: Option<u64>, id: &str) {
+        let settle = self.args.settle.unwrap_or(self.args.timeout);
+        if let Some(left) = sent_at.and_then(|at| settle_left(at, settle, SystemTime::now())) {
+            self.progress.note(&format!("{id}: waiting {} for its interrupted attempt to settle", seconds(left)));
+            std::thread::sleep(left);
         }
     }
 
@@ -246,19 +262,21 @@ impl Runner<'_> {
 
     /// Sends a request until it is done, or the run must stop.
     fn send(&mut self, bundle: &VerifiedBundle, request: &Request, first: SendReason, sent: u32) -> Result<(), Error> {
-        let endpoint = endpoint_of(&request.path, &request.params);
+        // Qualys limits each API; whether the actions of one path (a list and a create) count
+        // apart is not documented, so they are paced together: that can only wait more.
+        let endpoint = request.path.as_str();
         let (seq, id) = (request.seq, request.id.clone());
         let (mut reason, mut attempt, mut blocked, mut unknown) = (first, sent, 0u32, 0u32);
         loop {
             attempt += 1;
-            self.pace(&endpoint, &id);
+            self.pace(endpoint, &id);
             let body = request.body.as_ref().map(|b| (b, bundle.body_bytes(b)));
             let wire = render(request.method, &request.path, &request.params, body, &self.resolver(false))?;
             self.journal.append(&Record::Intent(Intent { seq, id: id.clone(), attempt, reason, at: now() }))?;
             if reason != SendReason::First {
                 self.summary.retries += 1;
             }
-            let answer = self.call(&endpoint, &wire);
+            let answer = self.call(endpoint, &wire);
             drop(wire);
             let answer = match answer {
                 Ok(answer) => answer,
@@ -367,16 +385,16 @@ impl Runner<'_> {
     }
 
     fn probe(&mut self, bundle: &VerifiedBundle, request: &Request, probe: &Probe) -> Result<Found, Error> {
-        let endpoint = endpoint_of(&probe.path, &probe.params);
+        let endpoint = probe.path.as_str();
         let (seq, id) = (request.seq, request.id.clone());
         let (mut blocked, mut unknown) = (0u32, 0u32);
         loop {
-            self.pace(&endpoint, &id);
+            self.pace(endpoint, &id);
             let body = probe.body.as_ref().map(|b| (b, bundle.body_bytes(b)));
             let wire = render(probe.method, &probe.path, &probe.params, body, &self.resolver(false))?;
             self.summary.probes += 1;
             let answer =
-                self.call(&endpoint, &wire).map_err(|reason| Stop::Unreachable { seq, id: id.clone(), reason })?;
+                self.call(endpoint, &wire).map_err(|reason| Stop::Unreachable { seq, id: id.clone(), reason })?;
             let failed = |status, code: &Option<String>, text: &str| Stop::ProbeFailed {
                 seq,
                 id: id.clone(),
@@ -502,4 +520,20 @@ fn dry_run(bundle: &VerifiedBundle, target: &Target) -> Result<(), Error> {
     }
     println!("digest: {}", bundle.digest);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_interrupted_attempt_is_given_the_settle_time_from_the_end_of_its_second() {
+        let sent = UNIX_EPOCH + Duration::from_secs(1_000);
+        let settle = Duration::from_secs(30);
+        assert_eq!(settle_left(1_000, settle, sent), Some(Duration::from_secs(31)));
+        assert_eq!(settle_left(1_000, settle, sent + Duration::from_secs(20)), Some(Duration::from_secs(11)));
+        assert_eq!(settle_left(1_000, settle, sent + Duration::from_secs(31)), None);
+        assert_eq!(settle_left(1_000, settle, sent + Duration::from_secs(3_600)), None);
+        assert_eq!(settle_left(1_000, Duration::ZERO, sent), None);
+    }
 }

@@ -32,6 +32,8 @@ pub struct Replayed {
     pub states: Vec<State>,
     /// How many times each request was sent.
     pub attempts: Vec<u32>,
+    /// When each request was last sent (seconds since the epoch), from its last intent.
+    pub sent_at: Vec<Option<u64>>,
     pub captures: BTreeMap<String, String>,
     pub last_error: Option<LastError>,
 }
@@ -49,6 +51,7 @@ pub fn replay(path: &Path, manifest: &Manifest, records: &[Record]) -> Result<Re
     let mut replayed = Replayed {
         states: vec![State::Pending(SendReason::First); count],
         attempts: vec![0; count],
+        sent_at: vec![None; count],
         captures: BTreeMap::new(),
         last_error: None,
     };
@@ -67,6 +70,7 @@ pub fn replay(path: &Path, manifest: &Manifest, records: &[Record]) -> Result<Re
                     replayed.last_error = None;
                 }
                 replayed.attempts[position] = replayed.attempts[position].max(intent.attempt);
+                replayed.sent_at[position] = Some(intent.at);
                 *state = State::Unresolved(format!("attempt {} was sent but no outcome was recorded", intent.attempt));
             }
             Record::Outcome(outcome) => {

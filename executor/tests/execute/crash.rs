@@ -1,99 +1,47 @@
-//! Crash safety: the real binary is killed (SIGKILL) at random moments and resumed each time;
-//! at the end every object exists exactly once. The target is a small stateful fake that
-//! creates networks and asset groups, lists them for the probes and adds IPs, each answer a
-//! little late so that kills land before, during and after the target's processing.
+//! Crash safety: the real binary is killed (SIGKILL) at random moments of a run against the
+//! simulated target and resumed each time; at the end every planned object exists exactly once.
 //!
-//! `QMIG_CRASH_KILLS` sets the number of kills (50 by default; `make bench` runs more).
+//! `QMIG_CRASH_KILLS` sets the number of kills (50 by default; set it higher for a long run),
+//! `QMIG_CRASH_SEED` replays the random delays of an earlier run (every failure names its seed).
 
-use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
-use crate::server::{Answer, Seen, Server, simple_id, xml};
+use qmig_schemas::journal::Record;
+use qualys_sim::Running;
+
 use crate::support::*;
 
-#[derive(Default)]
-struct Target {
-    next_id: u64,
-    /// Every create that was executed, by kind and name (duplicates included).
-    networks: Vec<(String, u64)>,
-    groups: Vec<(String, u64, String)>,
-    ip_adds: u64,
+fn env_number(name: &str) -> Option<u64> {
+    std::env::var(name).ok().map(|v| v.parse().unwrap_or_else(|_| panic!("{name} must be a number, got {v}")))
 }
 
-fn form(seen: &Seen) -> BTreeMap<String, String> {
-    form_urlencoded::parse(&seen.body).into_owned().collect()
-}
-
-fn answer(target: &Mutex<Target>, seen: &Seen) -> Answer {
-    std::thread::sleep(Duration::from_millis(fastrand::u64(5..25)));
-    let params = form(seen);
-    let mut target = target.lock().expect("lock");
-    let action = params.get("action").map(String::as_str).unwrap_or_default();
-    match (seen.target.as_str(), action) {
-        ("/api/2.0/fo/network/", "create") => {
-            target.next_id += 1;
-            let id = target.next_id;
-            target.networks.push((params["name"].clone(), id));
-            simple_id(id)
-        }
-        ("/api/2.0/fo/network/", _) => {
-            let list: String = target
-                .networks
-                .iter()
-                .map(|(n, id)| format!("<NETWORK><ID>{id}</ID><NAME>{n}</NAME></NETWORK>"))
-                .collect();
-            xml(
-                200,
-                format!(
-                    "<NETWORK_LIST_OUTPUT><RESPONSE><NETWORK_LIST>{list}</NETWORK_LIST></RESPONSE></NETWORK_LIST_OUTPUT>"
-                ),
-            )
-        }
-        ("/api/2.0/fo/asset/group/", "add") => {
-            target.next_id += 1;
-            let id = target.next_id;
-            target.groups.push((params["title"].clone(), id, params["network_id"].clone()));
-            simple_id(id)
-        }
-        ("/api/2.0/fo/asset/group/", _) => {
-            let list: String = target
-                .groups
-                .iter()
-                .map(|(t, id, _)| format!("<ASSET_GROUP><ID>{id}</ID><TITLE>{t}</TITLE></ASSET_GROUP>"))
-                .collect();
-            xml(
-                200,
-                format!(
-                    "<ASSET_GROUP_LIST_OUTPUT><RESPONSE><ASSET_GROUP_LIST>{list}</ASSET_GROUP_LIST></RESPONSE></ASSET_GROUP_LIST_OUTPUT>"
-                ),
-            )
-        }
-        _ => {
-            target.ip_adds += 1;
-            xml(200, "<SIMPLE_RETURN><RESPONSE><TEXT>IPs successfully added</TEXT></RESPONSE></SIMPLE_RETURN>")
-        }
+/// Waits until the simulator has received a call beyond the first `seen`, or the run ended.
+fn wait_for_a_call(sim: &Running, seen: u64, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while calls(&sim.counters()) == seen && child.try_wait().expect("polls").is_none() {
+        assert!(Instant::now() < deadline, "no call reached the simulator in 30 s");
+        std::thread::sleep(Duration::from_micros(200));
     }
 }
 
+/// A plan of many sites, every create with a probe, is run against a new subscription; each
+/// run is killed at a random moment (a quarter of them just as a request reached the target,
+/// which executes it while the journal does not know yet) and the next run resumes. After the
+/// kills a last run completes the bundle; the target then holds every planned object exactly
+/// once, groups in their own networks, users and tags where they belong, and the journal's
+/// captures name those very objects.
 #[test]
-fn killed_at_random_moments_and_resumed_nothing_is_created_twice_or_missed() {
-    let kills: usize = std::env::var("QMIG_CRASH_KILLS").ok().and_then(|v| v.parse().ok()).unwrap_or(50);
-    let names: Vec<String> = (1..=20).map(|n| format!("Net {n}")).collect();
-    let mut requests = Vec::new();
-    for name in &names {
-        requests.push(network(name));
-        requests.push(asset_group(&format!("Group {name}"), name));
-        requests.push(ips(&format!("10.0.{}.1-10.0.{}.9", name.len(), requests.len())));
-    }
+fn killed_at_random_moments_and_resumed_every_object_exists_exactly_once() {
+    let kills = env_number("QMIG_CRASH_KILLS").unwrap_or(50);
+    let seed = env_number("QMIG_CRASH_SEED").unwrap_or_else(|| fastrand::u64(..));
+    let mut rng = fastrand::Rng::with_seed(seed);
     let work = Work::new();
-    let digest = work.write(numbered(requests), vec![], &[]);
-    let target = Arc::new(Mutex::new(Target::default()));
-    let server = {
-        let target = Arc::clone(&target);
-        Server::start(move |seen, _| answer(&target, seen))
-    };
+    // Enough requests that the kills land during runs, not after the bundle is complete.
+    let plan = Plan { sites: u32::try_from(kills).expect("kills") + 5 };
+    let digest = plan.write(&work);
+    let sim = start(sim_config());
+    let before = Export::of(&sim, &work.path("before"));
 
     let command = || {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_qmig-execute"));
@@ -101,7 +49,18 @@ fn killed_at_random_moments_and_resumed_nothing_is_created_twice_or_missed() {
             .env("QMIG_TARGET_PASSWORD", PASSWORD)
             .arg("run")
             .arg(work.bundle())
-            .args(["--target", server.url(), "--approve", &digest, "--username", "qmig_api", "--retry-pause", "0ms"])
+            .args([
+                "--target",
+                &sim.url(),
+                "--approve",
+                &digest,
+                "--username",
+                USERNAME,
+                "--retry-pause",
+                "0ms",
+                "--settle",
+                "0s",
+            ])
             .arg("--journal")
             .arg(work.journal())
             .stdout(Stdio::null())
@@ -110,17 +69,18 @@ fn killed_at_random_moments_and_resumed_nothing_is_created_twice_or_missed() {
     };
     let mut finished_early = 0;
     for kill in 0..kills {
-        let arrived = server.seen().len();
+        let seen = calls(&sim.counters());
         let mut child = command().spawn().expect("starts");
-        if kill % 2 == 0 {
-            std::thread::sleep(Duration::from_millis(fastrand::u64(5..60)));
-        } else {
-            // Aim at a request in flight: it may be processed after its sender is gone.
-            let deadline = std::time::Instant::now() + Duration::from_secs(5);
-            while server.seen().len() == arrived && std::time::Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(1));
+        match kill % 4 {
+            // Anywhere, the start (verification, journal repair) included.
+            0 => std::thread::sleep(Duration::from_millis(rng.u64(0..100))),
+            // Just as a request reached the target: it is executed, the journal does not know.
+            1 => wait_for_a_call(&sim, seen, &mut child),
+            // A few requests into the run.
+            _ => {
+                wait_for_a_call(&sim, seen, &mut child);
+                std::thread::sleep(Duration::from_micros(rng.u64(0..15_000)));
             }
-            std::thread::sleep(Duration::from_millis(fastrand::u64(0..30)));
         }
         match child.try_wait().expect("polls") {
             Some(_) => finished_early += 1,
@@ -131,26 +91,19 @@ fn killed_at_random_moments_and_resumed_nothing_is_created_twice_or_missed() {
         }
     }
     let last = command().stderr(Stdio::piped()).output().expect("runs");
-    assert!(last.status.success(), "{}", String::from_utf8_lossy(&last.stderr));
+    assert!(last.status.success(), "seed {seed}: {}", stderr(&last));
     assert!(
         finished_early <= kills / 5,
-        "most kills must land during runs ({finished_early} of {kills} finished first)"
+        "seed {seed}: most kills must land during runs ({finished_early} of {kills} finished first)"
     );
 
-    let target = target.lock().expect("lock");
-    let mut created: Vec<&str> = target.networks.iter().map(|(n, _)| n.as_str()).collect();
-    created.sort_unstable();
-    let mut expected: Vec<&str> = names.iter().map(String::as_str).collect();
-    expected.sort_unstable();
-    assert_eq!(created, expected, "each network exactly once");
-    assert_eq!(target.groups.len(), names.len(), "each asset group exactly once");
-    for (title, _, network_id) in &target.groups {
-        let name = title.trim_start_matches("Group ");
-        let id = target.networks.iter().find(|(n, _)| n == name).map(|(_, id)| id.to_string());
-        assert_eq!(id.as_deref(), Some(network_id.as_str()), "{title} is in its own network");
-    }
-    assert!(target.ip_adds >= names.len() as u64, "every IP add was sent (repeats allowed: idempotent)");
-    let lines = work.journal_lines();
-    let count = |record: &str| lines.iter().filter(|l| l["record"] == record).count();
-    assert!(count("intent") > count("outcome"), "some kills must interrupt a request between intent and outcome");
+    let after = Export::of(&sim, &work.path("after"));
+    plan.assert_created(&before, &after, &work.captures());
+    let records = work.records();
+    let count = |kind: fn(&Record) -> bool| records.iter().filter(|r| kind(r)).count();
+    let intents = count(|r| matches!(r, Record::Intent(_)));
+    let outcomes = count(|r| matches!(r, Record::Outcome(_)));
+    let probes = count(|r| matches!(r, Record::Probe(_)));
+    assert!(intents > outcomes, "seed {seed}: some kills must interrupt a request between intent and outcome");
+    assert!(probes > 0, "seed {seed}: some interrupted creates must have been settled by their probes");
 }

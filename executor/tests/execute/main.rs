@@ -1,9 +1,13 @@
-//! qmig-execute end to end: the real binary against a scripted loopback server (exact wire
-//! checks, every response family and outcome) and against qualys-sim (whole runs, crashes,
-//! faults and limits).
+//! qmig-execute end to end: the real binary against qualys-sim (whole runs, crashes, faults,
+//! limits, refusals, secrets), and against a scripted server only for what the simulator
+//! cannot show or say (see `scripted`).
 
 mod crash;
+mod faults;
+mod full_run;
+mod refusals;
 mod scripted;
 mod secrets;
 mod server;
+mod stops;
 mod support;

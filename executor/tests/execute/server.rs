@@ -1,5 +1,5 @@
-//! A scripted HTTP server on loopback: each request is recorded and answered by the test's
-//! handler, or dropped after it was read (a lost response).
+//! A scripted HTTP server on loopback, for what the simulator cannot show or say: each request
+//! is recorded byte for byte and answered by the test's handler.
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
@@ -25,18 +25,14 @@ impl Seen {
     }
 }
 
-pub enum Answer {
-    Reply {
-        status: u16,
-        headers: Vec<(&'static str, String)>,
-        body: String,
-    },
-    /// Close the connection without answering.
-    Drop,
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: String,
 }
 
 pub fn xml(status: u16, body: impl Into<String>) -> Answer {
-    Answer::Reply { status, headers: vec![], body: body.into() }
+    Answer { status, headers: vec![], body: body.into() }
 }
 
 pub fn simple_id(id: u64) -> Answer {
@@ -134,7 +130,7 @@ fn serve(stream: TcpStream, seen: &Mutex<Vec<Seen>>, handler: &Handler) {
         seen.push(request.clone());
         seen.len() - 1
     };
-    let Answer::Reply { status, headers, body } = handler(&request, index) else { return };
+    let Answer { status, headers, body } = handler(&request, index);
     let mut response = format!(
         "HTTP/1.1 {status} X\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n",
         body.len()

@@ -1,0 +1,81 @@
+//! What the executor refuses before sending anything, and the offline `verify`.
+
+use std::path::Path;
+
+use crate::support::*;
+
+/// A bundle with a secret, and a target that would accept it: a wrong digest, a wrong
+/// passphrase, a plain-http target that is not loopback, a password file others can read, a
+/// journal another executor holds, a journal of another bundle and a tampered bundle file are
+/// each refused (exit 3) with a message saying why, and the simulator's counters show that no
+/// request reached it.
+#[test]
+fn every_refusal_happens_before_anything_is_sent() {
+    let work = Work::new();
+    let digest = work.write(vec![auth_record("Linux", "unix/Linux"), network("A")], vec![], &[("unix/Linux", "pw")]);
+    let sim = start(sim_config());
+    let url = sim.url();
+    let refused = |cmd: &mut assert_cmd::Command, why: &str| {
+        let output = cmd.output().expect("runs");
+        assert_eq!(output.status.code(), Some(3), "{why}: {}", stderr(&output));
+        assert_eq!(calls(&sim.counters()), 0, "{why}: no request reached the target");
+        stderr(&output)
+    };
+
+    let other = format!("sha256:{}", "0".repeat(64));
+    let message = refused(&mut run(&work, &url, &other), "wrong digest");
+    assert!(message.contains(&digest) && message.contains(&other), "{message}");
+    let message = refused(run(&work, &url, &digest).env("QMIG_SECRETS_PASSPHRASE", "wrong"), "wrong passphrase");
+    assert!(message.contains("passphrase is wrong"), "{message}");
+    let message = refused(&mut run(&work, "http://qualysapi.qualys.eu", &digest), "plain http");
+    assert!(message.contains("https"), "{message}");
+
+    let open = work.path("open-password");
+    std::fs::write(&open, PASSWORD).expect("writes");
+    #[cfg(unix)]
+    std::fs::set_permissions(&open, std::os::unix::fs::PermissionsExt::from_mode(0o644)).expect("chmod");
+    let message = refused(run(&work, &url, &digest).arg("--password-file").arg(&open), "readable password file");
+    assert!(message.contains("chmod 600"), "{message}");
+
+    let held = std::fs::File::create(work.journal()).expect("journal");
+    held.try_lock().expect("locks");
+    let message = refused(&mut run(&work, &url, &digest), "locked journal");
+    assert!(message.contains("lock"), "{message}");
+    drop(held);
+
+    let foreign = format!(
+        "{{\"record\":\"header\",\"journal_format\":1,\"bundle_digest\":\"sha256:{}\",\"executor\":\"qmig-execute\",\
+         \"executor_version\":\"{}\",\"target\":\"{url}\",\"at\":0}}\n",
+        "1".repeat(64),
+        env!("CARGO_PKG_VERSION")
+    );
+    std::fs::write(work.journal(), foreign).expect("writes");
+    let message = refused(&mut run(&work, &url, &digest), "foreign journal");
+    assert!(message.contains("belongs to bundle"), "{message}");
+    std::fs::remove_file(work.journal()).expect("removes");
+
+    tamper(&work.bundle().join("REVIEW.md"));
+    let message = refused(&mut run(&work, &url, &digest), "tampered file");
+    assert!(message.contains("REVIEW.md"), "{message}");
+}
+
+fn tamper(path: &Path) {
+    let mut bytes = std::fs::read(path).expect("reads");
+    bytes.extend_from_slice(b"one more line\n");
+    std::fs::write(path, bytes).expect("tampers");
+}
+
+/// `verify` needs no target: it prints the digest last, and names the file a change was made in.
+#[test]
+fn verify_prints_the_digest_last_and_names_the_first_problem() {
+    let work = Work::new();
+    let (tag, bodies) = tag("Linux", "network/A#id");
+    let digest = work.write(vec![network("A"), tag], bodies, &[]);
+    let output = qmig(&work).arg("verify").arg(work.bundle()).output().expect("verify");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output).lines().last(), Some(format!("digest: {digest}").as_str()));
+    tamper(&work.bundle().join("bodies/tag-Linux.xml"));
+    let output = qmig(&work).arg("verify").arg(work.bundle()).output().expect("verify");
+    assert_eq!(output.status.code(), Some(3));
+    assert!(stderr(&output).contains("bodies/tag-Linux.xml"), "{}", stderr(&output));
+}
