@@ -240,8 +240,10 @@ fn a_captured_error_response_is_not_taken_for_an_export() {
 
 #[test]
 fn a_truncated_list_without_its_next_page_is_refused() {
-    let page = fs::read_to_string(corpus("domain_list/tf-provider-qualys-sjackson__domain_test.go.DOMAIN_LIST_truncated_mock.xml"))
-        .expect("read");
+    let page = fs::read_to_string(corpus(
+        "domain_list/tf-provider-qualys-sjackson__domain_test.go.DOMAIN_LIST_truncated_mock.xml",
+    ))
+    .expect("read");
     let export = export_with(&[("domain_list/DOMAIN_LIST_truncated_mock.xml", &page)]);
     let message = refused(export.path(), &[]);
     assert!(message.contains("DOMAIN_LIST_truncated_mock.xml") && message.contains("id_min=2"), "{message}");
@@ -273,8 +275,10 @@ fn the_corpus_network_and_domain_lists_transform() {
     let network = build(&corpus("network_list"));
     assert_eq!(network.manifest.requests[0].id, "network/dmz");
 
-    let truncated = fs::read_to_string(corpus("domain_list/tf-provider-qualys-sjackson__domain_test.go.DOMAIN_LIST_truncated_mock.xml"))
-        .expect("read");
+    let truncated = fs::read_to_string(corpus(
+        "domain_list/tf-provider-qualys-sjackson__domain_test.go.DOMAIN_LIST_truncated_mock.xml",
+    ))
+    .expect("read");
     let full = fs::read_to_string(corpus("domain_list/tf-provider-qualys-sjackson__domain_test.go.DOMAIN_LIST.xml"))
         .expect("read");
     let next_page = full.replace("<DOMAIN_ID>47943018</DOMAIN_ID>", "<DOMAIN_ID>2</DOMAIN_ID>");

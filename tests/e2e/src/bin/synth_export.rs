@@ -23,6 +23,15 @@ struct Args {
     /// Domains to list.
     #[arg(long, default_value_t = 20_000)]
     domains: u32,
+    /// Asset groups to list (each with a handful of IP ranges, in a network).
+    #[arg(long, default_value_t = 5_000)]
+    asset_groups: u32,
+    /// Users to list (scanners and readers assigned to asset groups).
+    #[arg(long, default_value_t = 2_000)]
+    users: u32,
+    /// Tags to list, in trees four levels deep.
+    #[arg(long, default_value_t = 5_000)]
+    tags: u32,
     /// Seed of the generator.
     #[arg(long, default_value_t = 7)]
     seed: u64,
@@ -44,6 +53,9 @@ fn main() -> anyhow::Result<()> {
     }
     write("ip_list_vm_dns.xml", ip_list(&mut rng, args.ip_entries / 20, "DNS", 0))?;
     write("domains.xml", domains(&mut rng, args.domains))?;
+    write("asset_groups.xml", asset_groups(&mut rng, args.asset_groups, args.networks))?;
+    write("users.xml", users(&mut rng, args.users, args.asset_groups))?;
+    write("tags.xml", tags(args.tags))?;
     Ok(())
 }
 
@@ -109,5 +121,113 @@ fn domains(rng: &mut fastrand::Rng, count: u32) -> String {
         xml.push_str("    </NETBLOCK>\n  </DOMAIN>\n");
     }
     xml.push_str("</DOMAIN_LIST>\n");
+    xml
+}
+
+fn asset_groups(rng: &mut fastrand::Rng, count: u32, networks: u32) -> String {
+    let mut xml = format!(
+        "{HEADER}<ASSET_GROUP_LIST_OUTPUT>\n  <RESPONSE>\n    <DATETIME>2026-10-02T09:17:44Z</DATETIME>\n    <ASSET_GROUP_LIST>\n"
+    );
+    for id in 1..=count {
+        let network = if networks > 1 { rng.u32(1..networks) * 7 } else { 0 };
+        let _ = write!(
+            xml,
+            "      <ASSET_GROUP>\n        <ID>{}</ID>\n        <TITLE><![CDATA[Group {id} & Servers]]></TITLE>\n        \
+             <NETWORK_ID>{network}</NETWORK_ID>\n        <BUSINESS_IMPACT>Medium</BUSINESS_IMPACT>\n        \
+             <CVSS_ENVIRO_CDP>Low-Medium</CVSS_ENVIRO_CDP>\n        <COMMENTS><![CDATA[synthetic group {id}]]></COMMENTS>\n        <IP_SET>\n",
+            100_000 + id
+        );
+        for _ in 0..rng.u32(1..6) {
+            let start = u32::from(Ipv4Addr::new(10, 0, 0, 0)) + rng.u32(0..1 << 22);
+            let _ = writeln!(
+                xml,
+                "          <IP_RANGE>{}-{}</IP_RANGE>",
+                Ipv4Addr::from(start),
+                Ipv4Addr::from(start + rng.u32(0..128))
+            );
+        }
+        xml.push_str("        </IP_SET>\n      </ASSET_GROUP>\n");
+    }
+    xml.push_str("    </ASSET_GROUP_LIST>\n  </RESPONSE>\n</ASSET_GROUP_LIST_OUTPUT>\n");
+    xml
+}
+
+fn users(rng: &mut fastrand::Rng, count: u32, groups: u32) -> String {
+    let mut xml = format!("{HEADER}<USER_LIST_OUTPUT>\n  <USER_LIST>\n");
+    for id in 1..=count {
+        let role = if id % 3 == 0 { "Reader" } else { "Scanner" };
+        let _ = write!(
+            xml,
+            "    <USER>\n      <USER_LOGIN>nwind_u{id}</USER_LOGIN>\n      <USER_ID>{}</USER_ID>\n      <CONTACT_INFO>\n        \
+             <FIRSTNAME><![CDATA[First{id}]]></FIRSTNAME>\n        <LASTNAME><![CDATA[Last{id}]]></LASTNAME>\n        \
+             <TITLE><![CDATA[Analyst]]></TITLE>\n        <PHONE><![CDATA[+1 617 555 0100]]></PHONE>\n        \
+             <EMAIL><![CDATA[user{id}@northwind.example]]></EMAIL>\n        <ADDRESS1><![CDATA[100 Federal Street]]></ADDRESS1>\n        \
+             <CITY><![CDATA[Boston]]></CITY>\n        <COUNTRY>United States of America</COUNTRY>\n        \
+             <STATE>Massachusetts</STATE>\n        <ZIP_CODE><![CDATA[02110]]></ZIP_CODE>\n        \
+             <TIME_ZONE_CODE><![CDATA[Auto]]></TIME_ZONE_CODE>\n      </CONTACT_INFO>\n      <ASSIGNED_ASSET_GROUPS>\n",
+            200_000 + id
+        );
+        if groups > 0 {
+            for _ in 0..rng.u32(1..4) {
+                let _ = writeln!(
+                    xml,
+                    "        <ASSET_GROUP_TITLE><![CDATA[Group {} & Servers]]></ASSET_GROUP_TITLE>",
+                    rng.u32(1..=groups)
+                );
+            }
+        }
+        let _ = write!(
+            xml,
+            "      </ASSIGNED_ASSET_GROUPS>\n      <USER_STATUS>Active</USER_STATUS>\n      <USER_ROLE>{role}</USER_ROLE>\n      \
+             <BUSINESS_UNIT><![CDATA[Unassigned]]></BUSINESS_UNIT>\n    </USER>\n"
+        );
+    }
+    xml.push_str("  </USER_LIST>\n</USER_LIST_OUTPUT>\n");
+    xml
+}
+
+/// Trees of 1 + 4 + 16 + 64 tags (four levels), as one tag search response.
+fn tags(count: u32) -> String {
+    const PER_TREE: u32 = 85;
+    let mut xml = format!(
+        "{HEADER}<ServiceResponse xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" \
+         xsi:noNamespaceSchemaLocation=\"https://qualysapi.qg2.apps.qualys.com/qps/xsd/2.0/am/tag.xsd\">\n  \
+         <responseCode>SUCCESS</responseCode>\n  <count>{count}</count>\n  <hasMoreRecords>false</hasMoreRecords>\n  <data>\n"
+    );
+    let base = 80_000_000;
+    for index in 0..count {
+        let (tree, position) = (index / PER_TREE, index % PER_TREE);
+        let id = base + index;
+        // Position 0 is the root; the children of position p are 4p+1 ..= 4p+4.
+        let parent = (position > 0).then(|| base + tree * PER_TREE + (position - 1) / 4);
+        let _ = write!(xml, "    <Tag>\n      <id>{id}</id>\n      <name>Tree {tree} node {position}</name>\n");
+        if let Some(parent) = parent {
+            let _ = writeln!(xml, "      <parentTagId>{parent}</parentTagId>");
+        }
+        let rule = if position % 5 == 4 { "NETWORK_RANGE" } else { "STATIC" };
+        let _ = writeln!(xml, "      <ruleType>{rule}</ruleType>");
+        if rule == "NETWORK_RANGE" {
+            let _ = writeln!(
+                xml,
+                "      <ruleText>10.{}.0.0/24,10.{}.0.1-10.{}.0.9</ruleText>",
+                position, position, position
+            );
+        }
+        let children: Vec<u32> =
+            (4 * position + 1..=4 * position + 4).filter(|c| *c < PER_TREE && tree * PER_TREE + c < count).collect();
+        if !children.is_empty() {
+            xml.push_str("      <children>\n        <list>\n");
+            for child in children {
+                let _ = writeln!(
+                    xml,
+                    "          <TagSimple><id>{}</id><name>Tree {tree} node {child}</name></TagSimple>",
+                    base + tree * PER_TREE + child
+                );
+            }
+            xml.push_str("        </list>\n      </children>\n");
+        }
+        xml.push_str("    </Tag>\n");
+    }
+    xml.push_str("  </data>\n</ServiceResponse>\n");
     xml
 }
