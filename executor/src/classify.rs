@@ -182,13 +182,19 @@ mod tests {
 
     use super::*;
 
-    fn corpus(relative: &str) -> Vec<u8> {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus").join(relative);
+    /// Responses written by others (`tests/corpus/`), or for the cases they have no sample of
+    /// (`executor/tests/fixtures/responses/`).
+    fn document(relative: &str) -> Vec<u8> {
+        let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let path = match relative.strip_prefix("fixture:") {
+            Some(fixture) => manifest.join("tests/fixtures/responses").join(fixture),
+            None => manifest.join("../tests/corpus").join(relative),
+        };
         std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
     }
 
     fn verdict(status: u16, relative: &str) -> Verdict {
-        classify(status, &corpus(relative)).verdict
+        classify(status, &document(relative)).verdict
     }
 
     fn failed(code: &str) -> impl Fn(&Verdict) -> bool + '_ {
@@ -197,8 +203,12 @@ mod tests {
 
     #[test]
     fn every_simple_return_error_in_the_corpus_is_an_error_or_a_block() {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/simple_return_error");
-        for entry in std::fs::read_dir(&dir).expect("corpus") {
+        let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let dirs = [
+            manifest.join("../tests/corpus/simple_return_error"),
+            manifest.join("tests/fixtures/responses/simple_return"),
+        ];
+        for entry in dirs.iter().flat_map(|dir| std::fs::read_dir(dir).expect("corpus")) {
             let path = entry.expect("entry").path();
             let body = std::fs::read(&path).expect("reads");
             let verdict = classify(409, &body).verdict;
@@ -214,18 +224,17 @@ mod tests {
 
     #[test]
     fn simple_return_errors_by_code_and_status() {
-        let base = "simple_return_error/graph-qualys__client.test.ts.";
-        let rate = format!("{base}rateLimitXMLBody.xml");
-        assert_eq!(verdict(409, &rate), Verdict::Blocked { block: Block::Rate, code: "1965".into() });
-        assert_eq!(verdict(400, &rate), Verdict::Blocked { block: Block::Rate, code: "1965".into() });
-        assert!(failed("1965")(&verdict(200, &rate)), "1965 outside 409/400 is not a documented block");
-        let concurrency = format!("{base}concurrencyLimitXMLBody.xml");
-        assert_eq!(verdict(409, &concurrency), Verdict::Blocked { block: Block::Concurrency, code: "1960".into() });
+        let rate = "fixture:simple_return/rate_limit_1965.xml";
+        assert_eq!(verdict(409, rate), Verdict::Blocked { block: Block::Rate, code: "1965".into() });
+        assert_eq!(verdict(400, rate), Verdict::Blocked { block: Block::Rate, code: "1965".into() });
+        assert!(failed("1965")(&verdict(200, rate)), "1965 outside 409/400 is not a documented block");
+        let concurrency = "fixture:simple_return/concurrency_limit_1960.xml";
+        assert_eq!(verdict(409, concurrency), Verdict::Blocked { block: Block::Concurrency, code: "1960".into() });
         assert!(
-            matches!(verdict(409, &format!("{base}incompleteRegistrationXMLBody.xml")), Verdict::RegistrationPending { text } if text.starts_with("Registration must be completed"))
+            matches!(verdict(409, "fixture:simple_return/registration_2003.xml"), Verdict::RegistrationPending { text } if text.starts_with("Registration must be completed"))
         );
-        assert!(failed("1903")(&verdict(400, &format!("{base}badRequest1903.xml"))));
-        assert!(failed("2011")(&verdict(409, &format!("{base}secureIdRequiredXMLBody.xml"))));
+        assert!(failed("1903")(&verdict(400, "fixture:simple_return/missing_parameter_1903.xml")));
+        assert!(failed("2011")(&verdict(409, "fixture:simple_return/secure_id_2011.xml")));
         assert!(failed("2000")(&verdict(401, "simple_return_error/ruby-qualys__unlogged.yml.response.xml")));
         // Cut off before its end tag: the error code is still read.
         assert!(failed("1905")(&verdict(
@@ -253,19 +262,12 @@ mod tests {
 
     #[test]
     fn qps_responses() {
-        let error = "qps_error/graph-qualys__iterateHostDetailsBadId.response.xml";
+        let error = "fixture:qps/invalid_request.xml";
         assert!(
-            matches!(verdict(200, error), Verdict::Failed { code: Some(c), text } if c == "INVALID_REQUEST" && text.contains("qwebHostId"))
+            matches!(verdict(200, error), Verdict::Failed { code: Some(c), text } if c == "INVALID_REQUEST" && text.contains("modified"))
         );
-        for file in
-            ["graph-qualys__client.test.ts.unauthorizedResponse.xml", "graph-qualys__jupiterone.md.unauthorized.xml"]
-        {
-            assert!(failed("UNAUTHORIZED")(&verdict(200, &format!("qps_error/{file}"))), "{file}");
-        }
-        assert!(failed("INVALID_CREDENTIALS")(&verdict(
-            401,
-            "qps_error/graph-qualys__verifyAuthenticationInaccesible.response.xml"
-        )));
+        assert!(failed("UNAUTHORIZED")(&verdict(200, "fixture:qps/unauthorized.xml")));
+        assert!(failed("INVALID_CREDENTIALS")(&verdict(401, "fixture:qps/invalid_credentials.xml")));
         assert_eq!(
             verdict(200, "qps_tag_response/demisto-content__Qualysv2_test.TestAssetTags.raw_response.xml"),
             Verdict::Success
@@ -285,7 +287,7 @@ mod tests {
         assert!(matches!(classify(200, domain).verdict, Verdict::Failed { code: None, .. }));
         let batch = b"<BATCH_RETURN><RESPONSE><BATCH_LIST><BATCH><TEXT>ok</TEXT><ID_SET><ID>1</ID></ID_SET></BATCH><BATCH><CODE>1905</CODE><TEXT>bad</TEXT></BATCH></BATCH_LIST></RESPONSE></BATCH_RETURN>";
         assert_eq!(classify(200, batch).verdict, Verdict::Failed { code: Some("1905".into()), text: "bad".into() });
-        let list = corpus("user_list/tf-provider-qualys-sjackson__user_test.go.sampleUserListXML.xml");
+        let list = document("user_list/tf-provider-qualys-sjackson__user_test.go.sampleUserListXML.xml");
         assert_eq!(classify(200, &list).verdict, Verdict::Success);
         assert!(matches!(
             classify(200, b"<USER_LIST_OUTPUT><ERROR number=\"999\">Internal</ERROR></USER_LIST_OUTPUT>").verdict,

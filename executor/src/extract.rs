@@ -164,7 +164,7 @@ mod tests {
     }
 
     fn corpus(relative: &str) -> String {
-        let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus").join(relative);
+        let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/corpus").join(relative);
         std::fs::read_to_string(path).expect("corpus file")
     }
 
