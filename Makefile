@@ -3,7 +3,7 @@
 CARGO ?= cargo
 DEMO_DIR ?= target/demo
 
-.PHONY: all build demo test lint bench clean-demo
+.PHONY: all build demo test test-long lint bench clean-demo
 
 all: build
 
@@ -19,6 +19,10 @@ demo: build
 test:
 	$(CARGO) test --workspace --all-targets --locked
 	$(CARGO) test --workspace --doc --locked
+
+## The crash-safety test at length: the executor killed 1000 times mid-run and resumed.
+test-long:
+	QMIG_CRASH_KILLS=$${QMIG_CRASH_KILLS:-1000} $(CARGO) test -p qmig-execute --locked --test execute crash -- --nocapture
 
 lint:
 	$(CARGO) fmt --all -- --check
