@@ -15,7 +15,7 @@ use crate::state::State;
 use crate::xml::Document;
 
 /// The host exported documents name.
-pub(crate) const EXPORT_BASE: &str = "https://qualysapi.qualys-sim.invalid";
+const EXPORT_BASE: &str = "https://qualysapi.qualys-sim.invalid";
 
 /// Every file of the export, by name, in a stable order.
 pub(crate) fn documents(state: &State) -> Result<Vec<(String, Document)>, ApiError> {

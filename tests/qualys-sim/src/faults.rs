@@ -9,10 +9,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use serde::Serialize;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FaultKind {
     /// 503 before the call is processed: nothing changes.
     ServerError,
@@ -23,6 +20,7 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
+    /// Its key in [`crate::Counters::faults`].
     pub fn name(self) -> &'static str {
         match self {
             FaultKind::ServerError => "server_error",

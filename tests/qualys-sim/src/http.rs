@@ -98,7 +98,7 @@ impl Shutdown {
         let _ = TcpStream::connect_timeout(&self.wake, Duration::from_secs(1));
     }
 
-    pub fn is_requested(&self) -> bool {
+    fn is_requested(&self) -> bool {
         *lock(&self.requested)
     }
 

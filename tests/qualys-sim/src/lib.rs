@@ -177,6 +177,13 @@ impl Running {
         self.sim.export(dir)
     }
 
+    /// What each authentication record's secret parameters were, without revealing them:
+    /// `{title: {parameter: SHA-256 hex}}` (also `GET /__sim/auth-secrets`). For tests that
+    /// check which password a record received; never in the export or the counters.
+    pub fn auth_secrets(&self) -> BTreeMap<String, BTreeMap<String, String>> {
+        self.sim.auth_secrets()
+    }
+
     /// Turns the "registration not completed" mode (409 / CODE 2003 on every call) on or off.
     pub fn set_registration_pending(&self, pending: bool) {
         self.sim.set_registration_pending(pending);

@@ -74,8 +74,8 @@ impl LimitHeaders {
 /// Why a call was refused before it ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Blocked {
-    /// 1960: this many calls are running already.
-    Concurrency { running: u32 },
+    /// 1960: this many of the calls running now must finish before another may start.
+    Concurrency { to_finish: u32 },
     /// 1965: the window is full for this many more simulated seconds.
     Rate { to_wait_secs: u64 },
 }
@@ -133,8 +133,8 @@ impl Limiter {
         if let Some(max) = self.limits.concurrency
             && usage.running >= max
         {
-            let running = usage.running;
-            return (Err(Blocked::Concurrency { running }), self.headers(usage, now));
+            let to_finish = usage.running + 1 - max;
+            return (Err(Blocked::Concurrency { to_finish }), self.headers(usage, now));
         }
         if let Some(rate) = self.limits.rate
             && usage.calls.len() >= rate.calls as usize
@@ -215,9 +215,19 @@ mod tests {
             Limiter::new(Limits { rate: Some(RateLimit { calls: 1, window_secs: 60 }), concurrency: Some(1) }, 1.0);
         let (running, headers) = limiter.admit("/a/");
         assert_eq!(headers.running, 1, "Running includes the call itself");
-        assert!(matches!(limiter.admit("/a/").0, Err(Blocked::Concurrency { running: 1 })));
+        assert!(matches!(limiter.admit("/a/").0, Err(Blocked::Concurrency { to_finish: 1 })));
         drop(running);
         assert!(matches!(limiter.admit("/a/").0, Err(Blocked::Rate { .. })));
+    }
+
+    #[test]
+    fn a_blocked_call_waits_for_one_call_to_finish_not_all_of_them() {
+        let limiter = Limiter::new(Limits { rate: None, concurrency: Some(2) }, 1.0);
+        let (first, second) = (limiter.admit("/a/"), limiter.admit("/a/"));
+        assert!(first.0.is_ok() && second.0.is_ok());
+        let (blocked, headers) = limiter.admit("/a/");
+        assert!(matches!(blocked, Err(Blocked::Concurrency { to_finish: 1 })));
+        assert_eq!((headers.concurrency_limit, headers.running), (2, 2));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::fmt::Display;
 
 /// A call refused with a Qualys error code. How it is written depends on the API family
-/// (SIMPLE_RETURN, V1 RETURN@status, QPS responseCode); see `api::ErrorStyle`.
+/// (SIMPLE_RETURN, V1 RETURN@status or ERROR, QPS responseCode); see `api::Style`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ApiError {
     pub status: u16,
@@ -16,12 +16,23 @@ impl ApiError {
         ApiError { status, code, text: text.into() }
     }
 
-    pub fn unrecognized(names: &[&str]) -> Self {
+    fn unrecognized(names: &[&str]) -> Self {
         ApiError::new(400, 1901, format!("Unrecognized parameter(s): {}", names.join(", ")))
     }
 
     pub fn missing(names: &[&str]) -> Self {
         ApiError::new(400, 1903, format!("Missing required parameter(s): {}", names.join(", ")))
+    }
+
+    /// 1904: parameters that exclude each other were given together.
+    pub fn exclusive(names: &[&str]) -> Self {
+        ApiError::new(400, 1904, format!("Specify only one of these parameters: {}", names.join(", ")))
+    }
+
+    /// 1922: the call needs at least one of these parameters and got none.
+    pub fn at_least_one(names: &[&str]) -> Self {
+        let text = format!("Please specify at least one of the following parameters: {}", names.join(", "));
+        ApiError::new(400, 1922, text)
     }
 
     /// 1905 in the wording of the Qualys documentation:
@@ -123,18 +134,7 @@ impl Params {
 
     /// A comma-separated list of IDs (`1,2,5-9` ranges allowed, as Qualys's `ids` parameters take).
     pub fn id_list(&self, name: &str) -> Result<Option<Vec<(u64, u64)>>, ApiError> {
-        let Some(v) = self.value(name) else { return Ok(None) };
-        let bad = || ApiError::invalid(name, v, "");
-        v.split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|item| {
-                let (a, b) = item.split_once('-').unwrap_or((item, item));
-                let (a, b) = (a.trim().parse::<u64>().map_err(|_| bad())?, b.trim().parse::<u64>().map_err(|_| bad())?);
-                if a > b { Err(bad()) } else { Ok((a, b)) }
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map(Some)
+        self.value(name).map(|v| id_ranges(v).ok_or_else(|| ApiError::invalid(name, v, ""))).transpose()
     }
 
     /// A comma-separated list of names, trimmed, empty items dropped.
@@ -143,6 +143,20 @@ impl Params {
             .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
             .unwrap_or_default()
     }
+}
+
+/// `1,2,5-9`, the form of `ids` parameters and of ID lists in list outputs; `None` when
+/// an item is not an ID or a range `a-b` with `a <= b`.
+pub(crate) fn id_ranges(text: &str) -> Option<Vec<(u64, u64)>> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|item| {
+            let (a, b) = item.split_once('-').unwrap_or((item, item));
+            let (a, b) = (a.trim().parse::<u64>().ok()?, b.trim().parse::<u64>().ok()?);
+            (a <= b).then_some((a, b))
+        })
+        .collect()
 }
 
 /// Whether `id` falls in a parsed `ids` list.

@@ -182,12 +182,13 @@ impl Sim {
     /// The 409 answer to a call the limits refused.
     fn blocked(&self, blocked: Blocked, ctx: &Ctx, now: &str) -> Response {
         let doc = match blocked {
-            Blocked::Concurrency { running } => {
+            Blocked::Concurrency { to_finish } => {
                 self.count(|s| &mut s.blocked, "concurrency_limit_1960");
+                let instances = if to_finish == 1 { "instance has" } else { "instances have" };
                 let text = format!(
-                    "This API cannot be run again until {running} currently running API instance(s) have finished."
+                    "This API cannot be run again until {to_finish} currently running API {instances} finished."
                 );
-                simple_code_item(ctx, now, 1960, &text, ("CALLS_TO_FINISH", running.to_string()))
+                simple_code_item(ctx, now, 1960, &text, ("CALLS_TO_FINISH", to_finish.to_string()))
             }
             Blocked::Rate { to_wait_secs } => {
                 self.count(|s| &mut s.blocked, "rate_limit_1965");
@@ -218,10 +219,17 @@ impl Sim {
         }
         Err(match style {
             Style::Simple => Response::xml(401, simple_code(ctx, now, "2000", "Bad Login/Password").to_xml()),
+            // As captured from Qualys: HTTP 200, the failure is in the body only.
             Style::Qps => {
-                Response::xml(401, tag::error_document(ctx, "INVALID_CREDENTIALS", "Authentication failed").to_xml())
+                let resolution = Some("Verify both, user and password credentials.");
+                Response::xml(
+                    200,
+                    tag::error_document(ctx, "INVALID_CREDENTIALS", "Authentication failed", resolution).to_xml(),
+                )
             }
-            Style::UserOutput | Style::GenericReturn => challenge(Response::html_page(401, "Bad Login/Password")),
+            Style::UserOutput | Style::UserList | Style::GenericReturn => {
+                challenge(Response::html_page(401, "Bad Login/Password"))
+            }
         })
     }
 
@@ -230,6 +238,10 @@ impl Sim {
         let json = |status: u16, value: serde_json::Value| Response::new(status, "application/json", value.to_string());
         match (req.method.as_str(), what) {
             ("GET", "counters") => match serde_json::to_string_pretty(&self.counters()) {
+                Ok(body) => Response::new(200, "application/json", body),
+                Err(e) => json(500, serde_json::json!({ "error": e.to_string() })),
+            },
+            ("GET", "auth-secrets") => match serde_json::to_string_pretty(&self.auth_secrets()) {
                 Ok(body) => Response::new(200, "application/json", body),
                 Err(e) => json(500, serde_json::json!({ "error": e.to_string() })),
             },
@@ -251,7 +263,7 @@ impl Sim {
                 self.shutdown.request();
                 json(200, serde_json::json!({ "stopping": true }))
             }
-            (_, "counters" | "export" | "registration" | "shutdown") => {
+            (_, "counters" | "auth-secrets" | "export" | "registration" | "shutdown") => {
                 json(405, serde_json::json!({ "error": "method not allowed" }))
             }
             _ => json(404, serde_json::json!({ "error": format!("no admin endpoint /__sim/{what}") })),
@@ -260,6 +272,10 @@ impl Sim {
 
     pub fn set_registration_pending(&self, pending: bool) {
         lock(&self.faults).set_registration_pending(pending);
+    }
+
+    pub fn auth_secrets(&self) -> BTreeMap<String, BTreeMap<String, String>> {
+        api::auth_record::secret_digests(&lock(&self.state))
     }
 
     pub fn export(&self, dir: &Path) -> std::io::Result<()> {

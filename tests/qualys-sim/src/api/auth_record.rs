@@ -1,11 +1,14 @@
 //! Authentication records: the summary of every type (`/api/2.0/fo/auth/` `list`) and, per
 //! type, `list` and `create` (`/api/2.0/fo/auth/<type>/`). Create answers with a
-//! `BATCH_RETURN`. Passwords and other secrets are accepted and never written anywhere,
-//! as Qualys never exports them.
+//! `BATCH_RETURN`. Passwords and other secrets are never listed or exported, as Qualys never
+//! exports them; only their SHA-256 is kept, so that a test can check which secret a record
+//! received (`/__sim/auth-secrets`).
 
 use std::collections::BTreeMap;
 
-use crate::api::{Call, Ctx, Reply, list_document, network, page};
+use sha2::{Digest as _, Sha256};
+
+use crate::api::{Call, Ctx, Reply, id_set, list_document, network, page};
 use crate::ipset::Ipv4Set;
 use crate::params::{ApiError, Params, id_matches};
 use crate::seed::{self, SeedResult};
@@ -199,7 +202,7 @@ const SPECIFIC: &[(&str, &[&str])] = &[
     ),
 ];
 
-/// Never stored, never listed.
+/// Never stored, never listed: only their SHA-256 is kept.
 const SECRETS: &[&str] = &[
     "password",
     "enable_password",
@@ -228,6 +231,9 @@ pub(crate) struct AuthRecord {
     pub created: String,
     pub created_by: String,
     pub modified: String,
+    /// SHA-256 (hex) of each secret parameter the record was created with, by name. Seeded
+    /// records have none: exports never hold secrets.
+    pub secret_sha256: BTreeMap<String, String>,
 }
 
 /// `AUTH_UNIX`, `AUTH_MS_SQL`, ...
@@ -239,26 +245,6 @@ fn element_name(auth_type: &str) -> String {
 pub(crate) fn type_of_root(root: &str) -> Option<&'static str> {
     let slug = root.strip_prefix("AUTH_")?.strip_suffix("_LIST_OUTPUT")?.to_ascii_lowercase();
     TYPES.iter().copied().find(|t| *t == slug)
-}
-
-/// The IDs of a type as an `ID_SET`, runs written as `ID_RANGE`.
-fn id_set(ids: impl Iterator<Item = u64>) -> Element {
-    let mut runs: Vec<(u64, u64)> = Vec::new();
-    for id in ids {
-        match runs.last_mut() {
-            Some(run) if run.1 + 1 == id => run.1 = id,
-            _ => runs.push((id, id)),
-        }
-    }
-    let mut set = Element::new("ID_SET");
-    for (lo, hi) in runs {
-        set.push(if lo == hi {
-            Element::text("ID", lo.to_string())
-        } else {
-            Element::text("ID_RANGE", format!("{lo}-{hi}"))
-        });
-    }
-    set
 }
 
 pub(crate) fn list_all(call: &mut Call<'_>) -> Result<Reply, ApiError> {
@@ -364,6 +350,10 @@ pub(crate) fn create(call: &mut Call<'_>) -> Result<Reply, ApiError> {
         .filter(|(k, v)| !STRUCTURAL.contains(&k.as_str()) && !SECRETS.contains(&k.as_str()) && !v.is_empty())
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
+    let secret_sha256 = SECRETS
+        .iter()
+        .filter_map(|name| p.value(name).map(|secret| ((*name).to_owned(), sha256_hex(secret))))
+        .collect();
     let id = call.state.next_id(Kind::AuthRecord);
     let now = call.state.tick();
     let record = AuthRecord {
@@ -377,6 +367,7 @@ pub(crate) fn create(call: &mut Call<'_>) -> Result<Reply, ApiError> {
         created: now.clone(),
         created_by: call.state.api_login.clone(),
         modified: now.clone(),
+        secret_sha256,
     };
     call.state.auth_records.insert(id, record);
     let batch = Element::new("BATCH")
@@ -386,6 +377,20 @@ pub(crate) fn create(call: &mut Call<'_>) -> Result<Reply, ApiError> {
         Element::new("RESPONSE").child(Element::text("DATETIME", &now)).child(Element::new("BATCH_LIST").child(batch)),
     );
     Ok(Document::with_dtd(root, format!("{}/api/2.0/batch_return.dtd", call.ctx.base)).into())
+}
+
+fn sha256_hex(secret: &str) -> String {
+    Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The secret digests of every record, by title: `{title: {parameter: sha256}}`. Titles are
+/// unique per type only; a title two types share lists the parameters of both records.
+pub(crate) fn secret_digests(state: &State) -> BTreeMap<String, BTreeMap<String, String>> {
+    let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for r in state.auth_records.values() {
+        out.entry(r.title.clone()).or_default().extend(r.secret_sha256.clone());
+    }
+    out
 }
 
 /// Reads `AUTH_<TYPE>_LIST_OUTPUT`.
@@ -406,6 +411,7 @@ pub(crate) fn seed(state: &mut State, root: &Element) -> SeedResult {
             created: el.path(&["CREATED", "DATETIME"]).map(Element::value).unwrap_or_default(),
             created_by: el.path(&["CREATED", "BY"]).map(Element::value).unwrap_or_default(),
             modified: el.path(&["LAST_MODIFIED", "DATETIME"]).map(Element::value).unwrap_or_default(),
+            secret_sha256: BTreeMap::new(),
         };
         for child in el.elements() {
             match child.name.as_str() {
@@ -427,10 +433,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn id_sets_compress_runs() {
-        let set = id_set([1, 2, 3, 5, 7, 8].into_iter());
-        let values: Vec<(String, String)> = set.elements().map(|e| (e.name.clone(), e.value())).collect();
-        assert_eq!(values, [("ID_RANGE", "1-3"), ("ID", "5"), ("ID_RANGE", "7-8")].map(|(a, b)| (a.into(), b.into())));
+    fn secrets_are_kept_as_sha256_hex() {
+        assert_eq!(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 
     #[test]

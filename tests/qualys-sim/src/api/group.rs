@@ -10,7 +10,7 @@ use crate::state::{Kind, State};
 use crate::xml::{Document, Element};
 
 pub(crate) const PATH: &str = "/api/2.0/fo/asset/group/";
-pub(crate) const ALL: &str = "All";
+const ALL: &str = "All";
 const DEFAULT_PAGE: u64 = 1000;
 
 const IMPACT: &[&str] = &["critical", "high", "medium", "low", "none"];

@@ -194,11 +194,7 @@ pub(crate) fn add(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     p.flag("enable_certview", false)?;
     p.flag("enable_sca", false)?;
     if modules.is_empty() {
-        return Err(ApiError::new(
-            400,
-            1922,
-            "Please specify at least one of the following parameters: enable_vm, enable_pc",
-        ));
+        return Err(ApiError::at_least_one(&["enable_vm", "enable_pc"]));
     }
     if let Some(title) = p.value("ag_title") {
         group::by_title(call.state, title)
@@ -326,7 +322,7 @@ pub(crate) fn add_v6(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     p.only(&["action", "echo_request", "csv_data", "xml_data", "all_or_nothing"])?;
     let records = match (p.value("csv_data"), p.value("xml_data")) {
         (Some(_), Some(_)) => {
-            return Err(ApiError::new(400, 1904, "Specify only one of these parameters: csv_data, xml_data"));
+            return Err(ApiError::exclusive(&["csv_data", "xml_data"]));
         }
         (None, None) => return Err(ApiError::missing(&["csv_data", "xml_data"])),
         (Some(csv), None) => parse_v6_csv(csv)?,

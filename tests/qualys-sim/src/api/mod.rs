@@ -79,6 +79,8 @@ pub(crate) enum Style {
     Simple,
     /// `/msp/user.php`: `USER_OUTPUT/RETURN@status="FAILED"`.
     UserOutput,
+    /// `/msp/user_list.php`: `USER_LIST_OUTPUT/ERROR@number`.
+    UserList,
     /// Other V1 `/msp/*.php` calls: `GENERIC_RETURN/RETURN@status="FAILED"`.
     GenericReturn,
     /// QPS REST: `ServiceResponse` with `responseCode` `INVALID_REQUEST`.
@@ -134,7 +136,7 @@ pub(crate) static OPS: &[Op] = &[
     read(group::PATH, "list", group::list),
     write(group::PATH, "add", group::add),
     v1(user::ADD_PATH, Some("add"), true, Style::UserOutput, user::add),
-    v1(user::LIST_PATH, None, false, Style::GenericReturn, user::list),
+    v1(user::LIST_PATH, None, false, Style::UserList, user::list),
     read(user::PREFS_PATH, "export", user::export_prefs),
     write(user::PREFS_PATH, "import", user::import_prefs),
     read(appliance::PATH, "list", appliance::list),
@@ -247,8 +249,9 @@ pub(crate) fn error_response(style: Style, err: &ApiError, ctx: &Ctx, path: &str
             let root = Element::new("USER_OUTPUT").child(v1_api(path, ctx, now)).child(v1_failed(err, true));
             Response::xml(200, Document::with_dtd(root, format!("{}/user_output.dtd", ctx.base)).to_xml())
         }
+        Style::UserList => Response::xml(200, user::list_error(ctx, err).to_xml()),
         Style::GenericReturn => Response::xml(200, generic_return(ctx, path, now, v1_failed(err, false)).to_xml()),
-        Style::Qps => Response::xml(200, tag::error_document(ctx, "INVALID_REQUEST", &err.text).to_xml()),
+        Style::Qps => Response::xml(200, tag::error_document(ctx, "INVALID_REQUEST", &err.text, None).to_xml()),
     }
 }
 
@@ -264,7 +267,7 @@ pub(crate) fn v1_api(path: &str, ctx: &Ctx, now: &str) -> Element {
 }
 
 /// A V1 `GENERIC_RETURN` around a `RETURN` element.
-pub(crate) fn generic_return(ctx: &Ctx, path: &str, now: &str, ret: Element) -> Document {
+fn generic_return(ctx: &Ctx, path: &str, now: &str, ret: Element) -> Document {
     let root = Element::new("GENERIC_RETURN").child(v1_api(path, ctx, now)).child(ret);
     Document::with_dtd(root, format!("{}/generic_return.dtd", ctx.base))
 }
@@ -389,6 +392,31 @@ pub(crate) fn page<T>(
     Ok(Page { items: selected.into_iter().map(|(_, t)| t).collect(), warning })
 }
 
+/// Sorted IDs as runs of consecutive IDs, the way Qualys abbreviates ID lists.
+pub(crate) fn id_runs(ids: impl IntoIterator<Item = u64>) -> Vec<(u64, u64)> {
+    let mut runs: Vec<(u64, u64)> = Vec::new();
+    for id in ids {
+        match runs.last_mut() {
+            Some(run) if run.1 + 1 == id => run.1 = id,
+            _ => runs.push((id, id)),
+        }
+    }
+    runs
+}
+
+/// An `ID_SET`: single IDs as `ID`, runs as `ID_RANGE` (`a-b`).
+pub(crate) fn id_set(ids: impl IntoIterator<Item = u64>) -> Element {
+    let mut set = Element::new("ID_SET");
+    for (lo, hi) in id_runs(ids) {
+        set.push(if lo == hi {
+            Element::text("ID", lo.to_string())
+        } else {
+            Element::text("ID_RANGE", format!("{lo}-{hi}"))
+        });
+    }
+    set
+}
+
 /// Writes a value the way list outputs capitalise enumerations: `medium-high` → `Medium-High`.
 pub(crate) fn capitalize(value: &str) -> String {
     value
@@ -427,6 +455,13 @@ mod tests {
         assert_eq!(page.items, vec![1, 2]);
         let url = page.warning.and_then(|w| w.child_value("URL"));
         assert_eq!(url.as_deref(), Some("http://h/p/?action=list&truncation_limit=2&id_min=3"));
+    }
+
+    #[test]
+    fn id_sets_compress_runs() {
+        let set = id_set([1, 2, 3, 5, 7, 8]);
+        let values: Vec<(String, String)> = set.elements().map(|e| (e.name.clone(), e.value())).collect();
+        assert_eq!(values, [("ID_RANGE", "1-3"), ("ID", "5"), ("ID_RANGE", "7-8")].map(|(a, b)| (a.into(), b.into())));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::state::{Kind, State};
 use crate::xml::{Document, Element};
 
 pub(crate) const PATH: &str = "/api/2.0/fo/network/";
-pub(crate) const DEFAULT_NETWORK: &str = "Global Default Network";
+const DEFAULT_NETWORK: &str = "Global Default Network";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Network {

@@ -4,8 +4,8 @@
 
 use std::collections::BTreeSet;
 
-use crate::api::{Call, Ctx, Reply, list_document, simple_return};
-use crate::params::{ApiError, Params, id_matches};
+use crate::api::{Call, Ctx, Reply, id_runs, id_set, list_document, simple_return};
+use crate::params::{ApiError, Params, id_matches, id_ranges};
 use crate::seed::{self, SeedResult};
 use crate::state::{Kind, State};
 use crate::xml::{Document, Element};
@@ -62,13 +62,7 @@ fn body_with_title(body: &Element, title: &str) -> Element {
 
 /// IDs as Qualys writes them in `ASSET_GROUP_IDS`: runs as `a-b`, comma-separated.
 fn ranges(ids: &BTreeSet<u64>) -> String {
-    let mut runs: Vec<(u64, u64)> = Vec::new();
-    for &id in ids {
-        match runs.last_mut() {
-            Some(run) if run.1 + 1 == id => run.1 = id,
-            _ => runs.push((id, id)),
-        }
-    }
+    let runs = id_runs(ids.iter().copied());
     runs.iter().map(|&(a, b)| if a == b { a.to_string() } else { format!("{a}-{b}") }).collect::<Vec<_>>().join(",")
 }
 
@@ -103,12 +97,7 @@ pub(crate) fn list_doc(state: &State, params: &Params, ctx: &Ctx) -> Result<Docu
         })
         .collect();
     let body = if details == "None" {
-        let mut set = Element::new("ID_SET");
-        let all: BTreeSet<u64> = selected.iter().map(|p| p.id).collect();
-        for part in ranges(&all).split(',').filter(|s| !s.is_empty()) {
-            set.push(if part.contains('-') { Element::text("ID_RANGE", part) } else { Element::text("ID", part) });
-        }
-        set
+        id_set(selected.iter().map(|p| p.id))
     } else {
         let mut list = Element::new("POLICY_LIST");
         for p in selected {
@@ -155,7 +144,7 @@ pub(crate) fn export(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     p.flag("show_user_controls", false)?;
     p.flag("show_appendix", false)?;
     let policy = match (p.number("id")?, p.value("title")) {
-        (Some(_), Some(_)) => return Err(ApiError::new(400, 1904, "Specify only one of these parameters: id, title")),
+        (Some(_), Some(_)) => return Err(ApiError::exclusive(&["id", "title"])),
         (None, None) => return Err(ApiError::missing(&["id", "title"])),
         (Some(id), None) => {
             call.state.policies.get(&id).ok_or_else(|| ApiError::invalid("id", id, "No such policy"))?
@@ -320,15 +309,9 @@ pub(crate) fn seed_list(state: &mut State, root: &Element) -> SeedResult {
     for el in root.path(&["RESPONSE", "POLICY_LIST"]).into_iter().flat_map(|l| l.all("POLICY")) {
         let id = seed::id(el, "ID")?;
         let title = seed::text(el, "TITLE")?;
-        let mut asset_group_ids = BTreeSet::new();
-        for part in
-            el.child_value("ASSET_GROUP_IDS").unwrap_or_default().split(',').map(str::trim).filter(|s| !s.is_empty())
-        {
-            let (a, b) = part.split_once('-').unwrap_or((part, part));
-            let bad = || format!("ASSET_GROUP_IDS {part:?}");
-            asset_group_ids
-                .extend(a.trim().parse::<u64>().map_err(|_| bad())?..=b.trim().parse::<u64>().map_err(|_| bad())?);
-        }
+        let groups = el.child_value("ASSET_GROUP_IDS").unwrap_or_default();
+        let runs = id_ranges(&groups).ok_or_else(|| format!("ASSET_GROUP_IDS {groups:?}"))?;
+        let asset_group_ids: BTreeSet<u64> = runs.into_iter().flat_map(|(a, b)| a..=b).collect();
         let tag_ids = |name: &str| -> Result<BTreeSet<u64>, String> {
             el.get(name)
                 .into_iter()

@@ -170,7 +170,7 @@ const MODELLED: &[&str] = &[
     "CLIENT",
 ];
 
-pub(crate) fn module_of(path: &str) -> Module {
+fn module_of(path: &str) -> Module {
     if path == PC_PATH { Module::Pc } else { Module::Vm }
 }
 
@@ -227,7 +227,7 @@ fn canonical(state: &State, p: &Params, module: Module) -> Result<BTreeMap<Strin
 
     let profile = match (p.number("option_id")?, p.value("option_title")) {
         (Some(_), Some(_)) => {
-            return Err(ApiError::new(400, 1904, "Specify only one of these parameters: option_id, option_title"));
+            return Err(ApiError::exclusive(&["option_id", "option_title"]));
         }
         (None, None) => return Err(ApiError::missing(&["option_id", "option_title"])),
         (Some(id), None) => state
@@ -287,11 +287,7 @@ fn canonical(state: &State, p: &Params, module: Module) -> Result<BTreeMap<Strin
         let ip = p.value("ip").map(Ipv4Set::parse_list).transpose().map_err(|e| ApiError::invalid("ip", e, ""))?;
         let fqdn = p.value("fqdn").filter(|_| module == Module::Vm);
         if titles.is_empty() && ip.is_none() && fqdn.is_none() {
-            return Err(ApiError::new(
-                400,
-                1922,
-                "Please specify at least one of the following parameters: ip, asset_groups, asset_group_ids, fqdn",
-            ));
+            return Err(ApiError::at_least_one(&["ip", "asset_groups", "asset_group_ids", "fqdn"]));
         }
         if !titles.is_empty() {
             put("asset_groups", titles.join(","));
@@ -434,7 +430,15 @@ fn scanner(state: &State, p: &Params, module: Module, put: &mut impl FnMut(&str,
         (false, []) => put("iscanner_name", names.join(",")),
         (true, [flag]) => put(flag, "1".into()),
         (true, []) => {}
-        _ => return Err(ApiError::new(400, 1904, "Specify only one way of choosing scanners")),
+        _ => {
+            return Err(ApiError::exclusive(&[
+                "iscanner_id",
+                "iscanner_name",
+                "scanners_in_ag",
+                "scanners_in_tagset",
+                "scanners_in_network",
+            ]));
+        }
     }
     Ok(())
 }
@@ -475,13 +479,7 @@ fn recurrence(p: &Params, put: &mut impl FnMut(&str, String)) -> Result<(), ApiE
                         .ok_or_else(|| ApiError::missing(&["week_of_month"]))?;
                     put("week_of_month", week.to_owned());
                 }
-                (Some(_), Some(_)) => {
-                    return Err(ApiError::new(
-                        400,
-                        1904,
-                        "Specify only one of these parameters: day_of_month, day_of_week",
-                    ));
-                }
+                (Some(_), Some(_)) => return Err(ApiError::exclusive(&["day_of_month", "day_of_week"])),
                 (None, None) => return Err(ApiError::missing(&["day_of_month", "day_of_week"])),
             }
         }

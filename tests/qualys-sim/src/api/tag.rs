@@ -103,11 +103,11 @@ fn response(ctx: &Ctx, code: &str) -> Element {
         .child(Element::text("responseCode", code))
 }
 
-/// A failed `ServiceResponse`.
-pub(crate) fn error_document(ctx: &Ctx, code: &str, message: &str) -> Document {
-    Document::new(
-        response(ctx, code).child(Element::new("responseErrorDetails").child(Element::text("errorMessage", message))),
-    )
+/// A failed `ServiceResponse`, with the `errorResolution` Qualys adds to some failures.
+pub(crate) fn error_document(ctx: &Ctx, code: &str, message: &str, resolution: Option<&str>) -> Document {
+    let mut details = Element::new("responseErrorDetails").child(Element::text("errorMessage", message));
+    details.push_opt(resolution.map(|r| Element::text("errorResolution", r)));
+    Document::new(response(ctx, code).child(details))
 }
 
 /// QPS reports every refusal of a request as `INVALID_REQUEST` (see `api::Style::Qps`).
@@ -341,9 +341,12 @@ pub(crate) fn search(call: &mut Call<'_>) -> Result<Reply, ApiError> {
 }
 
 fn search_response(state: &State, ctx: &Ctx, page: &[&Tag], more: bool, fields: &[String]) -> Element {
-    let mut root = response(ctx, "SUCCESS")
-        .child(Element::text("count", page.len().to_string()))
-        .child(Element::text("hasMoreRecords", more.to_string()));
+    let root = response(ctx, "SUCCESS").child(Element::text("count", page.len().to_string()));
+    // As captured from Qualys: a search that finds nothing has neither `hasMoreRecords` nor `data`.
+    if page.is_empty() {
+        return root;
+    }
+    let mut root = root.child(Element::text("hasMoreRecords", more.to_string()));
     if let Some(last) = page.last().filter(|_| more) {
         root.push(Element::text("lastId", last.id.to_string()));
     }

@@ -273,8 +273,19 @@ pub(crate) fn list_doc(state: &State, params: &Params, ctx: &Ctx) -> Result<Docu
         }
         list.push(element(u));
     }
-    let root = Element::new("USER_LIST_OUTPUT").child(list);
-    Ok(Document::with_dtd(root, format!("{}/msp/user_list_output.dtd", ctx.base)))
+    Ok(list_output(ctx, list))
+}
+
+/// How `user_list.php` reports a refused call: `USER_LIST_OUTPUT/ERROR@number`.
+pub(crate) fn list_error(ctx: &Ctx, err: &ApiError) -> Document {
+    list_output(ctx, Element::new("ERROR").attr("number", err.code.to_string()).content(&err.text))
+}
+
+fn list_output(ctx: &Ctx, content: Element) -> Document {
+    Document::with_dtd(
+        Element::new("USER_LIST_OUTPUT").child(content),
+        format!("{}/msp/user_list_output.dtd", ctx.base),
+    )
 }
 
 fn element(u: &User) -> Element {

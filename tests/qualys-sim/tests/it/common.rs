@@ -2,7 +2,8 @@
 //! `X-Requested-With`, form bodies), answers parsed with an XML parser of their own so that
 //! well-formedness is checked independently of the simulator.
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -160,6 +161,27 @@ pub fn all<'a>(el: &'a Element, name: &str) -> Vec<&'a Element> {
     el.children.iter().filter_map(XMLNode::as_element).filter(|e| e.name == name).collect()
 }
 
+/// `RETURN@status` of a V1 answer (`USER_OUTPUT`, `GENERIC_RETURN`).
+pub fn v1_status(doc: &Element) -> Option<&str> {
+    child(doc, &["RETURN"]).attributes.get("status").map(String::as_str)
+}
+
+/// The names of the networks, in list order.
+pub fn network_names(c: &Client) -> Vec<String> {
+    let doc = c.get("/api/2.0/fo/network/?action=list").xml();
+    all(child(&doc, &["RESPONSE", "NETWORK_LIST"]), "NETWORK").iter().map(|n| text(n, &["NAME"])).collect()
+}
+
+/// The files directly in `dir` (an export), by name.
+pub fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .expect("export directory")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.is_file())
+        .map(|p| (p.file_name().expect("a name").to_string_lossy().into_owned(), std::fs::read(&p).expect("file")))
+        .collect()
+}
+
 /// The `ServiceResponse` answer code of a QPS call.
 pub fn qps_code(reply: &Reply) -> String {
     let doc = reply.xml();
@@ -241,12 +263,7 @@ pub fn populate(c: &Client) {
             ("send_email", "0"),
         ],
     );
-    assert_eq!(
-        child(&user.xml(), &["RETURN"]).attributes.get("status").map(String::as_str),
-        Some("SUCCESS"),
-        "{}",
-        user.body
-    );
+    assert_eq!(v1_status(&user.xml()), Some("SUCCESS"), "{}", user.body);
     c.post(
         "/api/2.0/fo/asset/vhost/",
         &[("action", "create"), ("ip", "10.9.0.5"), ("port", "443"), ("fqdn", "a.west.example,b.west.example")],

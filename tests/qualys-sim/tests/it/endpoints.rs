@@ -1,6 +1,6 @@
 //! Every endpoint: its answer document, its errors, and IDs that later lists agree with.
 
-use crate::common::{Client, all, child, config, qps_code, start, text};
+use crate::common::{Client, Reply, all, child, config, files, populate, qps_code, start, text, v1_status};
 
 fn ids_listed(c: &Client, path_and_query: &str, list: &[&str], item: &str) -> Vec<String> {
     let doc = c.get(path_and_query).xml();
@@ -91,9 +91,9 @@ fn domains_go_through_the_v1_api() {
         )
         .xml();
     assert_eq!(added.name, "GENERIC_RETURN");
-    assert_eq!(child(&added, &["RETURN"]).attributes.get("status").map(String::as_str), Some("SUCCESS"));
+    assert_eq!(v1_status(&added), Some("SUCCESS"));
     let again = c.post("/msp/asset_domain.php", &[("action", "add"), ("domain", "corp.example")]).xml();
-    assert_eq!(child(&again, &["RETURN"]).attributes.get("status").map(String::as_str), Some("FAILED"));
+    assert_eq!(v1_status(&again), Some("FAILED"));
     let list = c.post("/msp/asset_domain_list.php", &[]).xml();
     assert_eq!(list.name, "DOMAIN_LIST");
     let domain = all(&list, "DOMAIN")[0];
@@ -183,7 +183,7 @@ fn users_get_generated_logins_and_preferences_travel() {
     };
     let created = c.post("/msp/user.php", &form(&[])).xml();
     assert_eq!(created.name, "USER_OUTPUT");
-    assert_eq!(child(&created, &["RETURN"]).attributes.get("status").map(String::as_str), Some("SUCCESS"));
+    assert_eq!(v1_status(&created), Some("SUCCESS"));
     assert_eq!(text(&created, &["RETURN", "MESSAGE"]), "nwind_gh1 user has been successfully created.");
     assert!(created.get_child("USER").is_none(), "credentials only come back with send_email=0");
     let second = c.post("/msp/user.php", &form(&[("send_email", "0")])).xml();
@@ -192,8 +192,7 @@ fn users_get_generated_logins_and_preferences_travel() {
     for (extra, field) in [(("business_unit", "Finance"), "business_unit"), (("asset_groups", "Nope"), "asset_groups")]
     {
         let failed = c.post("/msp/user.php", &form(&[extra])).xml();
-        let ret = child(&failed, &["RETURN"]);
-        assert_eq!(ret.attributes.get("status").map(String::as_str), Some("FAILED"));
+        assert_eq!(v1_status(&failed), Some("FAILED"));
         assert!(text(&failed, &["RETURN", "MESSAGE"]).contains(field));
     }
     let no_state =
@@ -369,6 +368,17 @@ fn tags_are_created_with_their_children_and_searched() {
     assert_eq!(search(&format!("<Criteria field=\"parent\" operator=\"EQUALS\">{id}</Criteria>")), ["Debian", "RHEL"]);
     assert_eq!(search("<Criteria field=\"ruleType\" operator=\"EQUALS\">\n  OS_REGEX</Criteria>"), ["Linux"]);
     assert_eq!(search("<Criteria field=\"name\" operator=\"IN\">Bookworm,RHEL</Criteria>"), ["Bookworm", "RHEL"]);
+    let nothing = c
+        .post_xml(
+            "/qps/rest/2.0/search/am/tag",
+            "<ServiceRequest><filters><Criteria field=\"name\" operator=\"EQUALS\">Nope</Criteria></filters></ServiceRequest>",
+        )
+        .xml();
+    assert_eq!(text(&nothing, &["count"]), "0");
+    assert!(
+        nothing.get_child("data").is_none() && nothing.get_child("hasMoreRecords").is_none(),
+        "an empty search carries neither data nor hasMoreRecords, as Qualys answers it"
+    );
 
     for bad in [
         "<ServiceRequest><data><Tag><id>5</id><name>X</name></Tag></data></ServiceRequest>",
@@ -472,6 +482,56 @@ fn authentication_records_answer_in_batch_return_and_never_list_secrets() {
 }
 
 #[test]
+fn authentication_records_keep_only_a_digest_of_their_secrets() {
+    let (sim, c) = start(config());
+    let unix = [
+        ("action", "create"),
+        ("title", "Linux root"),
+        ("username", "root"),
+        ("password", "TopSecret!"),
+        ("enable_password", "en&able"),
+    ];
+    assert_eq!(c.post("/api/2.0/fo/auth/unix/", &unix).status, 200);
+    let vault = [
+        ("action", "create"),
+        ("title", "Vaulted"),
+        ("username", "svc"),
+        ("login_type", "vault"),
+        ("vault_type", "CyberArk"),
+        ("vault_id", "5"),
+    ];
+    assert_eq!(c.post("/api/2.0/fo/auth/windows/", &vault).status, 200);
+    let (password, enable) = (
+        "16e634e16cf3d8503c22856768391591957a1981834f26956fd5a3511ca0aa90",
+        "5af6f485df6a7a244ed078faebf3fce76025dab4bc957388bc97cf63aec8c79a",
+    );
+    let expected = serde_json::json!({
+        "Linux root": { "enable_password": enable, "password": password },
+        "Vaulted": {},
+    });
+    let served = c.get("/__sim/auth-secrets");
+    assert_eq!(served.status, 200);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&served.body).expect("JSON"), expected);
+    assert_eq!(serde_json::to_value(sim.auth_secrets()).expect("JSON"), expected);
+    assert_eq!(c.post("/__sim/auth-secrets", &[]).status, 405);
+
+    let counters = c.get("/__sim/counters").body;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("export");
+    sim.export(&out).expect("export");
+    for (name, bytes) in files(&out) {
+        let text = String::from_utf8(bytes).expect("UTF-8");
+        for hidden in ["TopSecret!", "en&able", "en&amp;able", password, enable] {
+            assert!(!text.contains(hidden), "{name} holds {hidden}");
+        }
+    }
+    assert!(!counters.contains(password) && !counters.contains(enable), "{counters}");
+    let (reseeded, _c) = start(qualys_sim::Config { seed: Some(out), ..config() });
+    let seeded = serde_json::json!({ "Linux root": {}, "Vaulted": {} });
+    assert_eq!(serde_json::to_value(reseeded.auth_secrets()).expect("JSON"), seeded, "exports hold no secret");
+}
+
+#[test]
 fn search_lists_static_and_dynamic() {
     let (_sim, c) = start(config());
     let static_id = c
@@ -513,7 +573,7 @@ fn search_lists_static_and_dynamic() {
 #[test]
 fn scan_schedules_list_as_the_migration_scripts_read_them() {
     let (_sim, c) = start(config());
-    crate::common::populate(&c);
+    populate(&c);
     let vm = c.get("/api/2.0/fo/schedule/scan/?action=list&show_notifications=1").xml();
     let scan = child(&vm, &["RESPONSE", "SCHEDULE_SCAN_LIST", "SCAN"]).clone();
     assert_eq!(text(&scan, &["TITLE"]), "West weekly");
@@ -557,7 +617,7 @@ fn scan_schedules_list_as_the_migration_scripts_read_them() {
 #[test]
 fn compliance_policies_are_imported_and_scoped() {
     let (_sim, c) = start(config());
-    crate::common::populate(&c);
+    populate(&c);
     let list = c.get("/api/2.0/fo/compliance/policy/?action=list").xml();
     let policy = child(&list, &["RESPONSE", "POLICY_LIST", "POLICY"]).clone();
     let id = text(&policy, &["ID"]);
@@ -591,4 +651,132 @@ fn compliance_policies_are_imported_and_scoped() {
         c.post_xml("/api/2.0/fo/compliance/policy/?action=import&title=Copy", &exported.body).error_code(),
         (400, "1905".into())
     );
+}
+
+/// Whether an answer refuses its call, in the document of the call's API family.
+fn refused(reply: &Reply) -> bool {
+    let doc = reply.xml();
+    match doc.name.as_str() {
+        "SIMPLE_RETURN" => reply.status == 400 && doc.get_child("RESPONSE").and_then(|r| r.get_child("CODE")).is_some(),
+        "USER_OUTPUT" | "GENERIC_RETURN" => v1_status(&doc) == Some("FAILED"),
+        "ServiceResponse" => text(&doc, &["responseCode"]) != "SUCCESS",
+        _ => false,
+    }
+}
+
+/// Every change refused (a duplicate, a missing reference, one bad item among good ones,
+/// often on the call's last check) leaves the subscription as it was, byte for byte, clock
+/// included.
+#[test]
+fn refused_calls_change_nothing() {
+    let (sim, c) = start(config());
+    populate(&c);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (before, after) = (dir.path().join("before"), dir.path().join("after"));
+    sim.export(&before).expect("export");
+    let objects = sim.counters().objects;
+
+    let forms: &[(&str, &[(&str, &str)])] = &[
+        ("/api/2.0/fo/network/", &[("action", "create"), ("name", "corp west")]),
+        ("/api/2.0/fo/asset/ip/", &[("action", "add"), ("ips", "10.9.3.1"), ("enable_vm", "1"), ("ag_title", "Nope")]),
+        (
+            "/api/2.0/fo/asset/ip/v4_v6/",
+            &[("action", "add"), ("csv_data", "0.0.0.9,2001:db8::9\n0.0.0.1,2001:db8::99")],
+        ),
+        ("/msp/asset_domain.php", &[("action", "add"), ("domain", "West.example")]),
+        (
+            "/api/2.0/fo/asset/group/",
+            &[("action", "add"), ("title", "East"), ("ips", "10.9.0.1"), ("default_appliance_id", "999")],
+        ),
+        ("/api/2.0/fo/appliance/", &[("action", "create"), ("name", "east-scanner"), ("asset_group_id", "999")]),
+        ("/api/2.0/fo/appliance/", &[("action", "assign_network_id"), ("appliance_id", "999"), ("network_id", "0")]),
+        ("/api/2.0/fo/auth/unix/", &[("action", "create"), ("title", "West Linux"), ("username", "u")]),
+        ("/api/2.0/fo/qid/search_list/static/", &[("action", "create"), ("title", "West Criticals"), ("qids", "1")]),
+        (
+            "/api/2.0/fo/qid/search_list/dynamic/",
+            &[("action", "create"), ("title", "X"), ("qualys_top_lists", "Top_5")],
+        ),
+        (
+            "/api/2.0/fo/schedule/scan/",
+            &[
+                ("action", "create"),
+                ("scan_title", "East"),
+                ("active", "0"),
+                ("option_title", "West Scan"),
+                ("ip", "10.9.0.1"),
+                ("occurrence", "daily"),
+                ("frequency_days", "1"),
+                ("start_hour", "1"),
+                ("start_minute", "0"),
+                ("time_zone_code", "US-CA"),
+                ("recipient_group_ids", "7"),
+            ],
+        ),
+        (
+            "/api/2.0/fo/asset/vhost/",
+            &[("action", "create"), ("ip", "10.9.0.5"), ("port", "443"), ("fqdn", "c.example")],
+        ),
+    ];
+    for (path, form) in forms {
+        let reply = c.post(path, form);
+        assert!(refused(&reply), "{path} {form:?}: {}", reply.body);
+    }
+    let user = [
+        ("action", "add"),
+        ("user_role", "reader"),
+        ("business_unit", "Unassigned"),
+        ("asset_groups", "West Servers,Nope"),
+        ("first_name", "Ada"),
+        ("last_name", "Byron"),
+        ("title", "Analyst"),
+        ("email", "ada@example.invalid"),
+        ("address1", "1 Main Street"),
+        ("city", "Zürich"),
+        ("country", "Switzerland"),
+    ];
+    assert!(refused(&c.post("/msp/user.php", &user)));
+    let policies =
+        all(child(&c.get("/api/2.0/fo/compliance/policy/?action=list").xml(), &["RESPONSE", "POLICY_LIST"]), "POLICY")
+            .iter()
+            .map(|p| text(p, &["ID"]))
+            .collect::<Vec<_>>();
+    let policy = &policies[0];
+    let scope: [&[(&str, &str)]; 2] = [
+        &[("action", "set_asset_group_ids"), ("id", policy), ("asset_group_ids", "1-99999999")],
+        &[("action", "set_asset_tags"), ("id", policy), ("tag_set_by", "name"), ("tag_set_include", "West,Nope")],
+    ];
+    for form in scope {
+        assert!(refused(&c.post("/api/2.0/fo/compliance/policy/", form)), "{form:?}");
+    }
+    let xml_calls = [
+        (
+            "/api/2.0/fo/subscription/option_profile/?action=import",
+            "<OPTION_PROFILES><OPTION_PROFILE><BASIC_INFO><GROUP_NAME>East</GROUP_NAME></BASIC_INFO></OPTION_PROFILE>\
+             <OPTION_PROFILE><BASIC_INFO><GROUP_NAME>West Scan</GROUP_NAME></BASIC_INFO></OPTION_PROFILE></OPTION_PROFILES>",
+        ),
+        (
+            "/api/2.0/fo/report/template/scan/?action=create&report_format=xml",
+            "<REPORTTEMPLATE><SCANTEMPLATE><TITLE><INFO key=\"title\">West Technical</INFO></TITLE></SCANTEMPLATE></REPORTTEMPLATE>",
+        ),
+        ("/api/2.0/fo/compliance/policy/?action=import&title=west%20baseline", "<POLICY><TITLE>T</TITLE></POLICY>"),
+        ("/api/2.0/fo/subscription/index.php?action=import", "<OTHER/>"),
+        ("/api/2.0/fo/user_prefs/?action=import&user_id=4000001", "<USER_PREFS_OUTPUT/>"),
+        (
+            "/qps/rest/2.0/create/am/tag",
+            "<ServiceRequest><data><Tag><name>East</name><children><set><Tag><name>Good</name></Tag>\
+             <Tag><name>Bad</name><color>red</color></Tag></set></children></Tag></data></ServiceRequest>",
+        ),
+    ];
+    for (path, body) in xml_calls {
+        let reply = c.post_xml(path, body);
+        assert!(refused(&reply), "{path}: {}", reply.body);
+    }
+
+    assert_eq!(sim.counters().objects, objects);
+    sim.export(&after).expect("export");
+    let (before, after) = (files(&before), files(&after));
+    assert_eq!(before.keys().collect::<Vec<_>>(), after.keys().collect::<Vec<_>>());
+    for (name, bytes) in &before {
+        assert_eq!(String::from_utf8_lossy(bytes), String::from_utf8_lossy(&after[name]), "{name} changed");
+    }
 }

@@ -3,12 +3,7 @@
 
 use qualys_sim::Faults;
 
-use crate::common::{Client, all, child, config, start, text};
-
-fn network_names(c: &Client) -> Vec<String> {
-    let doc = c.get("/api/2.0/fo/network/?action=list").xml();
-    all(child(&doc, &["RESPONSE", "NETWORK_LIST"]), "NETWORK").iter().map(|n| text(n, &["NAME"])).collect()
-}
+use crate::common::{config, network_names, start};
 
 #[test]
 fn a_dropped_answer_still_leaves_the_object_behind() {

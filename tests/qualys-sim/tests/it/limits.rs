@@ -5,12 +5,7 @@ use std::time::Duration;
 
 use qualys_sim::{Faults, Limits, RateLimit};
 
-use crate::common::{Client, all, child, config, start, text};
-
-fn network_names(c: &Client) -> Vec<String> {
-    let doc = c.get("/api/2.0/fo/network/?action=list").xml();
-    all(child(&doc, &["RESPONSE", "NETWORK_LIST"]), "NETWORK").iter().map(|n| text(n, &["NAME"])).collect()
-}
+use crate::common::{Client, config, network_names, start, text};
 
 #[test]
 fn the_call_after_the_rate_limit_is_refused_and_not_run() {
@@ -75,7 +70,12 @@ fn the_concurrency_limit_refuses_a_second_running_call() {
     assert_eq!(blocked.header("X-Concurrency-Limit-Limit"), Some("1"));
     assert_eq!(blocked.header("X-Concurrency-Limit-Running"), Some("1"));
     let doc = blocked.xml();
-    assert!(text(&doc, &["RESPONSE", "TEXT"]).starts_with("This API cannot be run again until "));
+    assert_eq!(
+        text(&doc, &["RESPONSE", "TEXT"]),
+        "This API cannot be run again until 1 currently running API instance has finished."
+    );
+    assert_eq!(text(&doc, &["RESPONSE", "ITEM_LIST", "ITEM", "KEY"]), "CALLS_TO_FINISH");
+    assert_eq!(text(&doc, &["RESPONSE", "ITEM_LIST", "ITEM", "VALUE"]), "1");
     let first = slow.join().expect("the slow call returns");
     first.new_id();
     assert_eq!(network_names(&c), ["Global Default Network", "Slow"]);

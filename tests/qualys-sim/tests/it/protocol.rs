@@ -1,6 +1,6 @@
 //! Authentication, required headers, routing and the generic error codes.
 
-use crate::common::{Reply, config, qps_code, start, text};
+use crate::common::{Reply, all, child, config, network_names, qps_code, start, text};
 
 const LIMIT_HEADERS: [&str; 6] = [
     "X-RateLimit-Limit",
@@ -31,8 +31,12 @@ fn basic_auth_is_required_and_checked() {
     let v2 = c.bare("GET", "/api/2.0/fo/network/?action=list", &[("Authorization", wrong), ("X-Requested-With", "t")]);
     assert_eq!(v2.error_code(), (401, "2000".into()));
     assert_eq!(text(&v2.xml(), &["RESPONSE", "TEXT"]), "Bad Login/Password");
+    // QPS answers HTTP 200 and says it in the body only, as captured from Qualys.
     let qps = c.bare("POST", "/qps/rest/2.0/search/am/tag", &[("Authorization", wrong), ("X-Requested-With", "t")]);
-    assert_eq!((qps.status, qps_code(&qps)), (401, "INVALID_CREDENTIALS".into()));
+    assert_eq!((qps.status, qps_code(&qps)), (200, "INVALID_CREDENTIALS".into()));
+    let details = child(&qps.xml(), &["responseErrorDetails"]).clone();
+    assert_eq!(text(&details, &["errorMessage"]), "Authentication failed");
+    assert_eq!(text(&details, &["errorResolution"]), "Verify both, user and password credentials.");
     let v1 = c.bare("GET", "/msp/user_list.php", &[("Authorization", wrong), ("X-Requested-With", "t")]);
     assert_eq!(v1.status, 401);
     assert!(v1.body.contains("<html>"));
@@ -83,11 +87,25 @@ fn generic_errors_use_the_documented_codes() {
 }
 
 #[test]
+fn user_list_errors_answer_in_its_own_document() {
+    let (_sim, c) = start(config());
+    let refused = c.post("/msp/user_list.php", &[("login", "nwind_mg")]);
+    assert_eq!(refused.status, 200, "V1 calls report failures in the body");
+    let doc = refused.xml();
+    assert_eq!(doc.name, "USER_LIST_OUTPUT");
+    let error = child(&doc, &["ERROR"]);
+    assert_eq!(error.attributes.get("number").map(String::as_str), Some("1901"));
+    assert!(text(error, &[]).contains("login"), "{}", refused.body);
+}
+
+#[test]
 fn parameters_count_from_the_query_and_the_body() {
     let (_sim, c) = start(config());
     let id = c.post("/api/2.0/fo/network/?action=create", &[("name", "Split")]).new_id();
-    let listed = c.post(&format!("/api/2.0/fo/network/?ids={id}"), &[("action", "list")]);
-    assert!(listed.body.contains("Split"), "{}", listed.body);
+    assert_eq!(network_names(&c), ["Global Default Network", "Split"]);
+    let listed = c.post(&format!("/api/2.0/fo/network/?ids={id}"), &[("action", "list")]).xml();
+    let networks = all(child(&listed, &["RESPONSE", "NETWORK_LIST"]), "NETWORK");
+    assert_eq!(networks.iter().map(|n| text(n, &["NAME"])).collect::<Vec<_>>(), ["Split"], "the ids filter applies");
 }
 
 #[test]

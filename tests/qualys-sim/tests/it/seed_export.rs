@@ -8,17 +8,7 @@ use std::path::{Path, PathBuf};
 use qualys_sim::Config;
 use xmltree::{Element, XMLNode};
 
-use crate::common::{child, config, populate, samples, start, text};
-
-/// The files directly in `dir`, by name.
-fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    fs::read_dir(dir)
-        .expect("export directory")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.is_file())
-        .map(|p| (p.file_name().expect("a name").to_string_lossy().into_owned(), fs::read(&p).expect("file")))
-        .collect()
-}
+use crate::common::{child, config, files, populate, samples, start, text};
 
 /// Every XML document under `dir`, recursively, with its path.
 fn documents(dir: &Path) -> Vec<(PathBuf, Element)> {
