@@ -73,6 +73,7 @@ pub fn classify(status: u16, body: &[u8]) -> Classified {
         BodySays::Ok | BodySays::Nothing if !document.complete => {
             Verdict::Unknown { reason: format!("HTTP {status}: the response was cut off") }
         }
+        BodySays::Ok | BodySays::Nothing if (200..=299).contains(&status) => Verdict::Success,
         BodySays::Ok | BodySays::Nothing => from_status_alone(status, "a response"),
     };
     Classified { verdict, document: Some(document) }
@@ -153,13 +154,18 @@ fn from_error(status: u16, code: Option<String>, text: String) -> Verdict {
     match (block, code) {
         (Some(block), Some(code)) => Verdict::Blocked { block, code },
         (_, Some(code)) if code == "2003" => Verdict::RegistrationPending { text },
+        // A server error may come after the change was made: whatever the body says, that is
+        // no proof the request was not executed.
+        (_, code) if (500..=599).contains(&status) => {
+            let code = code.map(|c| format!(", code {c}")).unwrap_or_default();
+            Verdict::Unknown { reason: format!("HTTP {status} (server error{code}: {text})") }
+        }
         (_, code) => Verdict::Failed { code, text },
     }
 }
 
 fn from_status_alone(status: u16, what: &str) -> Verdict {
     match status {
-        200..=299 if what == "a response" => Verdict::Success,
         200..=299 => Verdict::Unknown { reason: format!("HTTP {status} with {what}") },
         500..=599 => Verdict::Unknown { reason: format!("HTTP {status} (server error) with {what}") },
         300..=399 => failed(status, "the target answered with a redirect, which is not followed: check --target"),
@@ -308,6 +314,12 @@ mod tests {
             matches!(classify(404, b"<html></html>").verdict, Verdict::Failed { text, .. } if text.contains("--target"))
         );
         assert!(matches!(classify(503, b"<html></html>").verdict, Verdict::Unknown { .. }));
+        let internal =
+            b"<SIMPLE_RETURN><RESPONSE><CODE>999</CODE><TEXT>Internal error</TEXT></RESPONSE></SIMPLE_RETURN>";
+        assert!(
+            matches!(classify(500, internal).verdict, Verdict::Unknown { reason } if reason.contains("999")),
+            "an error body with a server error proves nothing about the change"
+        );
         assert!(matches!(classify(502, b"").verdict, Verdict::Unknown { .. }));
         assert!(matches!(classify(200, b"").verdict, Verdict::Unknown { .. }), "an empty success proves nothing");
         assert!(matches!(

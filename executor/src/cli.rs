@@ -77,7 +77,7 @@ pub struct RunArgs {
     /// First wait after a concurrency block (1960) when the target names none; doubles each time.
     #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = parse_duration)]
     pub concurrency_backoff: Duration,
-    /// On resume, time given to an interrupted attempt, counted from when it was sent, before the
+    /// Time given to a create whose outcome is unknown, counted from when it was sent, before the
     /// target is asked whether it was executed (default: the --timeout, as long as a call may run).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub settle: Option<Duration>,

@@ -47,8 +47,10 @@ pub enum Error {
          (the object exists{captures}) or `--as retry` (it does not), and run again"
     )]
     NeedsDecision { seq: u64, id: String, why: String, hint: &'static str, captures: String },
-    #[error("internal error")]
-    Render(#[from] RenderError),
+    #[error(
+        "request {seq} ({id}) could not be rendered (an internal error: verification should have refused the bundle)"
+    )]
+    Render { seq: u64, id: String, source: RenderError },
 }
 
 /// Why a run stopped on the target's account. The journal holds where it stopped; running
@@ -109,7 +111,7 @@ impl Error {
             | Error::Secrets(_)
             | Error::Credentials(_)
             | Error::Resolve(_) => exit::REFUSED,
-            Error::Journal(JournalError::Io { .. }) | Error::Render(_) => exit::INTERNAL,
+            Error::Journal(JournalError::Io { .. }) | Error::Render { .. } => exit::INTERNAL,
             Error::Journal(_) => exit::REFUSED,
             Error::BadApproval(_) => exit::USAGE,
             Error::Stopped(_) => exit::STOPPED,

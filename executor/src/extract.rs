@@ -66,6 +66,13 @@ pub fn probe_captures(record: &Element, declared: &[ProbeCapture]) -> Result<BTr
         .collect()
 }
 
+/// Whether a list response is one page of a longer list (`WARNING` 1980 with the next page's
+/// URL, or QPS `hasMoreRecords`): a record missing from it may be on another page.
+pub fn is_one_page(root: &Element) -> bool {
+    let warning = root.path("RESPONSE/WARNING/CODE").is_some_and(|c| c.trimmed_text() == "1980");
+    warning || root.child("hasMoreRecords").is_some_and(|m| m.trimmed_text() == "true")
+}
+
 /// The records named `matcher.record`, at any depth, whose fields all equal the given values.
 pub fn select<'a>(root: &'a Element, matcher: &Match, resolver: &Resolver<'_>) -> Result<Matched<'a>, RenderError> {
     let mut wanted = Vec::with_capacity(matcher.conditions.len());
@@ -226,5 +233,17 @@ mod tests {
             conditions: vec![Condition { field: "N".into(), equals: Value::Text("a".into()) }],
         };
         assert!(matches!(select(&root(twice), &matcher, &resolver), Ok(Matched::Several(2))));
+    }
+
+    #[test]
+    fn one_page_of_a_longer_list_is_recognised() {
+        let warning = "<ASSET_GROUP_LIST_OUTPUT><RESPONSE><ASSET_GROUP_LIST/><WARNING><CODE>1980</CODE><URL>u</URL></WARNING></RESPONSE></ASSET_GROUP_LIST_OUTPUT>";
+        assert!(is_one_page(&root(warning)));
+        let more = "<ServiceResponse><responseCode>SUCCESS</responseCode><hasMoreRecords>true</hasMoreRecords></ServiceResponse>";
+        assert!(is_one_page(&root(more)));
+        assert!(!is_one_page(&root(&more.replace("true", "false"))));
+        assert!(!is_one_page(&root(&corpus(
+            "user_list/tf-provider-qualys-sjackson__user_test.go.sampleUserListXML.xml"
+        ))));
     }
 }

@@ -9,7 +9,7 @@ use base64::Engine as _;
 use qmig_schemas::Method;
 use zeroize::Zeroizing;
 
-use crate::render::Wire;
+use crate::render::{Wire, joined};
 
 /// The largest response body read; list responses of large subscriptions stay well below.
 const BODY_LIMIT: u64 = 256 * 1024 * 1024;
@@ -108,9 +108,9 @@ impl Client {
             .user_agent(concat!("qmig-execute/", env!("CARGO_PKG_VERSION")))
             .build()
             .into();
-        let credentials = Zeroizing::new(format!("{username}:{password}"));
+        let credentials = joined(&[username, ":", password]);
         let encoded = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(credentials.as_bytes()));
-        Client { agent, target, authorization: Zeroizing::new(format!("Basic {}", encoded.as_str())) }
+        Client { agent, target, authorization: joined(&["Basic ", &encoded]) }
     }
 
     pub fn send(&self, wire: &Wire) -> Result<Reply, SendError> {

@@ -42,10 +42,13 @@ pub struct Journal {
     records: Vec<Record>,
 }
 
-/// Where a bundle's journal lives when `--journal` is not given:
+/// The journal of the bundle with `digest`: `given` (`--journal`), or by default
 /// `$XDG_STATE_HOME/qmig/journals/<digest hex>.jsonl`, or `~/.local/state/qmig/journals/...`.
 /// Outside the bundle, so the bundle stays exactly what was approved.
-pub fn default_path(digest: &str) -> Result<PathBuf, JournalError> {
+pub fn path(given: Option<&Path>, digest: &str) -> Result<PathBuf, JournalError> {
+    if let Some(given) = given {
+        return Ok(given.to_path_buf());
+    }
     let state = std::env::var_os("XDG_STATE_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
@@ -59,9 +62,9 @@ impl Journal {
     /// Opens the journal for a run, creating it with `header` when it does not exist, and
     /// refuses one that belongs to another bundle, target or executor version.
     pub fn open_for_run(path: &Path, header: &Header) -> Result<Journal, JournalError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            fs::create_dir_all(dir).map_err(|source| JournalError::Io { path: dir.to_path_buf(), source })?;
-        }
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let made: Vec<&Path> = dir.ancestors().take_while(|d| !d.as_os_str().is_empty() && !d.exists()).collect();
+        fs::create_dir_all(dir).map_err(|source| JournalError::Io { path: dir.to_path_buf(), source })?;
         let mut journal = Self::open_locked(path, true)?;
         match journal.records.first() {
             Some(Record::Header(found)) => {
@@ -80,8 +83,10 @@ impl Journal {
             // Empty (new, or only a torn first line): parse_lines guarantees a header otherwise.
             _ => {
                 journal.append(&Record::Header(header.clone()))?;
-                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    // The new file's directory entry must survive a crash as well as its content.
+                // The new file's directory entry, and those of the directories made for it, must
+                // survive a crash as well as its content.
+                for dir in std::iter::once(dir).chain(made.iter().filter_map(|d| d.parent())) {
+                    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
                     File::open(dir).and_then(|d| d.sync_all()).map_err(|source| journal.io(source))?;
                 }
             }
@@ -113,7 +118,11 @@ impl Journal {
             Err(e) => return Err(io(e)),
         };
         let running = match file.try_lock_shared() {
-            Ok(()) => false,
+            // Released at once: while held, a run starting now would be refused as locked out.
+            Ok(()) => {
+                file.unlock().map_err(io)?;
+                false
+            }
             Err(fs::TryLockError::WouldBlock) => true,
             Err(fs::TryLockError::Error(e)) => return Err(io(e)),
         };
@@ -128,7 +137,13 @@ impl Journal {
 
     fn open_locked(path: &Path, create: bool) -> Result<Journal, JournalError> {
         let io = |source| JournalError::Io { path: path.to_path_buf(), source };
-        let file = OpenOptions::new().read(true).append(true).create(create).open(path).map_err(io)?;
+        let mut options = OpenOptions::new();
+        options.read(true).append(true).create(create);
+        // Captured values (a new appliance's activation code, a generated login) are for the
+        // operator's eyes only.
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let file = options.open(path).map_err(io)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(fs::TryLockError::WouldBlock) => return Err(JournalError::Locked(path.to_path_buf())),
@@ -140,10 +155,6 @@ impl Journal {
             file.set_len(complete_len as u64).and_then(|()| file.sync_all()).map_err(io)?;
         }
         Ok(Journal { file, path: path.to_path_buf(), records })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     pub fn records(&self) -> &[Record] {
@@ -226,8 +237,8 @@ mod tests {
 
     fn written(records: usize) -> (tempfile::TempDir, PathBuf, Vec<u8>) {
         let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("j.jsonl");
-        let mut journal = Journal::open_for_run(&path, &header()).expect("creates");
+        let path = dir.path().join("state/journals/j.jsonl");
+        let mut journal = Journal::open_for_run(&path, &header()).expect("creates, and its directories");
         for seq in 1..=records as u64 {
             journal.append(&intent(seq)).expect("appends");
         }
@@ -249,6 +260,14 @@ mod tests {
         other.executor_version = "9.9.9".into();
         assert!(matches!(Journal::open_for_run(&path, &other), Err(JournalError::OtherExecutor { .. })));
         assert_eq!(Journal::open_for_run(&path, &header()).expect("reopens").records().len(), 2);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_new_journal_is_readable_by_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let (_dir, path, _) = written(0);
+        assert_eq!(fs::metadata(&path).expect("metadata").permissions().mode() & 0o777, 0o600);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Rate and concurrency limits, learned from the `X-RateLimit-*` and `X-Concurrency-Limit-*`
 //! headers of every response. Qualys counts calls per API function, so the limits are kept per
-//! endpoint (path and `action`).
+//! endpoint: the API path (see `run::Runner::send` for why its actions are paced together).
 //!
 //! Only two things ever cause a wait: a response that says no call is left in the window
 //! (`Remaining: 0`), and a call the target blocked (409 with CODE 1960/1965). A success never

@@ -53,14 +53,21 @@ impl Resolver<'_> {
         match value {
             Value::Text(text) => Ok(Zeroizing::new(text.clone())),
             Value::Parts(parts) => {
-                let mut joined = Zeroizing::new(String::new());
-                for part in parts {
-                    joined.push_str(&self.segment(part)?);
-                }
-                Ok(joined)
+                let resolved = parts.iter().map(|part| self.segment(part)).collect::<Result<Vec<_>, _>>()?;
+                Ok(joined(&resolved.iter().map(|part| part.as_str()).collect::<Vec<_>>()))
             }
         }
     }
+}
+
+/// The parts joined in a string allocated at its final size: a buffer that grows leaves copies
+/// of what it held (a secret) in freed memory.
+pub(crate) fn joined(parts: &[&str]) -> Zeroizing<String> {
+    let mut joined = Zeroizing::new(String::with_capacity(parts.iter().map(|part| part.len()).sum()));
+    for part in parts {
+        joined.push_str(part);
+    }
+    joined
 }
 
 /// A request ready to send.
@@ -101,34 +108,55 @@ pub fn render(
 }
 
 fn form_encode(params: &[Param], resolver: &Resolver<'_>) -> Result<Zeroizing<String>, RenderError> {
-    let mut serializer = form_urlencoded::Serializer::new(String::new());
-    for param in params {
-        serializer.append_pair(&param.name, &resolver.value(&param.value)?);
+    let values = params.iter().map(|param| resolver.value(&param.value)).collect::<Result<Vec<_>, _>>()?;
+    // Sized so that it never grows (see `joined`): percent-encoding at most triples a byte.
+    let size = params.iter().zip(&values).map(|(param, value)| 3 * (param.name.len() + value.len()) + 2).sum();
+    let mut serializer = form_urlencoded::Serializer::new(String::with_capacity(size));
+    for (param, value) in params.iter().zip(&values) {
+        serializer.append_pair(&param.name, value);
     }
     Ok(Zeroizing::new(serializer.finish()))
 }
 
 /// Replaces each declared slot (verified to hold its placeholder) by its value, escaped.
 fn fill_slots(body: &Body, bytes: &[u8], resolver: &Resolver<'_>) -> Result<Zeroizing<Vec<u8>>, RenderError> {
-    let mut out = Zeroizing::new(Vec::with_capacity(bytes.len()));
+    let values = body
+        .slots
+        .iter()
+        .map(|slot| {
+            let value = resolver.segment(&slot.value)?;
+            Ok(match slot.escape {
+                Escape::Xml => Zeroizing::new(xml_escape(&value)),
+                Escape::None => value,
+            })
+        })
+        .collect::<Result<Vec<_>, RenderError>>()?;
+    // Sized so that it never grows (see `joined`).
+    let mut out = Zeroizing::new(Vec::with_capacity(bytes.len() + values.iter().map(|v| v.len()).sum::<usize>()));
     let mut copied = 0usize;
-    for slot in &body.slots {
+    for (slot, value) in body.slots.iter().zip(&values) {
         let start = usize::try_from(slot.offset).unwrap_or(usize::MAX).min(bytes.len());
         out.extend_from_slice(&bytes[copied.min(start)..start]);
-        let value = resolver.segment(&slot.value)?;
-        match slot.escape {
-            Escape::Xml => out.extend_from_slice(Zeroizing::new(xml_escape(&value)).as_bytes()),
-            Escape::None => out.extend_from_slice(value.as_bytes()),
-        }
+        out.extend_from_slice(value.as_bytes());
         copied = (start + slot.placeholder.len()).min(bytes.len());
     }
     out.extend_from_slice(&bytes[copied..]);
     Ok(out)
 }
 
-/// Escapes the five characters the contract names for XML character data and attributes.
+/// Escapes the five characters the contract names for XML character data and attributes, into
+/// a string allocated at its final size (see `joined`).
 pub fn xml_escape(value: &str) -> String {
-    let mut escaped = String::with_capacity(value.len());
+    let size = value
+        .chars()
+        .map(|c| match c {
+            '&' => 5,
+            '<' | '>' => 4,
+            '"' | '\'' => 6,
+            c => c.len_utf8(),
+        })
+        .sum();
+    let mut escaped = String::with_capacity(size);
     for c in value.chars() {
         match c {
             '&' => escaped.push_str("&amp;"),

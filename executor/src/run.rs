@@ -12,7 +12,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use qmig_schemas::journal::{
     Found, Header, Intent, JOURNAL_FORMAT, Outcome, ProbeResult, Record, SendReason, SendResult,
 };
-use qmig_schemas::{DIGEST_PREFIX, Effect, Probe, Request, VerifiedBundle, sha256_hex, verify_bundle};
+use qmig_schemas::{
+    Body, DIGEST_PREFIX, Effect, Method, Param, Probe, Request, VerifiedBundle, sha256_hex, verify_bundle,
+};
 
 use crate::classify::{Verdict, classify};
 use crate::cli::RunArgs;
@@ -23,7 +25,7 @@ use crate::http::{Client, Reply, SendError, Target};
 use crate::journal::{self, Journal};
 use crate::pacing::{Limits, Pacer, Wait};
 use crate::progress::{Progress, seconds};
-use crate::render::{Resolver, Wire, render};
+use crate::render::{RenderError, Resolver, Wire, render};
 use crate::secrets::{self, Secrets};
 use crate::state::{self, State};
 
@@ -72,10 +74,7 @@ pub fn run(args: &RunArgs) -> Result<Summary, Error> {
         dry_run(&bundle, &target)?;
         return Ok(Summary { total: bundle.manifest.requests.len(), ..Summary::default() });
     }
-    let path = match &args.journal {
-        Some(path) => path.clone(),
-        None => journal::default_path(&bundle.digest)?,
-    };
+    let path = journal::path(args.journal.as_deref(), &bundle.digest)?;
     let header = Header {
         journal_format: JOURNAL_FORMAT,
         bundle_digest: bundle.digest.clone(),
@@ -184,12 +183,11 @@ impl Runner<'_> {
                 break;
             }
             self.progress.current(request.seq, &request.id);
+            let sent_at = replayed.sent_at[index];
             let reason = match state {
                 State::Pending(reason) => Some(*reason),
-                State::Unresolved(why) => {
-                    self.let_interrupted_attempt_settle(replayed.sent_at[index], &request.id);
-                    self.after_unknown(bundle, request, why, false)?
-                }
+                State::Unresolved(why) => self.after_unknown(bundle, request, why, sent_at, false)?,
+                State::Incomplete(why) => self.after_unknown(bundle, request, why, sent_at, true)?,
                 State::Done => None,
             };
             if let Some(reason) = reason {
@@ -215,13 +213,13 @@ impl Runner<'_> {
         }
     }
 
-    /// An attempt interrupted by a crash may still be running at the target: asking about it
-    /// at once could find nothing and send it a second time. It is given `--settle` (default: as
-    /// long as a call may take) from when it was sent.
-    fn let_interrupted_attempt_settle(&mut self, sent_at: Option<u64>, id: &str) {
+    /// A create without a clear answer (lost, cut off, a server error, a crash) may still be
+    /// running at the target: asking about it at once could find nothing and send it a second
+    /// time. It is given `--settle` (default: as long as a call may take) from when it was sent.
+    fn let_attempt_settle(&mut self, sent_at: Option<u64>, id: &str) {
         let settle = self.args.settle.unwrap_or(self.args.timeout);
         if let Some(left) = sent_at.and_then(|at| settle_left(at, settle, SystemTime::now())) {
-            self.progress.note(&format!("{id}: waiting {} for its interrupted attempt to settle", seconds(left)));
+            self.progress.note(&format!("{id}: waiting {} for its last attempt to settle", seconds(left)));
             std::thread::sleep(left);
         }
     }
@@ -246,7 +244,9 @@ impl Runner<'_> {
         self.pacer.observe(endpoint, limits, Instant::now());
         let classified = classify(reply.status, &reply.body);
         let verdict = match classified.verdict {
-            Verdict::Failed { code, text } => Verdict::Failed { code, text: self.mask(&text) },
+            Verdict::Failed { code, text } => {
+                Verdict::Failed { code: code.map(|c| self.mask(&c)), text: self.mask(&text) }
+            }
             Verdict::RegistrationPending { text } => Verdict::RegistrationPending { text: self.mask(&text) },
             Verdict::Unknown { reason } => Verdict::Unknown { reason: self.mask(&reason) },
             other => other,
@@ -271,8 +271,10 @@ impl Runner<'_> {
             attempt += 1;
             self.pace(endpoint, &id);
             let body = request.body.as_ref().map(|b| (b, bundle.body_bytes(b)));
-            let wire = render(request.method, &request.path, &request.params, body, &self.resolver(false))?;
-            self.journal.append(&Record::Intent(Intent { seq, id: id.clone(), attempt, reason, at: now() }))?;
+            let wire = render(request.method, &request.path, &request.params, body, &self.resolver(false))
+                .map_err(unrenderable(request))?;
+            let sent_at = now();
+            self.journal.append(&Record::Intent(Intent { seq, id: id.clone(), attempt, reason, at: sent_at }))?;
             if reason != SendReason::First {
                 self.summary.retries += 1;
             }
@@ -335,7 +337,8 @@ impl Runner<'_> {
                     if unknown >= self.args.max_attempts {
                         return Err(Stop::NoAnswer { seq, id, attempts: unknown, last: why.clone() }.into());
                     }
-                    match self.after_unknown(bundle, request, why, true)? {
+                    self.pause();
+                    match self.after_unknown(bundle, request, why, Some(sent_at), false)? {
                         Some(next) => reason = next,
                         None => return Ok(()),
                     }
@@ -348,32 +351,34 @@ impl Runner<'_> {
         Ok(self.journal.append(&Record::Outcome(outcome))?)
     }
 
-    /// Decides what to do with a request whose outcome is unknown: `Some(reason)` to send it
-    /// again, `None` when its probe found it done.
+    /// Decides what to do with a request whose outcome is unknown, or that was `executed`
+    /// without its captures: `Some(reason)` to send it again, `None` when its probe found it
+    /// done. `sent_at` is when its last attempt was sent.
     fn after_unknown(
         &mut self,
         bundle: &VerifiedBundle,
         request: &Request,
         why: &str,
-        pause: bool,
+        sent_at: Option<u64>,
+        executed: bool,
     ) -> Result<Option<SendReason>, Error> {
         let (seq, id) = (request.seq, &request.id);
+        if request.effect == Effect::Create && !executed {
+            self.let_attempt_settle(sent_at, id);
+        }
         match (request.effect, &request.probe) {
             (Effect::Read | Effect::Idempotent, _) => {
                 let effect = if request.effect == Effect::Read { "a read-only" } else { "an idempotent" };
                 self.progress.note(&format!("#{seq} {id}: {why}; sending it again ({effect} request may be repeated)"));
-                if pause {
-                    self.pause();
-                }
                 Ok(Some(SendReason::AfterUnknownOutcome))
             }
             (Effect::Create, Some(probe)) => {
                 self.progress.note(&format!("#{seq} {id}: {why}; asking the target whether it exists (probe)"));
-                if pause {
-                    self.pause();
-                }
                 match self.probe(bundle, request, probe)? {
                     Found::Exists => Ok(None),
+                    Found::Absent if executed => {
+                        Err(needs_decision(request, &format!("{why}; yet its probe finds no such object"), ""))
+                    }
                     Found::Absent => Ok(Some(SendReason::AfterProbeAbsent)),
                     Found::Several => Err(needs_decision(request, "its probe found several matching objects", "")),
                 }
@@ -391,7 +396,8 @@ impl Runner<'_> {
         loop {
             self.pace(endpoint, &id);
             let body = probe.body.as_ref().map(|b| (b, bundle.body_bytes(b)));
-            let wire = render(probe.method, &probe.path, &probe.params, body, &self.resolver(false))?;
+            let wire = render(probe.method, &probe.path, &probe.params, body, &self.resolver(false))
+                .map_err(unrenderable(request))?;
             self.summary.probes += 1;
             let answer =
                 self.call(endpoint, &wire).map_err(|reason| Stop::Unreachable { seq, id: id.clone(), reason })?;
@@ -406,11 +412,17 @@ impl Runner<'_> {
             match (&answer.verdict, &answer.document, &answer.reply) {
                 (Verdict::Success, Some(document), Some(reply)) => {
                     let resolver = self.resolver(false);
-                    let (found, captures) = match extract::select(&document.root, &probe.exists, &resolver)? {
+                    let matched =
+                        extract::select(&document.root, &probe.exists, &resolver).map_err(unrenderable(request))?;
+                    let (found, captures) = match matched {
                         Matched::One(record) => {
                             let captures = extract::probe_captures(record, &probe.captures)
                                 .map_err(|e| failed(status, &None, &self.mask(&e.to_string())))?;
                             (Found::Exists, captures)
+                        }
+                        Matched::None if extract::is_one_page(&document.root) => {
+                            let why = "its probe's answer is one page of a longer list, without the object";
+                            return Err(needs_decision(request, why, ""));
                         }
                         Matched::None => (Found::Absent, BTreeMap::new()),
                         Matched::Several(_) => (Found::Several, BTreeMap::new()),
@@ -477,17 +489,34 @@ fn outcome(request: &Request, attempt: u32, result: SendResult, answer: Option<&
     }
 }
 
+fn unrenderable(request: &Request) -> impl FnOnce(RenderError) -> Error + '_ {
+    move |source| Error::Render { seq: request.seq, id: request.id.clone(), source }
+}
+
 fn needs_decision(request: &Request, why: &str, hint: &'static str) -> Error {
     let captures: Vec<String> = request.captures.iter().map(|c| format!(" --capture '{}=VALUE'", c.name)).collect();
     let captures = if captures.is_empty() { String::new() } else { format!(";{}", captures.join("")) };
     Error::NeedsDecision { seq: request.seq, id: request.id.clone(), why: why.to_owned(), hint, captures }
 }
 
-/// Prints every request as it would be sent, secrets masked and captures not yet known shown
-/// as their placeholders. Touches neither the network nor the journal.
+/// Prints every request (and probe) as it would be sent, secrets masked and captures not yet
+/// known shown as their placeholders. Touches neither the network nor the journal.
 fn dry_run(bundle: &VerifiedBundle, target: &Target) -> Result<(), Error> {
     let none = BTreeMap::new();
     let resolver = Resolver { captures: &none, secrets: None, masked: true };
+    let show = |request: &Request, call: (Method, &str, &[Param], Option<&Body>), indent: &str| {
+        let (method, path, params, body) = call;
+        let body = body.map(|b| (b, bundle.body_bytes(b)));
+        let wire = render(method, path, params, body, &resolver).map_err(unrenderable(request))?;
+        println!("{indent}{} {}", method.as_str(), target.url(&wire.target));
+        if let Some(content_type) = &wire.content_type {
+            println!("{indent}Content-Type: {content_type}");
+        }
+        for line in String::from_utf8_lossy(&wire.body).lines() {
+            println!("{indent}| {line}");
+        }
+        Ok::<(), Error>(())
+    };
     for request in &bundle.manifest.requests {
         let effect = match request.effect {
             Effect::Create => "create",
@@ -495,27 +524,13 @@ fn dry_run(bundle: &VerifiedBundle, target: &Target) -> Result<(), Error> {
             Effect::Read => "read",
         };
         println!("#{} {} [{effect}] {}", request.seq, request.id, request.summary);
-        let body = request.body.as_ref().map(|b| (b, bundle.body_bytes(b)));
-        let wire = render(request.method, &request.path, &request.params, body, &resolver)?;
-        println!("  {} {}", request.method.as_str(), target.url(&wire.target));
-        if let Some(content_type) = &wire.content_type {
-            println!("  Content-Type: {content_type}");
-        }
-        for line in String::from_utf8_lossy(&wire.body).lines() {
-            println!("  | {line}");
-        }
+        show(request, (request.method, &request.path, &request.params, request.body.as_ref()), "  ")?;
         for capture in &request.captures {
             println!("  captures {}", capture.name);
         }
         if let Some(probe) = &request.probe {
-            let wire = render(probe.method, &probe.path, &probe.params, None, &resolver)?;
-            let query = String::from_utf8_lossy(&wire.body).into_owned();
-            println!(
-                "  probe: {} {} {query} (exists when one {} matches)",
-                probe.method.as_str(),
-                wire.target,
-                probe.exists.record
-            );
+            println!("  probe (exists when one {} matches):", probe.exists.record);
+            show(request, (probe.method, &probe.path, &probe.params, probe.body.as_ref()), "    ")?;
         }
     }
     println!("digest: {}", bundle.digest);

@@ -53,12 +53,16 @@ impl Secrets {
     }
 
     /// Replaces every secret in text that came from the target (an error message may echo a
-    /// parameter), raw or XML-escaped, with [`MASK`].
+    /// parameter), raw, XML-escaped or form-encoded, with [`MASK`]. Longer secrets go first, so
+    /// that a secret holding another is not left half visible.
     pub fn mask(&self, text: &str) -> String {
+        let mut values: Vec<&str> = self.values.values().map(|v| v.as_str()).filter(|v| !v.is_empty()).collect();
+        values.sort_by_key(|v| std::cmp::Reverse(v.len()));
         let mut masked = text.to_owned();
-        for value in self.values.values().filter(|v| !v.is_empty()) {
-            let escaped = crate::render::xml_escape(value);
-            for form in [value.as_str(), escaped.as_str()] {
+        for value in values {
+            let escaped = Zeroizing::new(crate::render::xml_escape(value));
+            let encoded = Zeroizing::new(form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>());
+            for form in [value, escaped.as_str(), encoded.as_str()] {
                 masked = masked.replace(form, MASK);
             }
         }
@@ -66,7 +70,7 @@ impl Secrets {
     }
 }
 
-/// Decrypts `secrets.age` and checks that it holds every declared name.
+/// Decrypts `secrets.age`, checks that it holds every declared name, and keeps only those.
 pub fn decrypt(
     encrypted: &[u8],
     passphrase: Zeroizing<String>,
@@ -92,9 +96,27 @@ pub fn decrypt(
     let mut plaintext = Zeroizing::new(Vec::new());
     reader.read_to_end(&mut plaintext).map_err(|e| SecretsError::Unreadable(e.to_string()))?;
     let parsed: BTreeMap<String, String> = serde_json::from_slice(&plaintext).map_err(|_| SecretsError::NotAnObject)?;
-    let values: BTreeMap<String, Zeroizing<String>> = parsed.into_iter().map(|(k, v)| (k, Zeroizing::new(v))).collect();
+    let mut values: BTreeMap<String, Zeroizing<String>> =
+        parsed.into_iter().map(|(k, v)| (k, Zeroizing::new(v))).collect();
     if let Some(name) = declared.iter().find(|n| !values.contains_key(n.as_str())) {
         return Err(SecretsError::Missing(name.clone()));
     }
+    values.retain(|name, _| declared.contains(name));
     Ok(Secrets { values })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_form_of_every_secret_is_masked_whole() {
+        let secret = |v: &str| Zeroizing::new(v.to_owned());
+        let values = BTreeMap::from([("a".to_owned(), secret("pass")), ("b".to_owned(), secret("password&1"))]);
+        let secrets = Secrets { values };
+        assert_eq!(
+            secrets.mask("echoed: password&1, password&amp;1, password%261 and pass"),
+            "echoed: ********, ********, ******** and ********"
+        );
+    }
 }

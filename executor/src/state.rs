@@ -14,6 +14,9 @@ pub enum State {
     Pending(SendReason),
     /// Sent, but whether it was executed is unknown; the probe or the operator decides.
     Unresolved(String),
+    /// Executed, but a declared capture was missing from the answer: the probe (finding the
+    /// object) or the operator supplies it. A create is never sent again on its own account.
+    Incomplete(String),
     Done,
 }
 
@@ -91,19 +94,21 @@ pub fn replay(path: &Path, manifest: &Manifest, records: &[Record]) -> Result<Re
                         State::Pending(SendReason::AfterError)
                     }
                     SendResult::CaptureMissing => {
-                        State::Unresolved(format!("executed, but a declared capture was missing: {message}"))
+                        State::Incomplete(format!("executed, but a declared capture was missing: {message}"))
                     }
                     SendResult::Unknown => State::Unresolved(format!("outcome unknown: {message}")),
                 };
             }
             Record::Probe(probe) => {
-                *state = match probe.found {
-                    Found::Exists => {
+                *state = match (probe.found, &*state) {
+                    (Found::Exists, _) => {
                         replayed.captures.extend(probe.captures.clone());
                         State::Done
                     }
-                    Found::Absent => State::Pending(SendReason::AfterProbeAbsent),
-                    Found::Several => State::Unresolved("its probe found several matching objects".to_owned()),
+                    // It was executed: a probe that does not find it is wrong, or too early.
+                    (Found::Absent, State::Incomplete(why)) => State::Incomplete(why.clone()),
+                    (Found::Absent, _) => State::Pending(SendReason::AfterProbeAbsent),
+                    (Found::Several, _) => State::Unresolved("its probe found several matching objects".to_owned()),
                 };
             }
             Record::Decision(decision) => {
@@ -118,4 +123,81 @@ pub fn replay(path: &Path, manifest: &Manifest, records: &[Record]) -> Result<Re
         }
     }
     Ok(replayed)
+}
+
+#[cfg(test)]
+mod tests {
+    use qmig_schemas::journal::{Intent, Outcome, ProbeResult};
+    use qmig_schemas::{Effect, FORMAT_VERSION, Generator, Method, Request};
+
+    use super::*;
+
+    fn manifest() -> Manifest {
+        let request = Request {
+            seq: 1,
+            id: "network/A".into(),
+            task: "networks".into(),
+            summary: "Create network A".into(),
+            method: Method::Post,
+            path: "/api/2.0/fo/network/".into(),
+            params: vec![],
+            body: None,
+            effect: Effect::Create,
+            captures: vec![],
+            probe: None,
+            source: None,
+        };
+        Manifest {
+            format_version: FORMAT_VERSION,
+            generator: Generator { name: "test".into(), version: "0".into() },
+            sources: vec![],
+            inputs: vec![],
+            unrecognised: vec![],
+            secrets: None,
+            tasks: vec![],
+            requests: vec![request],
+            skipped: vec![],
+            losses: vec![],
+            manual_steps: vec![],
+            warnings: vec![],
+        }
+    }
+
+    fn state_after(records: &[Record]) -> State {
+        let mut states = replay(Path::new("j"), &manifest(), records).expect("replays").states;
+        states.remove(0)
+    }
+
+    #[test]
+    fn a_request_executed_without_its_captures_is_never_scheduled_again_by_its_probe() {
+        let (id, at) = ("network/A".to_owned(), 0);
+        let intent = Record::Intent(Intent { seq: 1, id: id.clone(), attempt: 1, reason: SendReason::First, at });
+        let outcome = |result| {
+            Record::Outcome(Outcome {
+                seq: 1,
+                id: id.clone(),
+                attempt: 1,
+                result,
+                http_status: Some(200),
+                qualys_code: None,
+                message: Some("capture `network/A#id`: the response names no new ID".into()),
+                captures: BTreeMap::new(),
+                response_sha256: None,
+                wait_secs: None,
+                at,
+            })
+        };
+        let absent = Record::Probe(ProbeResult {
+            seq: 1,
+            id: id.clone(),
+            found: Found::Absent,
+            captures: BTreeMap::new(),
+            response_sha256: "0".repeat(64),
+            at,
+        });
+        let unknown = [intent.clone(), outcome(SendResult::Unknown), absent.clone()];
+        assert_eq!(state_after(&unknown), State::Pending(SendReason::AfterProbeAbsent));
+        let incomplete = [intent, outcome(SendResult::CaptureMissing), absent];
+        assert!(matches!(state_after(&incomplete), State::Incomplete(why) if why.contains("no new ID")));
+    }
 }

@@ -2,10 +2,10 @@
 //! operator's journaled decision about a request whose outcome is unknown).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use qmig_schemas::journal::{Decision, Record, Resolution};
-use qmig_schemas::{Effect, VerifiedBundle, verify_bundle};
+use qmig_schemas::{Effect, verify_bundle};
 
 use crate::cli::{self, ResolveArgs};
 use crate::error::{Error, ResolveError};
@@ -13,16 +13,9 @@ use crate::journal::{self, Journal, JournalError};
 use crate::run::now;
 use crate::state::{self, State};
 
-fn journal_path(bundle: &VerifiedBundle, given: Option<&Path>) -> Result<PathBuf, Error> {
-    match given {
-        Some(path) => Ok(path.to_path_buf()),
-        None => Ok(journal::default_path(&bundle.digest)?),
-    }
-}
-
 pub fn status(dir: &Path, journal: Option<&Path>) -> Result<(), Error> {
     let bundle = verify_bundle(dir)?;
-    let path = journal_path(&bundle, journal)?;
+    let path = journal::path(journal, &bundle.digest)?;
     let requests = &bundle.manifest.requests;
     println!("bundle: {}", bundle.digest);
     println!("journal: {}", path.display());
@@ -43,14 +36,17 @@ pub fn status(dir: &Path, journal: Option<&Path>) -> Result<(), Error> {
     let replayed = state::replay(&path, &bundle.manifest, &records)?;
     println!("done: {} of {} requests", replayed.done(), requests.len());
     for (request, state) in requests.iter().zip(&replayed.states) {
-        if let State::Unresolved(why) = state {
-            let next = match (request.effect, &request.probe) {
-                (Effect::Create, Some(_)) => "its probe decides on the next run",
-                (Effect::Create, None) => "needs `resolve --as done|retry`",
-                (Effect::Idempotent | Effect::Read, _) => "is sent again on the next run",
-            };
-            println!("unknown outcome: #{} {}: {why}; {next}", request.seq, request.id);
-        }
+        let (what, why) = match state {
+            State::Unresolved(why) => ("unknown outcome", why),
+            State::Incomplete(why) => ("captures missing", why),
+            State::Pending(_) | State::Done => continue,
+        };
+        let next = match (request.effect, &request.probe) {
+            (Effect::Create, Some(_)) => "its probe decides on the next run",
+            (Effect::Create, None) => "needs `resolve --as done|retry`",
+            (Effect::Idempotent | Effect::Read, _) => "is sent again on the next run",
+        };
+        println!("{what}: #{} {}: {why}; {next}", request.seq, request.id);
     }
     if let Some(error) = &replayed.last_error {
         let code = error.code.as_deref().map(|c| format!("Qualys code {c}: ")).unwrap_or_default();
@@ -67,7 +63,7 @@ pub fn status(dir: &Path, journal: Option<&Path>) -> Result<(), Error> {
 
 pub fn resolve(args: &ResolveArgs) -> Result<(), Error> {
     let bundle = verify_bundle(&args.bundle)?;
-    let path = journal_path(&bundle, args.journal.as_deref())?;
+    let path = journal::path(args.journal.as_deref(), &bundle.digest)?;
     let mut journal = Journal::open_existing(&path, &bundle.digest)?;
     let replayed = state::replay(&path, &bundle.manifest, journal.records())?;
     let (index, request) = bundle
@@ -79,7 +75,7 @@ pub fn resolve(args: &ResolveArgs) -> Result<(), Error> {
         .ok_or_else(|| ResolveError::UnknownRequest(args.request.clone()))?;
     let (seq, id) = (request.seq, request.id.clone());
     match &replayed.states[index] {
-        State::Unresolved(_) => {}
+        State::Unresolved(_) | State::Incomplete(_) => {}
         State::Done => return Err(ResolveError::NotUnresolved { seq, id, state: "done".to_owned() }.into()),
         State::Pending(_) => return Err(ResolveError::NotUnresolved { seq, id, state: "to be sent".to_owned() }.into()),
     }

@@ -79,7 +79,7 @@ pub struct Unrecognised {
 pub struct Secrets {
     /// Always [`SECRETS_FILE`].
     pub file: String,
-    /// Names of the secrets the file must hold; every secret reference uses one of them.
+    /// Names of the secrets the file must hold: exactly those the requests refer to.
     pub names: Vec<String>,
 }
 
@@ -249,7 +249,8 @@ pub struct Body {
 pub struct Slot {
     /// Byte offset of the placeholder in the body file.
     pub offset: u64,
-    /// The exact bytes at `offset` (UTF-8) that the value replaces.
+    /// The exact bytes at `offset` (UTF-8) that the value replaces: the [`Segment::placeholder`]
+    /// of `value`, which may be XML-escaped when `escape` is `xml`.
     pub placeholder: String,
     /// A capture or secret reference (never text).
     pub value: Segment,

@@ -68,7 +68,7 @@ pub fn parse(text: &str) -> Result<Vec<SumLine>, SumsError> {
 
 /// A relative path made of ordinary components: no leading `/`, no `.` or `..`, no backslash,
 /// no control characters, no empty component.
-pub fn is_safe_relative_path(path: &str) -> bool {
+fn is_safe_relative_path(path: &str) -> bool {
     !path.is_empty()
         && !path.starts_with('/')
         && !path.contains('\\')

@@ -8,8 +8,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::manifest::{
-    BODIES_DIR, Body, Extract, FORMAT_VERSION, MANIFEST_FILE, Manifest, Match, Method, Param, REVIEW_FILE, Request,
-    SECRETS_FILE, SUMS_FILE, Segment,
+    BODIES_DIR, Body, Escape, Extract, FORMAT_VERSION, MANIFEST_FILE, Manifest, Match, Method, Param, REVIEW_FILE,
+    Request, SECRETS_FILE, SUMS_FILE, Segment,
 };
 use crate::sums::{self, SumsError};
 
@@ -66,6 +66,8 @@ pub enum VerifyError {
     SecretsFileMissing,
     #[error("{SECRETS_FILE}: the bundle holds a secrets file but the manifest declares no secrets")]
     SecretsUndeclared,
+    #[error("{MANIFEST_FILE}: declares secret `{0}`, which no request refers to (only needed secrets may be shipped)")]
+    SecretUnused(String),
 }
 
 /// What is wrong with one request record.
@@ -89,6 +91,8 @@ pub enum RequestProblem {
     SlotOrder { offset: u64 },
     #[error("body slot at byte {offset} holds text, not a reference")]
     SlotText { offset: u64 },
+    #[error("body slot at byte {offset} holds `{found}`, not `{expected}`, the placeholder of its reference")]
+    SlotPlaceholder { offset: u64, found: String, expected: String },
     #[error("parameter `{0}` would put a secret into a URL")]
     SecretInUrl(String),
     #[error("its probe refers to secret `{0}`; probes may not carry secrets")]
@@ -118,8 +122,8 @@ pub fn verify_bundle(dir: &Path) -> Result<VerifiedBundle, VerifyError> {
             return Err(VerifyError::Io { path: sums_path, source });
         }
     };
-    let sums_text = String::from_utf8(sums_bytes.clone()).map_err(|_| SumsError::Malformed { line: 1 })?;
-    let listed = sums::parse(&sums_text)?;
+    let sums_text = std::str::from_utf8(&sums_bytes).map_err(|_| SumsError::Malformed { line: 1 })?;
+    let listed = sums::parse(sums_text)?;
 
     let present = list_files(dir)?;
     let listed_paths: BTreeSet<&str> = listed.iter().map(|l| l.path.as_str()).collect();
@@ -151,7 +155,7 @@ pub fn verify_bundle(dir: &Path) -> Result<VerifiedBundle, VerifyError> {
 
 /// Parses `manifest.json`: the format version first (so an unknown version is named as such),
 /// then the JSON Schema when this crate is built with `validate`, then the types.
-pub fn parse_manifest(bytes: &[u8]) -> Result<Manifest, VerifyError> {
+fn parse_manifest(bytes: &[u8]) -> Result<Manifest, VerifyError> {
     let value: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|e| VerifyError::ManifestJson(e.to_string()))?;
     match value.get("format_version") {
@@ -236,6 +240,10 @@ pub fn check_manifest(manifest: &Manifest, files: &BTreeMap<String, Vec<u8>>) ->
             }
         }
     }
+    let referenced: BTreeSet<Segment> = manifest.requests.iter().flat_map(request_references).collect();
+    if let Some(name) = secret_names.iter().find(|n| !referenced.contains(&Segment::Secret((**n).to_owned()))) {
+        return Err(VerifyError::SecretUnused((*name).to_owned()));
+    }
     Ok(())
 }
 
@@ -279,9 +287,24 @@ fn check_call(
         if held != Some(slot.placeholder.as_bytes()) {
             return Err(RequestProblem::SlotMismatch { offset });
         }
+        // What the reviewer reads in the body file must name what is sent in its place.
+        let expected = slot.value.placeholder();
+        let reads = match slot.escape {
+            Escape::Xml => xml_unescape(&slot.placeholder),
+            Escape::None => slot.placeholder.clone(),
+        };
+        if reads != expected {
+            return Err(RequestProblem::SlotPlaceholder { offset, found: slot.placeholder.clone(), expected });
+        }
         end_of_previous = end;
     }
     Ok(())
+}
+
+/// The text of XML character data holding only the five predefined entities.
+fn xml_unescape(text: &str) -> String {
+    let entities = [("&lt;", "<"), ("&gt;", ">"), ("&quot;", "\""), ("&apos;", "'"), ("&amp;", "&")];
+    entities.iter().fold(text.to_owned(), |text, (entity, c)| text.replace(entity, c))
 }
 
 fn check_references(
@@ -309,7 +332,7 @@ fn match_references(matcher: &Match) -> impl Iterator<Item = &Segment> {
 
 /// Every capture or secret a request uses: parameters, body slots, and the values its own
 /// captures match on.
-pub fn request_references(request: &Request) -> Vec<Segment> {
+fn request_references(request: &Request) -> Vec<Segment> {
     let extracts = request.captures.iter().filter_map(|c| match &c.extract {
         Extract::Match { matcher, .. } => Some(matcher),
         _ => None,

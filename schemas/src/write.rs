@@ -32,17 +32,17 @@ pub enum WriteError {
 }
 
 /// The exact bytes of `manifest.json` for a manifest: pretty JSON, LF, final newline.
-pub fn manifest_bytes(manifest: &Manifest) -> Result<Vec<u8>, serde_json::Error> {
+fn manifest_bytes(manifest: &Manifest) -> Result<Vec<u8>, serde_json::Error> {
     let mut bytes = serde_json::to_vec_pretty(manifest)?;
     bytes.push(b'\n');
     Ok(bytes)
 }
 
 /// A bundle's files as written: relative path and bytes.
-pub type RenderedFiles = Vec<(String, Vec<u8>)>;
+type RenderedFiles = Vec<(String, Vec<u8>)>;
 
 /// Every file of the bundle with its bytes, `SHA256SUMS` last, and the digest.
-pub fn render(contents: &BundleContents) -> Result<(RenderedFiles, String), serde_json::Error> {
+fn render(contents: &BundleContents) -> Result<(RenderedFiles, String), serde_json::Error> {
     let mut files: RenderedFiles = vec![
         (MANIFEST_FILE.to_owned(), manifest_bytes(&contents.manifest)?),
         (REVIEW_FILE.to_owned(), contents.review.clone().into_bytes()),

@@ -140,9 +140,13 @@ fn contents(requests: Vec<Request>) -> BundleContents {
 }
 
 fn written(requests: Vec<Request>) -> (tempfile::TempDir, std::path::PathBuf, String) {
+    written_contents(&contents(requests))
+}
+
+fn written_contents(contents: &BundleContents) -> (tempfile::TempDir, std::path::PathBuf, String) {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("bundle");
-    let digest = write_bundle(&out, &contents(requests), false).expect("write");
+    let digest = write_bundle(&out, contents, false).expect("write");
     (dir, out, digest)
 }
 
@@ -228,6 +232,59 @@ fn a_slot_that_does_not_hold_its_placeholder_is_refused() {
     body.slots[0].offset += 1;
     let offset = body.slots[0].offset;
     assert_eq!(problem_of(requests), (3, RequestProblem::SlotMismatch { offset }));
+}
+
+/// A reviewer reads the body file: the placeholder there must name what is sent in its place.
+#[test]
+fn a_slot_whose_placeholder_names_another_reference_is_refused() {
+    let mut requests = all();
+    let body = requests[2].body.as_mut().expect("body");
+    body.slots[0].value = Segment::Secret("Linux servers".into());
+    let offset = body.slots[0].offset;
+    let problem = RequestProblem::SlotPlaceholder {
+        offset,
+        found: "{{capture:tag/Cloud Agent#id}}".into(),
+        expected: "{{secret:Linux servers}}".into(),
+    };
+    assert_eq!(problem_of(requests), (3, problem));
+}
+
+/// In an XML body the placeholder may be written escaped, as the body's other text is.
+#[test]
+fn a_slot_may_hold_its_placeholder_xml_escaped() {
+    let name = "tag/R&D#id";
+    let text = "<Tag><parentTagId>{{capture:tag/R&amp;D#id}}</parentTagId></Tag>";
+    let mut requests = all();
+    requests[1].captures[0].name = name.into();
+    let body = requests[2].body.as_mut().expect("body");
+    body.sha256 = sha256_hex(text.as_bytes());
+    body.slots[0] = Slot {
+        offset: text.find("{{").expect("placeholder") as u64,
+        placeholder: "{{capture:tag/R&amp;D#id}}".into(),
+        value: Segment::Capture(name.into()),
+        escape: Escape::Xml,
+    };
+    let mut escaped = contents(requests.clone());
+    escaped.bodies = vec![("bodies/tag-Linux.xml".into(), text.as_bytes().to_vec())];
+    let (_dir, out, _) = written_contents(&escaped);
+    assert!(verify_bundle(&out).is_ok());
+
+    requests[2].body.as_mut().expect("body").slots[0].escape = Escape::None;
+    let mut raw = contents(requests);
+    raw.bodies = escaped.bodies;
+    let (_dir, out, _) = written_contents(&raw);
+    assert!(matches!(
+        verify_bundle(&out),
+        Err(VerifyError::Request { seq: 3, problem: RequestProblem::SlotPlaceholder { .. }, .. })
+    ));
+}
+
+#[test]
+fn a_secret_no_request_refers_to_is_refused() {
+    let mut spare = contents(all());
+    spare.manifest.secrets.as_mut().expect("secrets").names.push("spare".into());
+    let (_dir, out, _) = written_contents(&spare);
+    assert!(matches!(verify_bundle(&out), Err(VerifyError::SecretUnused(name)) if name == "spare"));
 }
 
 #[test]

@@ -1,6 +1,9 @@
 //! The few things a scripted server checks that the simulator cannot: the exact bytes on the
 //! wire, answers the simulator never gives, and a target that echoes a secret back.
 
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
 use base64::Engine as _;
 use qmig_schemas::journal::{Found, Record, SendResult};
 
@@ -40,6 +43,13 @@ fn the_wire_carries_exactly_what_the_bundle_says() {
         ),
         _ => xml(200, IPS_ADDED),
     });
+    let dry = run(&work, server.url(), &digest).arg("--dry-run").output().expect("dry run");
+    assert!(dry.status.success(), "{}", stderr(&dry));
+    assert!(server.seen().is_empty(), "a dry run sends nothing");
+    let shown = stdout(&dry);
+    assert!(shown.contains("| <ServiceRequest><data><Tag><name>Linux</name><parentTagId>{{capture:"), "{shown}");
+    assert!(shown.contains("    | <ServiceRequest><filters><Criteria field=\"name\""), "the probe's body: {shown}");
+    assert!(shown.contains("password=********"), "{shown}");
     let output = run(&work, server.url(), &digest).output().expect("runs");
     assert!(output.status.success(), "{}", stderr(&output));
 
@@ -141,4 +151,96 @@ fn a_target_echoing_a_secret_back_is_masked() {
     for form in SECRET_FORMS {
         assert_nowhere(&work, &[&output.stdout, &output.stderr, &shown.stdout, &shown.stderr], form);
     }
+}
+
+const NETWORK_A_CREATED: &str = "action=create&name=A";
+
+fn network_list(networks: &str) -> Answer {
+    xml(
+        200,
+        format!(
+            "<NETWORK_LIST_OUTPUT><RESPONSE><NETWORK_LIST>{networks}</NETWORK_LIST></RESPONSE></NETWORK_LIST_OUTPUT>"
+        ),
+    )
+}
+
+/// Why scripted: the simulator always names the new ID. A create answered with success but
+/// without it was executed: when its probe then finds nothing (a wrong or early probe), it is
+/// not sent again, on this run or the next; the operator decides, and `status` says so.
+#[test]
+fn a_create_executed_without_its_capture_is_never_sent_again() {
+    let work = Work::new();
+    let digest = work.write(vec![network("A")], vec![], &[]);
+    let server = Server::start(|seen, _| match seen.body_text().as_str() {
+        NETWORK_A_CREATED => {
+            xml(200, "<SIMPLE_RETURN><RESPONSE><TEXT>Network created</TEXT></RESPONSE></SIMPLE_RETURN>")
+        }
+        _ => network_list(""),
+    });
+    let stopped = run(&work, server.url(), &digest).output().expect("runs");
+    assert_eq!(stopped.status.code(), Some(4), "{}", stderr(&stopped));
+    assert!(stderr(&stopped).contains("was executed, but"), "{}", stderr(&stopped));
+    for _ in 0..2 {
+        let output = run(&work, server.url(), &digest).output().expect("runs");
+        assert_eq!(output.status.code(), Some(5), "{}", stderr(&output));
+        assert!(stderr(&output).contains("its probe finds no such object"), "{}", stderr(&output));
+    }
+    let bodies: Vec<String> = server.seen().iter().map(|r| r.body_text()).collect();
+    assert_eq!(bodies, [NETWORK_A_CREATED, "action=list", "action=list"], "one create, then a probe per run");
+    let shown = status(&work);
+    assert!(stdout(&shown).contains("captures missing: #1 network/A"), "{}", stdout(&shown));
+}
+
+/// Why scripted: the simulator makes its changes at once. A create answered with a 503 may
+/// still be running at the target: its probe waits until `--settle` has passed since it was
+/// sent, and finds the network the target finished meanwhile, so it is not sent again.
+#[test]
+fn an_unknown_create_is_given_time_to_settle_before_its_probe() {
+    let work = Work::new();
+    let digest = work.write(vec![network("A")], vec![], &[]);
+    let received = Arc::new(Mutex::new(None::<Instant>));
+    let server = Server::start(move |seen, _| {
+        let mut received = received.lock().expect("lock");
+        if seen.body_text() == NETWORK_A_CREATED {
+            *received = Some(Instant::now());
+            return xml(503, "");
+        }
+        // The target finishes the create 0.9 s after it answered 503.
+        match *received {
+            Some(at) if at.elapsed() >= Duration::from_millis(900) => {
+                network_list("<NETWORK><ID>7</ID><NAME>A</NAME></NETWORK>")
+            }
+            _ => network_list(""),
+        }
+    });
+    let output = run_settling(&work, server.url(), &digest, "1s").output().expect("runs");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stderr(&output).contains("to settle"), "{}", stderr(&output));
+    let bodies: Vec<String> = server.seen().iter().map(|r| r.body_text()).collect();
+    assert_eq!(bodies, [NETWORK_A_CREATED, "action=list"], "the create is not sent again");
+    assert_eq!(work.captures().get("network/A#id").map(String::as_str), Some("7"));
+}
+
+/// Why scripted: the simulator never cuts a list into pages. A probe whose answer is one page
+/// of a longer list (WARNING 1980), without the object, cannot tell that it is absent: the
+/// create is not sent again, and the operator decides.
+#[test]
+fn a_probe_reading_one_page_of_a_longer_list_does_not_decide() {
+    let work = Work::new();
+    let digest = work.write(vec![network("A")], vec![], &[]);
+    let server = Server::start(|seen, _| match seen.body_text().as_str() {
+        NETWORK_A_CREATED => xml(503, ""),
+        _ => xml(
+            200,
+            "<NETWORK_LIST_OUTPUT><RESPONSE><NETWORK_LIST><NETWORK><ID>1</ID><NAME>Z</NAME></NETWORK></NETWORK_LIST>\
+             <WARNING><CODE>1980</CODE><TEXT>1 record limit exceeded. Use URL to get next batch of results.</TEXT>\
+             <URL>https://qualysapi.qualys.eu/api/2.0/fo/network/?action=list&amp;id_min=2</URL></WARNING>\
+             </RESPONSE></NETWORK_LIST_OUTPUT>",
+        ),
+    });
+    let output = run(&work, server.url(), &digest).output().expect("runs");
+    assert_eq!(output.status.code(), Some(5), "{}", stderr(&output));
+    assert!(stderr(&output).contains("one page of a longer list"), "{}", stderr(&output));
+    let bodies: Vec<String> = server.seen().iter().map(|r| r.body_text()).collect();
+    assert_eq!(bodies, [NETWORK_A_CREATED, "action=list"], "the create is not sent again");
 }

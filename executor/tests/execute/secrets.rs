@@ -23,6 +23,9 @@ fn decryption_checks_the_passphrase_the_work_factor_and_the_names() {
     );
     assert!(matches!(decrypt(&file, pass("wrong"), 10, &[]), Err(SecretsError::WrongPassphrase)));
     assert!(matches!(decrypt(&file, pass("right"), 1, &[]), Err(SecretsError::ExcessiveWork { .. })));
+    let two = encrypt(br#"{"unix/root": "a", "unix/spare": "b"}"#, "right");
+    let kept = decrypt(&two, pass("right"), 10, &["unix/root".into()]).expect("decrypts");
+    assert_eq!((kept.get("unix/root"), kept.get("unix/spare")), (Some("a"), None), "only declared secrets are kept");
     let list = encrypt(b"[\"hunter2\"]", "p");
     assert!(!decrypt(&list, pass("p"), 10, &[]).expect_err("not an object").to_string().contains("hunter2"));
 }

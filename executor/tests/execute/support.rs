@@ -153,10 +153,16 @@ pub fn qmig(work: &Work) -> assert_cmd::Command {
 
 /// `run` against `url` with every credential from the environment and short pauses.
 pub fn run(work: &Work, url: &str, digest: &str) -> assert_cmd::Command {
+    run_settling(work, url, digest, "0s")
+}
+
+/// [`run`], giving a create whose outcome is unknown `settle` before it is probed.
+pub fn run_settling(work: &Work, url: &str, digest: &str, settle: &str) -> assert_cmd::Command {
     let mut cmd = qmig(work);
     cmd.arg("run")
         .arg(work.bundle())
-        .args(["--target", url, "--approve", digest, "--username", USERNAME, "--retry-pause", "10ms", "--settle", "0s"])
+        .args(["--target", url, "--approve", digest, "--username", USERNAME])
+        .args(["--retry-pause", "10ms", "--settle", settle])
         .arg("--journal")
         .arg(work.journal())
         .env("QMIG_TARGET_PASSWORD", PASSWORD)
