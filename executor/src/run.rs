@@ -13,7 +13,7 @@ use qmig_schemas::journal::{
     Found, Header, Intent, JOURNAL_FORMAT, Outcome, ProbeResult, Record, SendReason, SendResult,
 };
 use qmig_schemas::{
-    Body, DIGEST_PREFIX, Effect, Method, Param, Probe, Request, VerifiedBundle, sha256_hex, verify_bundle,
+    Body, DIGEST_PREFIX, Effect, Method, Param, Probe, Reported, Request, VerifiedBundle, sha256_hex, verify_bundle,
 };
 
 use crate::classify::{Verdict, classify};
@@ -44,6 +44,8 @@ pub struct Summary {
     pub probes: u64,
     /// Stopped by `--stop-after` with requests left.
     pub stopped_early: bool,
+    /// The captured values the bundle reports to the operator (label, value).
+    pub reported: Vec<(String, String)>,
 }
 
 impl Summary {
@@ -63,6 +65,23 @@ impl Summary {
         if self.stopped_early {
             println!("stopped as asked (--stop-after); run again to continue");
         }
+        print_reported(&self.reported);
+    }
+}
+
+/// The captures the manifest reports to the operator that have a value, in manifest order.
+pub fn reported(report: &[Reported], captures: &BTreeMap<String, String>) -> Vec<(String, String)> {
+    report.iter().filter_map(|r| captures.get(&r.capture).map(|value| (r.label.clone(), value.clone()))).collect()
+}
+
+/// Values nobody can look up later in the target (generated logins, activation codes).
+pub fn print_reported(values: &[(String, String)]) {
+    if values.is_empty() {
+        return;
+    }
+    println!("for the operator:");
+    for (label, value) in values {
+        println!("  {label}: {value}");
     }
 }
 
@@ -123,6 +142,7 @@ pub fn run(args: &RunArgs) -> Result<Summary, Error> {
     };
     let result = runner.all(&bundle, &replayed);
     runner.progress.finish();
+    runner.summary.reported = reported(&bundle.manifest.report, &runner.captures);
     result.map(|()| runner.summary)
 }
 

@@ -160,6 +160,7 @@ mod tests {
             losses: vec![],
             manual_steps: vec![],
             warnings: vec![],
+            report: vec![],
         }
     }
 

@@ -10,7 +10,7 @@ use qmig_schemas::{Effect, verify_bundle};
 use crate::cli::{self, ResolveArgs};
 use crate::error::{Error, ResolveError};
 use crate::journal::{self, Journal, JournalError};
-use crate::run::now;
+use crate::run::{now, print_reported, reported};
 use crate::state::{self, State};
 
 pub fn status(dir: &Path, journal: Option<&Path>) -> Result<(), Error> {
@@ -58,6 +58,7 @@ pub fn status(dir: &Path, journal: Option<&Path>) -> Result<(), Error> {
         None => println!("left: nothing; the bundle is complete"),
         Some((next, _)) => println!("left: {} (next: #{} {})", left.len(), next.seq, next.id),
     }
+    print_reported(&reported(&bundle.manifest.report, &replayed.captures));
     Ok(())
 }
 

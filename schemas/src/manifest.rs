@@ -46,6 +46,20 @@ pub struct Manifest {
     pub manual_steps: Vec<ManualStep>,
     #[serde(default)]
     pub warnings: Vec<Warning>,
+    /// Captured values the operator needs once the bundle has run (generated logins, appliance
+    /// activation codes): `qmig-execute` prints them at the end of a run and in `status`.
+    #[serde(default)]
+    pub report: Vec<Reported>,
+}
+
+/// A captured value shown to the operator after the run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reported {
+    /// The name of a capture some request declares.
+    pub capture: String,
+    /// What the value is, in plain words (`new login of nwind_um (Seán O'Brien)`).
+    pub label: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

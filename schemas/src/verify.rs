@@ -68,6 +68,8 @@ pub enum VerifyError {
     SecretsUndeclared,
     #[error("{MANIFEST_FILE}: declares secret `{0}`, which no request refers to (only needed secrets may be shipped)")]
     SecretUnused(String),
+    #[error("{MANIFEST_FILE}: reports capture `{0}` to the operator, but no request declares it")]
+    ReportedUnknown(String),
 }
 
 /// What is wrong with one request record.
@@ -243,6 +245,9 @@ pub fn check_manifest(manifest: &Manifest, files: &BTreeMap<String, Vec<u8>>) ->
     let referenced: BTreeSet<Segment> = manifest.requests.iter().flat_map(request_references).collect();
     if let Some(name) = secret_names.iter().find(|n| !referenced.contains(&Segment::Secret((**n).to_owned()))) {
         return Err(VerifyError::SecretUnused((*name).to_owned()));
+    }
+    if let Some(reported) = manifest.report.iter().find(|r| !captures.contains_key(r.capture.as_str())) {
+        return Err(VerifyError::ReportedUnknown(reported.capture.clone()));
     }
     Ok(())
 }

@@ -132,6 +132,7 @@ fn contents(requests: Vec<Request>) -> BundleContents {
             losses: vec![],
             manual_steps: vec![],
             warnings: vec![],
+            report: vec![],
         },
         review: "# Review\n".into(),
         bodies: vec![("bodies/tag-Linux.xml".into(), BODY.as_bytes().to_vec())],
@@ -332,4 +333,22 @@ fn an_unlisted_or_missing_file_is_named() {
     std::fs::remove_file(out.join("bodies/extra.xml")).expect("rm");
     std::fs::remove_file(out.join(REVIEW_FILE)).expect("rm");
     assert!(matches!(verify_bundle(&out), Err(VerifyError::MissingFile { path }) if path == REVIEW_FILE));
+}
+
+#[test]
+fn a_reported_capture_nobody_declares_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("bundle");
+    let mut bundle = contents(all());
+    bundle.manifest.report =
+        vec![Reported { capture: "user/jdoe#login".into(), label: "new login of jdoe".into() }];
+    write_bundle(&out, &bundle, false).expect("write");
+    match verify_bundle(&out) {
+        Err(VerifyError::ReportedUnknown(name)) => assert_eq!(name, "user/jdoe#login"),
+        other => panic!("expected an unknown reported capture, got {other:?}"),
+    }
+    bundle.manifest.report =
+        vec![Reported { capture: "network/Corp East#id".into(), label: "ID of network Corp East".into() }];
+    write_bundle(&out, &bundle, true).expect("write");
+    verify_bundle(&out).expect("a declared capture may be reported");
 }

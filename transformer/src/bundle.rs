@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use qmig_schemas::{
-    BODIES_DIR, Body, BundleContents, FORMAT_VERSION, Generator, Manifest, Probe, Request, SourceFile, TaskSummary,
-    Unrecognised, sha256_hex,
+    BODIES_DIR, Body, BundleContents, FORMAT_VERSION, Generator, Manifest, Probe, Request, SourceFile, SourceRef,
+    TaskSummary, Unrecognised, sha256_hex,
 };
 
 use crate::checklist;
@@ -24,12 +24,14 @@ pub struct Provenance {
 pub fn assemble(outputs: Vec<TaskOutput>, provenance: Provenance) -> Result<BundleContents, TransformError> {
     let mut requests = Vec::new();
     let mut bodies: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    let mut first_of_id: BTreeMap<String, Draft> = BTreeMap::new();
+    // Where each request id was first planned from, to name both places of a duplicate.
+    let mut first_source: BTreeMap<String, Option<SourceRef>> = BTreeMap::new();
     let mut tasks = Vec::new();
     let mut skipped = Vec::new();
     let mut losses = Vec::new();
     let mut steps = Vec::new();
     let mut warnings = provenance.warnings;
+    let mut report = Vec::new();
     for output in outputs {
         tasks.push(TaskSummary {
             task: output.task.to_owned(),
@@ -38,10 +40,9 @@ pub fn assemble(outputs: Vec<TaskOutput>, provenance: Provenance) -> Result<Bund
             skipped: output.skipped.len() as u64,
         });
         for draft in output.requests {
-            if let Some(first) = first_of_id.get(&draft.id) {
+            if let Some(first) = first_source.insert(draft.id.clone(), draft.source.clone()) {
                 return Err(duplicate_id(first, &draft));
             }
-            first_of_id.insert(draft.id.clone(), draft.clone());
             let seq = requests.len() as u64 + 1;
             let body = draft.body.map(|b| body_file(&draft.id, "", b, &mut bodies));
             let probe = draft.probe.map(|p| Probe {
@@ -71,6 +72,7 @@ pub fn assemble(outputs: Vec<TaskOutput>, provenance: Provenance) -> Result<Bund
         losses.extend(output.losses);
         steps.extend(output.manual_steps);
         warnings.extend(output.warnings);
+        report.extend(output.report);
     }
     let manifest = Manifest {
         format_version: FORMAT_VERSION,
@@ -85,17 +87,18 @@ pub fn assemble(outputs: Vec<TaskOutput>, provenance: Provenance) -> Result<Bund
         losses,
         manual_steps: checklist::merge(checklist::general_steps(), steps),
         warnings,
+        report,
     };
     let review = review::render(&manifest);
     Ok(BundleContents { manifest, review, bodies: bodies.into_iter().collect(), secrets_age: None })
 }
 
-fn duplicate_id(first: &Draft, second: &Draft) -> TransformError {
-    let unknown = || qmig_schemas::SourceRef { file: "(derived)".to_owned(), line: 0, id: None, title: None };
+fn duplicate_id(first: Option<SourceRef>, second: &Draft) -> TransformError {
+    let unknown = || SourceRef { file: "(derived)".to_owned(), line: 0, id: None, title: None };
     TransformError::ConflictingDuplicate {
         kind: format!("{} object", second.task),
         key: second.id.clone(),
-        first: first.source.clone().unwrap_or_else(unknown),
+        first: first.unwrap_or_else(unknown),
         second: second.source.clone().unwrap_or_else(unknown),
     }
 }

@@ -1,6 +1,8 @@
 //! The manual steps of the migration guide that no API performs, in every review. Tasks add
 //! object-specific steps (and items to these, by the same id).
 
+use std::collections::BTreeSet;
+
 use qmig_schemas::{ManualStep, StepTime};
 
 pub fn general_steps() -> Vec<ManualStep> {
@@ -92,14 +94,38 @@ pub fn merge(mut steps: Vec<ManualStep>, more: impl IntoIterator<Item = ManualSt
     for step in more {
         match steps.iter_mut().find(|s| s.id == step.id) {
             Some(existing) => {
-                for item in step.items {
-                    if !existing.items.contains(&item) {
-                        existing.items.push(item);
-                    }
-                }
+                let mut seen: BTreeSet<String> = existing.items.iter().cloned().collect();
+                existing.items.extend(step.items.into_iter().filter(|item| seen.insert(item.clone())));
             }
             None => steps.push(step),
         }
     }
     steps
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(id: &str, items: &[&str]) -> ManualStep {
+        ManualStep {
+            id: id.to_owned(),
+            when: StepTime::Before,
+            title: String::new(),
+            detail: String::new(),
+            items: items.iter().map(|i| (*i).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn task_steps_add_their_items_once_to_the_step_of_the_same_id() {
+        let merged = merge(
+            general_steps(),
+            [step("business-units", &["a", "b", "a"]), step("business-units", &["b", "c"]), step("extra", &["x"])],
+        );
+        let units = merged.iter().find(|s| s.id == "business-units").expect("the general step");
+        assert_eq!(units.items, ["a", "b", "c"]);
+        assert_eq!(merged.len(), general_steps().len() + 1);
+        assert_eq!(merged.last().map(|s| s.id.as_str()), Some("extra"));
+    }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::export::Export;
+use crate::export::{Export, Kind, Record};
 use crate::inputs::Inputs;
 
 /// Options of one transformation.
@@ -66,4 +66,12 @@ pub struct Context<'a> {
     pub target: Option<&'a Export>,
     pub inputs: &'a Inputs,
     pub options: &'a Options,
+}
+
+impl<'a> Context<'a> {
+    /// The records of one kind in the target's export; none when it was not captured. What
+    /// the target already has is mapped, not created again.
+    pub fn target_records(&self, kind: Kind) -> impl Iterator<Item = Record<'a>> + 'a {
+        self.target.into_iter().flat_map(move |target| target.records(kind))
+    }
 }

@@ -2,7 +2,8 @@
 //! name), pages of one list are merged with duplicates detected, truncated lists must have their
 //! next page, and files that are not a known export are listed rather than ignored.
 
-use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use qmig_schemas::{SourceFile, SourceRef, Unrecognised, Warning};
@@ -42,6 +43,9 @@ pub struct KindSpec {
     /// The numeric ID a truncated list continues from (`id_min` in the WARNING's URL).
     pub paging_id: Option<&'static str>,
 }
+
+/// How the files of the target's export are named in messages and the manifest.
+const TARGET_PREFIX: &str = "target-export/";
 
 pub const KINDS: &[KindSpec] = &[
     KindSpec {
@@ -148,10 +152,36 @@ impl Kind {
 /// One recognised file of the export.
 #[derive(Debug)]
 pub struct ExportFile {
-    /// Path relative to the export directory, `/`-separated.
+    /// Path relative to the export directory, `/`-separated; files of the target's export
+    /// are named `target-export/...`, so no message confuses them with the source's.
     pub path: String,
     pub kind: Kind,
     pub document: Document,
+}
+
+impl ExportFile {
+    /// The records of this file, in document order.
+    pub fn records(&self) -> impl Iterator<Item = Record<'_>> {
+        self.document.records.iter().map(move |element| Record { file: self, element })
+    }
+
+    /// The document as a whole (its root with everything that is not a record).
+    pub fn head(&self) -> Record<'_> {
+        Record { file: self, element: &self.document.head }
+    }
+
+    /// A parameter of the request the capture echoed (`echo_request=1`).
+    pub fn echoed(&self, key: &str) -> Option<&str> {
+        let params = self.document.head.all("REQUEST/PARAM_LIST/PARAM");
+        params.filter(|p| p.text_at("KEY") == Some(key)).find_map(|p| p.text_at("VALUE"))
+    }
+
+    /// The file name without directory and extension, for the naming conventions of captures
+    /// that do not say what they hold (`ip_list_vm_dns`).
+    pub fn stem(&self) -> &str {
+        let name = self.path.rsplit('/').next().unwrap_or(&self.path);
+        name.rsplit_once('.').map_or(name, |(stem, _)| stem)
+    }
 }
 
 /// A record of a list, with the file it came from.
@@ -170,6 +200,11 @@ impl<'a> Record<'a> {
             id: id.map(str::to_owned),
             title: title.map(str::to_owned),
         }
+    }
+
+    /// An element inside this record (a netblock range, a VLAN), so that errors name its line.
+    pub fn nested(&self, element: &'a Element) -> Record<'a> {
+        Record { file: self.file, element }
     }
 
     /// An error about this record's content.
@@ -191,6 +226,8 @@ impl<'a> Record<'a> {
 #[derive(Debug)]
 pub struct Export {
     pub root: PathBuf,
+    /// What the names of its files start with: empty for the source's export.
+    prefix: &'static str,
     files: Vec<ExportFile>,
     pub unrecognised: Vec<Unrecognised>,
     /// Duplicates across pages that were identical and kept once.
@@ -200,6 +237,15 @@ pub struct Export {
 impl Export {
     /// Reads every file below `root`. `strict` turns unrecognised files into errors.
     pub fn load(root: &Path, strict: bool) -> Result<Export, TransformError> {
+        Export::read(root, strict, "")
+    }
+
+    /// Reads the target's own export (`--target-export`), its files named `target-export/...`.
+    pub fn load_target(root: &Path) -> Result<Export, TransformError> {
+        Export::read(root, false, TARGET_PREFIX)
+    }
+
+    fn read(root: &Path, strict: bool, prefix: &'static str) -> Result<Export, TransformError> {
         if !root.exists() {
             return Err(TransformError::ExportMissing(root.to_path_buf()));
         }
@@ -211,7 +257,7 @@ impl Export {
             return Err(TransformError::ExportEmpty(root.to_path_buf()));
         }
         let loaded: Vec<Result<Loaded, TransformError>> =
-            paths.par_iter().map(|(relative, path)| load_file(relative, path)).collect();
+            paths.par_iter().map(|(relative, path)| load_file(&format!("{prefix}{relative}"), path)).collect();
         let mut files = Vec::new();
         let mut unrecognised = Vec::new();
         for result in loaded {
@@ -226,18 +272,18 @@ impl Export {
         if files.is_empty() {
             return Err(TransformError::ExportEmpty(root.to_path_buf()));
         }
-        let mut export = Export { root: root.to_path_buf(), files, unrecognised, warnings: Vec::new() };
+        let mut export = Export { root: root.to_path_buf(), prefix, files, unrecognised, warnings: Vec::new() };
         export.merge_pages()?;
         export.check_truncation()?;
         Ok(export)
     }
 
     /// The recognised files, for the manifest.
-    pub fn source_files(&self, prefix: &str) -> Vec<SourceFile> {
+    pub fn source_files(&self) -> Vec<SourceFile> {
         self.files
             .iter()
             .map(|f| SourceFile {
-                path: format!("{prefix}{}", f.path),
+                path: f.path.clone(),
                 sha256: f.document.sha256.clone(),
                 kind: f.kind.spec().label.to_owned(),
             })
@@ -252,7 +298,7 @@ impl Export {
     /// The exact bytes of a file, for the imports that send an exported document as it is.
     /// A file that changed since it was read would make the bundle disagree with its manifest.
     pub fn bytes(&self, file: &ExportFile) -> Result<Vec<u8>, TransformError> {
-        let path = self.root.join(&file.path);
+        let path = self.root.join(file.path.strip_prefix(self.prefix).unwrap_or(&file.path));
         let bytes = std::fs::read(&path).map_err(|source| TransformError::Io { path: path.clone(), source })?;
         if qmig_schemas::sha256_hex(&bytes) != file.document.sha256 {
             let source = std::io::Error::other("the file changed while qmig was reading the export");
@@ -263,53 +309,62 @@ impl Export {
 
     /// Every record of one kind over all its pages, in path order, duplicates removed.
     pub fn records(&self, kind: Kind) -> impl Iterator<Item = Record<'_>> {
-        self.files(kind).flat_map(|file| file.document.records.iter().map(move |element| Record { file, element }))
+        self.files(kind).flat_map(ExportFile::records)
     }
 
     /// Identical objects on several pages are kept once (with a warning); the same key with a
     /// different content is an error, since either capture could be the true one.
     fn merge_pages(&mut self) -> Result<(), TransformError> {
         let mut seen: BTreeMap<(Kind, String), (usize, usize)> = BTreeMap::new();
-        let mut drop: Vec<(usize, usize)> = Vec::new();
+        let mut drop: BTreeSet<(usize, usize)> = BTreeSet::new();
         for (file_index, file) in self.files.iter().enumerate() {
             let spec = file.kind.spec();
             if spec.key.is_empty() {
                 continue;
             }
             for (record_index, element) in file.document.records.iter().enumerate() {
-                let key: Vec<&str> = spec.key.iter().map(|k| element.text_at(k).unwrap_or("")).collect();
-                let key = key.join("/");
+                let parts: Vec<&str> = spec.key.iter().map(|k| element.text_at(k).unwrap_or("")).collect();
+                let (first_file, first_record) = match seen.entry((file.kind, parts.join("/"))) {
+                    Entry::Vacant(slot) => {
+                        slot.insert((file_index, record_index));
+                        continue;
+                    }
+                    Entry::Occupied(slot) => *slot.get(),
+                };
+                let key = parts.join("/");
                 let here = Record { file, element };
-                match seen.get(&(file.kind, key.clone())) {
-                    None => {
-                        seen.insert((file.kind, key), (file_index, record_index));
-                    }
-                    Some(&(first_file, first_record)) => {
-                        let first_file = &self.files[first_file];
-                        let first = Record { file: first_file, element: &first_file.document.records[first_record] };
-                        if !first.element.same_content(element) {
-                            return Err(TransformError::ConflictingDuplicate {
-                                kind: spec.label.to_owned(),
-                                key,
-                                first: first.source(None, None),
-                                second: here.source(None, None),
-                            });
-                        }
-                        self.warnings.push(Warning {
-                            task: "export".to_owned(),
-                            message: format!(
-                                "{} {key} is listed again identically at {}:{}; kept once",
-                                spec.label, file.path, element.line
-                            ),
-                            source: Some(first.source(None, None)),
-                        });
-                        drop.push((file_index, record_index));
-                    }
+                let first_file = &self.files[first_file];
+                let first = Record { file: first_file, element: &first_file.document.records[first_record] };
+                if !first.element.same_content(element) {
+                    return Err(TransformError::ConflictingDuplicate {
+                        kind: spec.label.to_owned(),
+                        key,
+                        first: first.source(None, None),
+                        second: here.source(None, None),
+                    });
                 }
+                self.warnings.push(Warning {
+                    task: "export".to_owned(),
+                    message: format!(
+                        "{} {key} is listed again identically at {}:{}; kept once",
+                        spec.label, file.path, element.line
+                    ),
+                    source: Some(first.source(None, None)),
+                });
+                drop.insert((file_index, record_index));
             }
         }
-        for (file_index, record_index) in drop.into_iter().rev() {
-            self.files[file_index].document.records.remove(record_index);
+        if drop.is_empty() {
+            return Ok(());
+        }
+        // In one pass per file: removing records one by one would move the rest of a large
+        // page for each duplicate.
+        for (file_index, file) in self.files.iter_mut().enumerate() {
+            let mut record_index = 0;
+            file.document.records.retain(|_| {
+                record_index += 1;
+                !drop.contains(&(file_index, record_index - 1))
+            });
         }
         Ok(())
     }

@@ -51,7 +51,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), TransformError> {
 /// Reads the export and inputs and plans every task, without writing anything.
 pub fn build(args: &BundleArgs) -> Result<BundleContents, TransformError> {
     let export = Export::load(&args.export_dir, args.strict)?;
-    let target = args.target_export.as_deref().map(|dir| Export::load(dir, false)).transpose()?;
+    let target = args.target_export.as_deref().map(Export::load_target).transpose()?;
     let inputs = Inputs::load(args.inputs.as_deref())?;
     let options = Options {
         ips_per_request: args.ips_per_request,
@@ -73,7 +73,7 @@ pub fn build(args: &BundleArgs) -> Result<BundleContents, TransformError> {
     }
     let mut input_files = inputs.files.clone();
     if let Some(target) = &target {
-        input_files.extend(target.source_files("target-export/"));
+        input_files.extend(target.source_files());
     }
     let mut warnings = export.warnings.clone();
     warnings.extend(inputs.ignored.iter().map(|name| qmig_schemas::Warning {
@@ -82,7 +82,7 @@ pub fn build(args: &BundleArgs) -> Result<BundleContents, TransformError> {
         source: None,
     }));
     let provenance = Provenance {
-        sources: export.source_files(""),
+        sources: export.source_files(),
         inputs: input_files,
         unrecognised: export.unrecognised.clone(),
         warnings,

@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use qmig_schemas::{
-    Capture, Condition, Effect, Escape, Extract, Loss, ManualStep, Match, Method, Param, ProbeCapture, Segment,
-    Skipped, Slot, SourceRef, StepTime, Value, Warning,
+    Capture, Condition, Effect, Escape, Extract, Loss, ManualStep, Match, Method, Param, ProbeCapture, Reported,
+    Segment, Skipped, Slot, SourceRef, StepTime, Value, Warning,
 };
 
 use crate::error::Unresolved;
@@ -204,6 +204,8 @@ pub struct TaskOutput {
     pub losses: Vec<Loss>,
     pub manual_steps: Vec<ManualStep>,
     pub warnings: Vec<Warning>,
+    /// Captured values the operator needs after the run and cannot look up in the target.
+    pub report: Vec<Reported>,
 }
 
 impl TaskOutput {
@@ -216,6 +218,7 @@ impl TaskOutput {
             losses: Vec::new(),
             manual_steps: Vec::new(),
             warnings: Vec::new(),
+            report: Vec::new(),
         }
     }
 
@@ -245,6 +248,11 @@ impl TaskOutput {
 
     pub fn warn(&mut self, message: impl Into<String>, source: Option<SourceRef>) {
         self.warnings.push(Warning { task: self.task.to_owned(), message: message.into(), source });
+    }
+
+    /// Has the executor show the operator a captured value once the bundle has run.
+    pub fn report_capture(&mut self, capture: String, label: String) {
+        self.report.push(Reported { capture, label });
     }
 
     pub fn step(&mut self, id: &str, when: StepTime, title: &str, detail: &str, items: Vec<String>) {
@@ -330,8 +338,15 @@ impl Refs {
         self.targets.get(&(kind, source_key.to_owned()))
     }
 
-    /// The target of a reference, or `None` after recording who needed it and how to fix it.
-    pub fn require(&mut self, kind: RefKind, source_key: &str, used_by: &str, hint: &str) -> Option<Target> {
+    /// The target of a reference, or `None` after recording who needed it and how to fix it
+    /// (`hint`, asked for once per unresolved reference).
+    pub fn require(
+        &mut self,
+        kind: RefKind,
+        source_key: &str,
+        used_by: &str,
+        hint: impl FnOnce() -> String,
+    ) -> Option<Target> {
         if let Some(target) = self.get(kind, source_key) {
             return Some(target.clone());
         }
@@ -339,7 +354,7 @@ impl Refs {
             kind: kind.label().to_owned(),
             key: source_key.to_owned(),
             used_by: Vec::new(),
-            hint: hint.to_owned(),
+            hint: hint(),
         });
         if !entry.used_by.iter().any(|u| u == used_by) {
             entry.used_by.push(used_by.to_owned());
@@ -349,12 +364,6 @@ impl Refs {
 
     pub fn unresolved(&self) -> Vec<Unresolved> {
         self.unresolved.values().cloned().collect()
-    }
-}
-
-impl From<&str> for Target {
-    fn from(id: &str) -> Target {
-        Target::Known(id.to_owned())
     }
 }
 
@@ -433,9 +442,10 @@ mod tests {
     fn every_unresolved_reference_is_kept_with_its_users() {
         let mut refs = Refs::default();
         refs.set(RefKind::Network, "1", Target::Known("9".into()));
-        assert_eq!(refs.require(RefKind::Network, "1", "a", "hint"), Some(Target::Known("9".into())));
-        assert_eq!(refs.require(RefKind::Network, "2", "a", "hint"), None);
-        assert_eq!(refs.require(RefKind::Network, "2", "b", "hint"), None);
+        let hint = || "hint".to_owned();
+        assert_eq!(refs.require(RefKind::Network, "1", "a", hint), Some(Target::Known("9".into())));
+        assert_eq!(refs.require(RefKind::Network, "2", "a", hint), None);
+        assert_eq!(refs.require(RefKind::Network, "2", "b", || unreachable!("asked for once")), None);
         let unresolved = refs.unresolved();
         assert_eq!(unresolved.len(), 1);
         assert_eq!(unresolved[0].used_by, ["a", "b"]);

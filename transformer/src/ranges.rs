@@ -86,11 +86,6 @@ impl<A: Address> RangeSet<A> {
         self.ranges.iter().map(|&(a, b)| A::span(a, b)).fold(0u128, u128::saturating_add)
     }
 
-    pub fn contains(&self, address: A) -> bool {
-        let index = self.ranges.partition_point(|&(_, end)| end < address);
-        self.ranges.get(index).is_some_and(|&(start, _)| start <= address)
-    }
-
     pub fn union(&self, other: &Self) -> Self {
         RangeSet::from_ranges(self.ranges.iter().chain(&other.ranges).copied())
     }
@@ -133,13 +128,6 @@ impl<A: Address> RangeSet<A> {
             }
         }
         RangeSet { ranges: out }
-    }
-
-    /// Each range as Qualys writes it: a single address, or `start-end`.
-    pub fn entries(&self) -> impl Iterator<Item = String> + '_ {
-        self.ranges.iter().map(|&(start, end)| {
-            if start == end { start.render() } else { format!("{}-{}", start.render(), end.render()) }
-        })
     }
 }
 
@@ -286,7 +274,8 @@ mod tests {
             (v4("10.0.0.1"), v4("10.0.0.4")),
             (v4("10.0.0.7"), v4("10.0.0.12")),
         ]);
-        assert_eq!(set.entries().collect::<Vec<_>>(), ["10.0.0.1-10.0.0.12"]);
+        assert_eq!(set.ranges(), [(v4("10.0.0.1"), v4("10.0.0.12"))]);
+        assert_eq!(IpEntry::V4(set.ranges()[0].0, set.ranges()[0].1).render(), "10.0.0.1-10.0.0.12");
         assert_eq!(set.address_count(), 12);
     }
 

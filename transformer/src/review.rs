@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use qmig_schemas::{Effect, Extract, Manifest, Request, StepTime, Value};
+use qmig_schemas::{Condition, Effect, Extract, Manifest, Request, StepTime, Value};
 
 /// Parameter values longer than this are shortened in the review (the manifest has them whole).
 const LONGEST_VALUE: usize = 240;
@@ -29,6 +29,7 @@ pub fn render(manifest: &Manifest) -> String {
     skipped(w, manifest);
     losses(w, manifest);
     steps(w, manifest, StepTime::After, "## After running the bundle");
+    reported(w, manifest);
     warnings(w, manifest);
     files(w, manifest);
     out
@@ -110,19 +111,22 @@ fn requests(w: &mut String, manifest: &Manifest) {
 }
 
 fn describe(w: &mut String, request: &Request) {
-    let _ = writeln!(w, "{}. **{}** (`{}`)", request.seq, md(&request.summary), request.id.replace('`', "'"));
-    let _ = writeln!(w, "   - {} `{}`{}", request.method.as_str(), request.path, effect_words(request.effect));
+    let marker = format!("{}. ", request.seq);
+    // Details indented as far as the item's text, so that Markdown nests them under it.
+    let pad = " ".repeat(marker.len());
+    let _ = writeln!(w, "{marker}**{}** (`{}`)", md(&request.summary), request.id.replace('`', "'"));
+    let _ = writeln!(w, "{pad}- {} `{}`{}", request.method.as_str(), request.path, effect_words(request.effect));
     if let Some(source) = &request.source {
-        let _ = writeln!(w, "   - from {}", md(&source.to_string()));
+        let _ = writeln!(w, "{pad}- from {}", md(&source.to_string()));
     }
     let location = if request.body.is_some() { "query" } else { "form" };
     for param in &request.params {
-        let _ = writeln!(w, "   - {location} `{}` = {}", param.name, shown(&param.value));
+        let _ = writeln!(w, "{pad}- {location} `{}` = {}", param.name, shown(&param.value));
     }
     if let Some(body) = &request.body {
-        let _ = writeln!(w, "   - body `{}` ({}, sha256 {})", body.file, body.content_type, &body.sha256[..16]);
+        let _ = writeln!(w, "{pad}- body `{}` ({}, sha256 {})", body.file, body.content_type, &body.sha256[..16]);
         for slot in &body.slots {
-            let _ = writeln!(w, "     - at byte {}: {}", slot.offset, md(&slot.value.placeholder()));
+            let _ = writeln!(w, "{pad}  - at byte {}: {}", slot.offset, md(&slot.value.placeholder()));
         }
     }
     for capture in &request.captures {
@@ -130,33 +134,29 @@ fn describe(w: &mut String, request: &Request) {
             Extract::NewId => "the new object's ID".to_owned(),
             Extract::Login => "the generated login".to_owned(),
             Extract::Element { name } => format!("the response's {}", md(name)),
-            Extract::Match { matcher, take } => format!(
-                "{} of the {} whose {}",
-                md(take),
-                md(&matcher.record),
-                matcher
-                    .conditions
-                    .iter()
-                    .map(|c| format!("{} is {}", md(&c.field), shown(&c.equals)))
-                    .collect::<Vec<_>>()
-                    .join(" and ")
-            ),
+            Extract::Match { matcher, take } => {
+                format!("{} of the {} whose {}", md(take), md(&matcher.record), conditions(&matcher.conditions))
+            }
         };
-        let _ = writeln!(w, "   - keeps {from} as `{}`", capture.name.replace('`', "'"));
+        let _ = writeln!(w, "{pad}- keeps {from} as `{}`", capture.name.replace('`', "'"));
     }
     if let Some(probe) = &request.probe {
-        let conditions: Vec<String> =
-            probe.exists.conditions.iter().map(|c| format!("{} is {}", md(&c.field), shown(&c.equals))).collect();
         let _ = writeln!(
             w,
-            "   - if its outcome is unknown, first checks with {} `{}` for a {} whose {}",
+            "{pad}- if its outcome is unknown, first checks with {} `{}` for an existing {} whose {}",
             probe.method.as_str(),
             probe.path,
             md(&probe.exists.record),
-            conditions.join(" and ")
+            conditions(&probe.exists.conditions)
         );
     }
     line(w, "");
+}
+
+/// What a record must hold, in words: NAME is `x` and PORT is `443`.
+fn conditions(conditions: &[Condition]) -> String {
+    let each: Vec<String> = conditions.iter().map(|c| format!("{} is {}", md(&c.field), shown(&c.equals))).collect();
+    each.join(" and ")
 }
 
 fn effect_words(effect: Effect) -> &'static str {
@@ -211,6 +211,21 @@ fn losses(w: &mut String, manifest: &Manifest) {
             md(&loss.reason),
             md(&source)
         );
+    }
+    line(w, "");
+}
+
+fn reported(w: &mut String, manifest: &Manifest) {
+    if manifest.report.is_empty() {
+        return;
+    }
+    line(w, "## Shown to the operator once the bundle has run");
+    line(w, "");
+    line(w, "The executor prints these values, captured from the target's responses, at the end of the run and in");
+    line(w, "`qmig-execute status`. They are not in the bundle.");
+    line(w, "");
+    for reported in &manifest.report {
+        let _ = writeln!(w, "- {} (`{}`)", md(&reported.label), reported.capture.replace('`', "'"));
     }
     line(w, "");
 }

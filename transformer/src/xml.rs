@@ -32,6 +32,14 @@ impl Element {
         self.children.iter().filter(move |c| c.name == name)
     }
 
+    /// The items of a list, by path: `NETBLOCK/RANGE` is every RANGE child of the NETBLOCK
+    /// child; nothing when the list is missing.
+    pub fn all<'a>(&'a self, path: &str) -> impl Iterator<Item = &'a Element> {
+        let (list, item) = path.rsplit_once('/').unwrap_or(("", path));
+        let list = if list.is_empty() { Some(self) } else { self.at(list) };
+        list.into_iter().flat_map(|l| &l.children).filter(move |c| c.name == item)
+    }
+
     /// The element at a `/`-separated path of child names below this one.
     pub fn at(&self, path: &str) -> Option<&Element> {
         path.split('/').try_fold(self, |element, name| element.child(name))
@@ -339,29 +347,6 @@ pub fn escape(text: &str) -> String {
     quick_xml::escape::escape(text).into_owned()
 }
 
-/// Writes an element tree as compact XML (no indentation: bodies are sent as written).
-pub fn write_element(element: &Element, out: &mut String) {
-    out.push('<');
-    out.push_str(&element.name);
-    for (key, value) in &element.attrs {
-        out.push_str(&format!(" {key}=\"{}\"", escape(value)));
-    }
-    if element.children.is_empty() && element.text.trim().is_empty() {
-        out.push_str("/>");
-        return;
-    }
-    out.push('>');
-    if element.children.is_empty() {
-        out.push_str(&escape(&element.text));
-    }
-    for child in &element.children {
-        write_element(child, out);
-    }
-    out.push_str("</");
-    out.push_str(&element.name);
-    out.push('>');
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -398,6 +383,15 @@ mod tests {
     }
 
     #[test]
+    fn list_items_are_found_by_path() {
+        let document = doc("<L><N><R>1</R><X/><R>2</R></N></L>", &[]).expect("parses");
+        let items: Vec<&str> = document.head.all("N/R").map(Element::value).collect();
+        assert_eq!(items, ["1", "2"]);
+        assert_eq!(document.head.all("N").count(), 1);
+        assert_eq!(document.head.all("missing/R").count(), 0);
+    }
+
+    #[test]
     fn malformed_xml_names_line_and_column() {
         let err = doc("<L>\n  <R><ID>1</ID></X>\n</L>\n", &["R"]).expect_err("mismatched end");
         match err {
@@ -413,17 +407,5 @@ mod tests {
     fn unknown_entities_are_refused() {
         let err = doc("<L><R>&custom;</R></L>", &["R"]).expect_err("entity");
         assert!(matches!(err, TransformError::Xml { problem: XmlProblem::UnknownEntity(ref e), .. } if e == "custom"));
-    }
-
-    #[test]
-    fn written_elements_escape_their_text() {
-        let element = Element {
-            name: "Tag".into(),
-            children: vec![Element { name: "name".into(), text: "R&D <lab>".into(), ..Element::default() }],
-            ..Element::default()
-        };
-        let mut out = String::new();
-        write_element(&element, &mut out);
-        assert_eq!(out, "<Tag><name>R&amp;D &lt;lab&gt;</name></Tag>");
     }
 }

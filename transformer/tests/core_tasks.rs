@@ -2,47 +2,24 @@
 //! users and their preferences, virtual hosts, IPv6 mappings) on the sample export, the
 //! corpus, and the scenarios of `tests/fixtures/core_*`.
 
-use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
-use assert_cmd::cargo::cargo_bin;
-use qmig_schemas::{BundleContents, Manifest, Request, Value, verify_bundle};
+use std::fs;
+
+use common::{cli, corpus, fixture, param, sample, sample_args, samples, verified};
+use qmig_schemas::{BundleContents, Manifest, Request, Value};
 use qmig_transform::cli::BundleArgs;
 use qmig_transform::context::{OptionalTask, SendEmail};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
-}
-
-fn fixture(scenario: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(scenario)
-}
-
-fn sample_args() -> BundleArgs {
-    let mut args = BundleArgs::new(repo().join("samples/export"), "unused");
-    args.inputs = Some(repo().join("samples/inputs"));
-    args
-}
-
-/// Builds the bundle, writes it and checks it as the executor will: schema, hashes, references.
+/// Builds the bundle and checks it as the executor will: schema, hashes, references.
 fn build(args: &BundleArgs) -> BundleContents {
     let contents = qmig_transform::build(args).expect("transforms");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out = dir.path().join("bundle");
-    qmig_schemas::write_bundle(&out, &contents, false).expect("written");
-    verify_bundle(&out).expect("the bundle verifies");
-    let json = serde_json::to_value(&contents.manifest).expect("manifest serialises");
-    qmig_schemas::schema::validate_manifest(&json).expect("the manifest follows its schema");
+    verified(&contents);
     contents
 }
 
 fn requests<'a>(manifest: &'a Manifest, task: &str) -> Vec<&'a Request> {
     manifest.requests.iter().filter(|r| r.task == task).collect()
-}
-
-fn param(request: &Request, name: &str) -> Option<String> {
-    request.params.iter().find(|p| p.name == name).map(|p| p.value.display())
 }
 
 fn request<'a>(manifest: &'a Manifest, id: &str) -> &'a Request {
@@ -51,7 +28,8 @@ fn request<'a>(manifest: &'a Manifest, id: &str) -> &'a Request {
 
 #[test]
 fn the_sample_subscription_is_migrated_in_dependency_order() {
-    let contents = build(&sample_args());
+    let contents = sample();
+    verified(contents);
     let manifest = &contents.manifest;
     // The tasks of this file, in the order they must come; other tasks may sit between them.
     let expected = [
@@ -79,7 +57,7 @@ fn the_sample_subscription_is_migrated_in_dependency_order() {
     assert_eq!(summary("IPv6 mappings"), Some((3, 0)), "opt-in");
 
     let body = request(manifest, "subscription/configuration").body.as_ref().expect("verbatim body");
-    let exported = fs::read(repo().join("samples/export/subscription_config.xml")).expect("read");
+    let exported = fs::read(samples().join("subscription_config.xml")).expect("read");
     assert_eq!(body.sha256, qmig_schemas::sha256_hex(&exported), "imported byte for byte");
 
     let lab = request(manifest, "asset-group/Lab #2 + Test Rigs");
@@ -130,6 +108,9 @@ fn options_create_virtual_appliances_add_ipv6_mappings_and_withhold_emails() {
     assert_eq!(param(settings, "id").as_deref(), Some("{{capture:appliance/nw-cloud-03#id}}"));
     let activation = manifest.manual_steps.iter().find(|s| s.id == "appliance-activation").expect("activation step");
     assert_eq!(activation.items, ["nw-cloud-03"]);
+    // The code is shown to the operator after the run, as the checklist says.
+    assert!(manifest.report.iter().any(|r| r.capture == "appliance/nw-cloud-03#activation_code"));
+    assert!(contents.review.contains("activation code of virtual scanner appliance \"nw-cloud-03\""));
     let serialized = serde_json::to_string(manifest).expect("json");
     assert!(!serialized.contains("ACTIVATION_CODE</"), "only the capture is declared, never a code");
 
@@ -144,17 +125,10 @@ fn every_unresolved_reference_stops_the_run_with_the_objects_using_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("bundle");
     let scenario = fixture("core_unresolved");
-    let output = Command::new(cargo_bin("qmig-transform"))
-        .arg("bundle")
-        .arg(scenario.join("export"))
-        .arg("--out")
-        .arg(&out)
-        .arg("--inputs")
-        .arg(scenario.join("inputs"))
-        .output()
-        .expect("qmig-transform runs");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    let inputs = scenario.join("inputs").to_string_lossy().into_owned();
+    let run = cli(&scenario.join("export"), &out, &["--inputs", &inputs]);
+    let stderr = run.stderr;
+    assert_eq!(run.code, 3, "{stderr}");
     assert!(!out.exists(), "nothing is written");
     let expected = [
         "7 reference(s) have no counterpart in the target:",
@@ -190,9 +164,8 @@ fn empty_lists_give_no_request_and_no_error() {
 #[test]
 fn the_corpus_asset_group_user_and_appliance_lists_transform() {
     let export = tempfile::tempdir().expect("tempdir");
-    let corpus = repo().join("tests/corpus");
     for kind in ["asset_group_list", "user_list", "appliance_list"] {
-        for entry in fs::read_dir(corpus.join(kind)).expect("corpus kind") {
+        for entry in fs::read_dir(corpus(kind)).expect("corpus kind") {
             let path = entry.expect("entry").path();
             fs::copy(&path, export.path().join(path.file_name().expect("name"))).expect("copy");
         }
@@ -233,7 +206,7 @@ fn the_corpus_asset_group_user_and_appliance_lists_transform() {
 #[test]
 fn a_missing_page_of_asset_groups_is_named_with_its_url() {
     let export = tempfile::tempdir().expect("tempdir");
-    let page = repo().join("samples/export/asset_groups_page1.xml");
+    let page = samples().join("asset_groups_page1.xml");
     fs::copy(&page, export.path().join("asset_groups_page1.xml")).expect("copy");
     let err = qmig_transform::build(&BundleArgs::new(export.path(), "unused")).expect_err("truncated");
     let message = err.to_string();
@@ -243,7 +216,7 @@ fn a_missing_page_of_asset_groups_is_named_with_its_url() {
 
 #[test]
 fn values_reach_the_bundle_unescaped_and_are_escaped_only_in_the_review() {
-    let contents = build(&sample_args());
+    let contents = sample();
     let title = request(&contents.manifest, "asset-group/DMZ & Partner Web")
         .params
         .iter()

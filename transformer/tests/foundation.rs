@@ -1,52 +1,15 @@
 //! The bundle as a whole: checksummed, verifiable, deterministic, tamper-evident, and never
 //! half-written when the input is bad.
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use assert_cmd::cargo::cargo_bin;
+use common::{cli, corpus, export_with, fixture, sample, sample_inputs, samples};
 use proptest::prelude::*;
 use qmig_schemas::{SUMS_FILE, verify_bundle};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
-}
-
-fn samples() -> PathBuf {
-    repo().join("samples/export")
-}
-
-/// The sample export's mapping tables (appliances, business units), which every run on it needs.
-fn sample_inputs() -> String {
-    repo().join("samples/inputs").to_string_lossy().into_owned()
-}
-
-fn fixture(scenario: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(scenario)
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn transform(export: &Path, out: &Path, extra: &[&str]) -> Run {
-    let output = Command::new(cargo_bin("qmig-transform"))
-        .arg("bundle")
-        .arg(export)
-        .arg("--out")
-        .arg(out)
-        .args(extra)
-        .output()
-        .expect("qmig-transform runs");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
 
 fn digest_line(stdout: &str) -> String {
     stdout.lines().last().and_then(|l| l.strip_prefix("digest: ")).expect("last line is the digest").to_owned()
@@ -86,7 +49,7 @@ fn assert_nothing_written(parent: &Path, out: &Path) {
 fn the_sample_bundle_is_checksummed_and_verifies_with_the_printed_digest() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("bundle");
-    let run = transform(&samples(), &out, &["--inputs", &sample_inputs()]);
+    let run = cli(&samples(), &out, &["--inputs", &sample_inputs()]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let digest = digest_line(&run.stdout);
     assert!(digest.starts_with("sha256:") && digest.len() == 71, "{digest}");
@@ -108,7 +71,7 @@ fn bundles_are_byte_identical_across_runs_and_thread_counts() {
     let mut bundles = Vec::new();
     for (name, threads) in [("a", "1"), ("b", "2"), ("c", "1"), ("d", "2")] {
         let out = dir.path().join(name);
-        let run = transform(&samples(), &out, &["--inputs", &sample_inputs(), "--threads", threads]);
+        let run = cli(&samples(), &out, &["--inputs", &sample_inputs(), "--threads", threads]);
         assert_eq!(run.code, 0, "{}", run.stderr);
         bundles.push((digest_line(&run.stdout), files_of(&out)));
     }
@@ -122,13 +85,13 @@ fn bundles_are_byte_identical_across_runs_and_thread_counts() {
 fn an_existing_bundle_is_kept_unless_forced() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("bundle");
-    assert_eq!(transform(&samples(), &out, &["--inputs", &sample_inputs()]).code, 0);
+    assert_eq!(cli(&samples(), &out, &["--inputs", &sample_inputs()]).code, 0);
     let before = files_of(&out);
-    let again = transform(&samples(), &out, &["--inputs", &sample_inputs()]);
+    let again = cli(&samples(), &out, &["--inputs", &sample_inputs()]);
     assert_eq!(again.code, 4);
     assert!(again.stderr.contains("already exists") && again.stderr.contains("--force"), "{}", again.stderr);
     assert_eq!(files_of(&out), before);
-    let forced = transform(&samples(), &out, &["--inputs", &sample_inputs(), "--force"]);
+    let forced = cli(&samples(), &out, &["--inputs", &sample_inputs(), "--force"]);
     assert_eq!(forced.code, 0, "{}", forced.stderr);
 }
 
@@ -141,20 +104,10 @@ fn refused(export: &Path, extra: &[&str]) -> String {
 fn refused_with(export: &Path, extra: &[&str], code: i32) -> String {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("bundle");
-    let run = transform(export, &out, extra);
+    let run = cli(export, &out, extra);
     assert_eq!(run.code, code, "unexpected exit status: {}{}", run.stdout, run.stderr);
     assert_nothing_written(dir.path(), &out);
     run.stderr
-}
-
-fn export_with(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("tempdir");
-    for (name, text) in files {
-        let path = dir.path().join(name);
-        fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-        fs::write(path, text).expect("write");
-    }
-    dir
 }
 
 #[test]
@@ -162,6 +115,13 @@ fn malformed_xml_is_named_by_file_line_and_column() {
     let message = refused(&fixture("malformed_xml"), &[]);
     assert!(message.contains("networks.xml:9:"), "{message}");
     assert!(message.contains("malformed XML"), "{message}");
+}
+
+#[test]
+fn a_fault_in_the_target_export_names_it_as_the_target_export() {
+    let target = fixture("malformed_xml").to_string_lossy().into_owned();
+    let message = refused(&samples(), &["--inputs", &sample_inputs(), "--target-export", &target]);
+    assert!(message.contains("target-export/networks.xml:9:"), "{message}");
 }
 
 #[test]
@@ -198,7 +158,7 @@ fn unrecognised_files_are_listed_or_refused_with_strict() {
     ]);
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("bundle");
-    let run = transform(export.path(), &out, &[]);
+    let run = cli(export.path(), &out, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stdout.contains("2 unrecognised files"), "{}", run.stdout);
     let review = fs::read_to_string(out.join("REVIEW.md")).expect("review");
@@ -255,19 +215,8 @@ fn an_invalid_address_is_named_with_its_line() {
     assert!(message.contains("ip_list_vm_ip.xml:8") && message.contains("10.0.0.300"), "{message}");
 }
 
-fn corpus(kind: &str) -> PathBuf {
-    repo().join("tests/corpus").join(kind)
-}
-
 fn build(export: &Path) -> qmig_schemas::BundleContents {
-    let args = qmig_transform::cli::BundleArgs::new(export, export.join("unused"));
-    qmig_transform::build(&args).expect("transforms")
-}
-
-fn build_sample() -> qmig_schemas::BundleContents {
-    let mut args = qmig_transform::cli::BundleArgs::new(samples(), samples().join("unused"));
-    args.inputs = Some(PathBuf::from(sample_inputs()));
-    qmig_transform::build(&args).expect("transforms")
+    common::transform(export, |_| {}).expect("transforms")
 }
 
 #[test]
@@ -323,7 +272,7 @@ proptest! {
     fn any_single_byte_change_is_detected_and_named((file_pick, change) in tamper()) {
         let base = tempfile::tempdir().expect("tempdir");
         let original = base.path().join("original");
-        let digest = qmig_schemas::write_bundle(&original, &build_sample(), false).expect("written");
+        let digest = qmig_schemas::write_bundle(&original, sample(), false).expect("written");
         let files = files_of(&original);
         let (name, bytes) = &files[file_pick % files.len()];
         let copy = base.path().join("copy");
@@ -358,7 +307,7 @@ proptest! {
 fn an_added_or_removed_file_is_named() {
     let base = tempfile::tempdir().expect("tempdir");
     let out = base.path().join("bundle");
-    qmig_schemas::write_bundle(&out, &build_sample(), false).expect("written");
+    qmig_schemas::write_bundle(&out, sample(), false).expect("written");
     fs::write(out.join("bodies-extra.txt"), "x").expect("write");
     let message = verify_bundle(&out).expect_err("extra file").to_string();
     assert!(message.contains("bodies-extra.txt"), "{message}");

@@ -1,5 +1,7 @@
 //! Whole runs against the simulated target: what a run creates, and what running again does.
 
+use qmig_schemas::Reported;
+
 use crate::support::*;
 
 /// A migration plan is run in two parts (`--stop-after`, then a resume) against a new
@@ -48,4 +50,23 @@ fn a_run_creates_exactly_the_planned_objects_and_a_rerun_sends_nothing() {
     let shown = status(&work);
     assert!(stdout(&shown).contains(&format!("done: {total} of {total} requests")), "{}", stdout(&shown));
     assert!(stdout(&shown).contains("left: nothing"), "{}", stdout(&shown));
+}
+
+/// A value only the target's answer holds (a generated login) is reported to the operator at
+/// the end of the run and by `status`, under the label the bundle gives it.
+#[test]
+fn reported_captures_are_shown_to_the_operator() {
+    let work = Work::new();
+    let created = user("jo.doe@example.test", true);
+    let login = created.captures[0].name.clone();
+    let report = vec![Reported { capture: login.clone(), label: "new login of jdoe (Jo Doe)".into() }];
+    let digest = work.write_reporting(vec![created], vec![], &[], report);
+    let sim = start(sim_config());
+
+    let output = run(&work, &sim.url(), &digest).output().expect("runs");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let captured = work.captures().get(&login).cloned().expect("the login is captured");
+    let line = format!("  new login of jdoe (Jo Doe): {captured}");
+    assert!(stdout(&output).contains(&format!("for the operator:\n{line}\n")), "{}", stdout(&output));
+    assert!(stdout(&status(&work)).contains(&line), "{}", stdout(&status(&work)));
 }

@@ -56,6 +56,17 @@ impl Work {
 
     /// Writes the bundle (requests numbered in order) and returns its digest.
     pub fn write(&self, requests: Vec<Request>, bodies: Vec<BodyFile>, secrets: &[(&str, &str)]) -> String {
+        self.write_reporting(requests, bodies, secrets, Vec::new())
+    }
+
+    /// As [`Work::write`], with captures reported to the operator.
+    pub fn write_reporting(
+        &self,
+        requests: Vec<Request>,
+        bodies: Vec<BodyFile>,
+        secrets: &[(&str, &str)],
+        report: Vec<Reported>,
+    ) -> String {
         let names: Vec<String> = secrets.iter().map(|(n, _)| (*n).to_owned()).collect();
         let manifest = Manifest {
             format_version: FORMAT_VERSION,
@@ -70,6 +81,7 @@ impl Work {
             losses: vec![],
             manual_steps: vec![],
             warnings: vec![],
+            report,
         };
         let secrets_age = (!secrets.is_empty()).then(|| {
             let object: serde_json::Map<String, serde_json::Value> =

@@ -40,12 +40,12 @@ use crate::error::TransformError;
 use crate::export::{Kind, Record};
 use crate::inputs::MappingRow;
 use crate::plan::{Draft, DraftProbe, RefKind, Refs, Target, TaskOutput, capture_name, object_id};
-use crate::tasks::networks::Network;
-use crate::xml::Element;
+use crate::tasks::networks::{self, Network};
 
 pub const TASK: &str = "scanner appliances";
 const PATH: &str = "/api/2.0/fo/appliance/";
-const DEFAULT_NETWORK: &str = "0";
+/// Where a network lists the appliances that scan it.
+const MEMBERS: &str = "SCANNER_APPLIANCE_LIST/SCANNER_APPLIANCE";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ApplianceType {
@@ -147,10 +147,12 @@ fn settings(
     fields: &[(&str, bool)],
     object: &str,
 ) -> Result<Vec<String>, TransformError> {
-    let entries = record.element.at(list).into_iter().flat_map(|l| l.children_named(item));
-    entries
+    let path = format!("{list}/{item}");
+    record
+        .element
+        .all(&path)
         .map(|entry| {
-            let here = Record { file: record.file, element: entry };
+            let here = record.nested(entry);
             let mut values = Vec::with_capacity(fields.len() + 2);
             for &(field, required) in fields {
                 let value = entry.text_at(field).unwrap_or_default();
@@ -173,7 +175,7 @@ fn settings(
 }
 
 /// How to resolve an appliance reference, for the list of unresolved references.
-pub fn hint(ctx: &Context<'_>, id: &str) -> String {
+fn hint(ctx: &Context<'_>, id: &str) -> String {
     let listed = ctx.export.records(Kind::ApplianceList).chain(network_members(ctx)).find(|r| r.text("ID") == Some(id));
     let appliance = listed.and_then(|record| Appliance::parse(record).ok());
     let named = appliance.as_ref().map(|a| format!(" (\"{}\")", a.name)).unwrap_or_default();
@@ -189,20 +191,14 @@ pub fn hint(ctx: &Context<'_>, id: &str) -> String {
 
 /// The target of appliance `id`, or `None` after recording that `used_by` needs it.
 pub fn require(ctx: &Context<'_>, refs: &mut Refs, id: &str, used_by: &str) -> Option<Target> {
-    if let Some(target) = refs.get(RefKind::Appliance, id) {
-        return Some(target.clone());
-    }
-    refs.require(RefKind::Appliance, id, used_by, &hint(ctx, id))
+    refs.require(RefKind::Appliance, id, used_by, || hint(ctx, id))
 }
 
 /// The SCANNER_APPLIANCE entries of every network of the export.
 fn network_members<'a>(ctx: &Context<'a>) -> impl Iterator<Item = Record<'a>> + 'a {
-    ctx.export.records(Kind::NetworkList).flat_map(|network| {
-        let list = network.element.at("SCANNER_APPLIANCE_LIST");
-        list.into_iter()
-            .flat_map(|l| l.children_named("SCANNER_APPLIANCE"))
-            .map(move |element: &'a Element| Record { file: network.file, element })
-    })
+    ctx.export
+        .records(Kind::NetworkList)
+        .flat_map(|network| network.element.all(MEMBERS).map(move |m| network.nested(m)))
 }
 
 /// Checklist items gathered while planning.
@@ -264,7 +260,7 @@ struct Existing<'a> {
 /// The target's appliances by name, from `--target-export`.
 fn existing_in_target<'a>(ctx: &Context<'a>) -> Result<BTreeMap<&'a str, Existing<'a>>, TransformError> {
     let mut existing = BTreeMap::new();
-    for record in ctx.target.iter().flat_map(|t| t.records(Kind::ApplianceList)) {
+    for record in ctx.target_records(Kind::ApplianceList) {
         let appliance = Appliance::parse(record)?;
         existing.insert(appliance.name, Existing { id: appliance.id, network_id: appliance.network_id });
     }
@@ -371,6 +367,8 @@ fn create(refs: &mut Refs, appliance: &Appliance<'_>, source: SourceRef, out: &m
         .source(source.clone());
     let target = Target::Captured(capture_name(&id, "id"));
     out.request(create);
+    let label = format!("activation code of virtual scanner appliance \"{}\"", appliance.name);
+    out.report_capture(capture_name(&id, "activation_code"), label);
     if !appliance.vlans.is_empty() || !appliance.routes.is_empty() || appliance.comments.is_some() {
         let join = |entries: &[String]| (!entries.is_empty()).then(|| entries.join(","));
         let summary = format!(
@@ -412,11 +410,9 @@ fn assign_networks(
     let mut assignments: BTreeMap<&str, Assignment<'_>> = BTreeMap::new();
     for record in ctx.export.records(Kind::NetworkList) {
         let network = Network::parse(record)?;
-        let members =
-            record.element.at("SCANNER_APPLIANCE_LIST").into_iter().flat_map(|l| l.children_named("SCANNER_APPLIANCE"));
-        for member in members {
+        for member in record.element.all(MEMBERS) {
             let Some(appliance_id) = member.text_at("ID") else { continue };
-            let here = Record { file: record.file, element: member };
+            let here = record.nested(member);
             let assignment = Assignment {
                 network_id: network.id,
                 network_name: network.name.to_owned(),
@@ -448,7 +444,7 @@ fn assign_networks(
         }
     }
     for (appliance_id, assignment) in assignments {
-        if assignment.network_id == DEFAULT_NETWORK {
+        if assignment.network_id == networks::DEFAULT_NETWORK {
             continue;
         }
         let name = appliances.iter().find(|a| a.id == appliance_id).map_or(appliance_id, |a| a.name);
@@ -543,7 +539,7 @@ fn checklist(out: &mut TaskOutput, manual: Manual) {
 mod tests {
     use super::*;
     use crate::tasks::networks;
-    use crate::tasks::test_support::Fixture;
+    use crate::tasks::test_support::{Fixture, param};
 
     const NETWORKS: &str = "<NETWORK_LIST_OUTPUT><RESPONSE><NETWORK_LIST>\
         <NETWORK><ID>0</ID><NAME>Global Default Network</NAME></NETWORK>\
@@ -566,10 +562,6 @@ mod tests {
         <ASSET_TAGS_LIST><ASSET_TAG><NAME>HQ</NAME></ASSET_TAG></ASSET_TAGS_LIST></APPLIANCE>\n\
         <APPLIANCE><ID>5003</ID><NAME>nw-cloud-03</NAME><TYPE>Virtual</TYPE></APPLIANCE>\n\
         </APPLIANCE_LIST></RESPONSE></APPLIANCE_LIST_OUTPUT>\n";
-
-    fn text(draft: &Draft, name: &str) -> Option<String> {
-        draft.params.iter().find(|p| p.name == name).map(|p| p.value.display())
-    }
 
     #[test]
     fn physical_appliances_go_to_the_checklist_and_virtual_ones_wait_for_the_option() {
@@ -611,21 +603,32 @@ mod tests {
             ]
         );
         let create = &out.requests[0];
-        assert_eq!(text(create, "polling_interval").as_deref(), Some("300"));
+        assert_eq!(param(create, "polling_interval").as_deref(), Some("300"));
         let captures: Vec<&str> = create.captures.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(captures, ["appliance/nw-east-01#id", "appliance/nw-east-01#activation_code"]);
         let probe = create.probe.as_ref().expect("probe");
         assert_eq!(probe.captures.len(), 2, "the probe fills every capture");
         let update = &out.requests[1];
-        assert_eq!(text(update, "id").as_deref(), Some("{{capture:appliance/nw-east-01#id}}"));
-        assert_eq!(text(update, "comment").as_deref(), Some("East data centre"));
-        assert_eq!(text(update, "set_vlans").as_deref(), Some("10|10.10.0.5|255.255.255.0|Servers & DB||"));
-        assert_eq!(text(&out.requests[2], "polling_interval"), None, "nw-cloud-03 has none to send");
+        assert_eq!(param(update, "id").as_deref(), Some("{{capture:appliance/nw-east-01#id}}"));
+        assert_eq!(param(update, "comment").as_deref(), Some("East data centre"));
+        assert_eq!(param(update, "set_vlans").as_deref(), Some("10|10.10.0.5|255.255.255.0|Servers & DB||"));
+        assert_eq!(param(&out.requests[2], "polling_interval"), None, "nw-cloud-03 has none to send");
         let assign = &out.requests[3];
-        assert_eq!(text(assign, "network_id").as_deref(), Some("{{capture:network/Corp East#id}}"));
+        assert_eq!(param(assign, "network_id").as_deref(), Some("{{capture:network/Corp East#id}}"));
         assert_eq!(refs.get(RefKind::Appliance, "5003"), Some(&Target::Captured("appliance/nw-cloud-03#id".into())));
         let activation = out.manual_steps.iter().find(|s| s.id == "appliance-activation").expect("activation step");
         assert_eq!(activation.items, ["nw-east-01", "nw-cloud-03"]);
+        let reported: Vec<(&str, &str)> = out.report.iter().map(|r| (r.capture.as_str(), r.label.as_str())).collect();
+        assert_eq!(
+            reported,
+            [
+                ("appliance/nw-east-01#activation_code", "activation code of virtual scanner appliance \"nw-east-01\""),
+                (
+                    "appliance/nw-cloud-03#activation_code",
+                    "activation code of virtual scanner appliance \"nw-cloud-03\""
+                ),
+            ]
+        );
     }
 
     #[test]

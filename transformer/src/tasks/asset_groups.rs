@@ -34,15 +34,13 @@ use crate::error::TransformError;
 use crate::export::{Kind, Record};
 use crate::plan::{Draft, DraftProbe, RefKind, Refs, Target, TaskOutput, capture_name, join_segments, object_id};
 use crate::ranges::parse_entry;
-use crate::tasks::appliances;
+use crate::tasks::{appliances, networks};
 
 pub const TASK: &str = "asset groups";
 const PATH: &str = "/api/2.0/fo/asset/group/";
 /// The system group every subscription has.
 pub const ALL: &str = "All";
 const NOT_DEFINED: &str = "Not Defined";
-const NETWORK_HINT: &str =
-    "export the network in the network list (the networks task creates it), or map it in inputs/networks.csv";
 
 const BUSINESS_IMPACT: &[&str] = &["critical", "high", "medium", "low", "none"];
 
@@ -116,19 +114,18 @@ impl<'a> AssetGroup<'a> {
             Some(ids) if ids.contains(',') => {
                 return Err(invalid(format!("lists several networks ({ids}); the add call takes one")));
             }
-            Some(id) if id != "0" => Some(id),
+            Some(id) if id != networks::DEFAULT_NETWORK => Some(id),
             _ => None,
         };
         let ip_set = record.element.at("IP_SET").map(|set| set.children.as_slice()).unwrap_or_default();
         let mut ips = Vec::with_capacity(ip_set.len());
         for entry in ip_set {
             let text = entry.value();
-            parse_entry(text)
-                .map_err(|problem| Record { file: record.file, element: entry }.invalid(&object, problem))?;
+            parse_entry(text).map_err(|problem| record.nested(entry).invalid(&object, problem))?;
             ips.push(text);
         }
         let mut domains = Vec::new();
-        for domain in record.element.at("DOMAIN_LIST").into_iter().flat_map(|l| l.children_named("DOMAIN")) {
+        for domain in record.element.all("DOMAIN_LIST/DOMAIN") {
             let name = domain.value();
             if name.is_empty() || name.contains([',', '[', ']', ':']) {
                 return Err(invalid(format!("domain \"{name}\" cannot be written in the add call's domain list")));
@@ -138,9 +135,8 @@ impl<'a> AssetGroup<'a> {
                 None => name.to_owned(),
             });
         }
-        let names = |list: &str, item: &'static str| -> Result<Vec<&'a str>, TransformError> {
-            let entries = record.element.at(list).into_iter().flat_map(|l| l.children_named(item));
-            let names: Vec<&'a str> = entries.map(|e| e.value()).filter(|n| !n.is_empty()).collect();
+        let names = |path: &str, item: &str| -> Result<Vec<&'a str>, TransformError> {
+            let names: Vec<&'a str> = record.element.all(path).map(|e| e.value()).filter(|n| !n.is_empty()).collect();
             match names.iter().find(|n| n.contains(',')) {
                 Some(bad) => {
                     Err(invalid(format!("{item} name \"{bad}\" holds a comma, which the add call's lists cannot")))
@@ -148,8 +144,8 @@ impl<'a> AssetGroup<'a> {
                 None => Ok(names),
             }
         };
-        let dns_names = names("DNS_LIST", "DNS")?;
-        let netbios_names = names("NETBIOS_LIST", "NETBIOS")?;
+        let dns_names = names("DNS_LIST/DNS", "DNS")?;
+        let netbios_names = names("NETBIOS_LIST/NETBIOS", "NETBIOS")?;
         let appliance_ids: Vec<&str> = record
             .text("APPLIANCE_IDS")
             .map(|ids| ids.split(',').map(str::trim).filter(|i| !i.is_empty()).collect())
@@ -225,7 +221,7 @@ pub fn source_titles<'a>(ctx: &Context<'a>) -> impl Iterator<Item = &'a str> + '
 /// The target's asset groups by title, from `--target-export`.
 pub fn existing_in_target<'a>(ctx: &Context<'a>) -> Result<BTreeMap<&'a str, &'a str>, TransformError> {
     let mut existing = BTreeMap::new();
-    for record in ctx.target.iter().flat_map(|t| t.records(Kind::AssetGroupList)) {
+    for record in ctx.target_records(Kind::AssetGroupList) {
         let group = AssetGroup::parse(record)?;
         existing.insert(group.title, group.id);
     }
@@ -294,7 +290,7 @@ pub fn plan(ctx: &Context<'_>, refs: &mut Refs) -> Result<TaskOutput, TransformE
 
 /// The add call of a group; `None` when a reference does not resolve (the run stops then).
 fn request(ctx: &Context<'_>, refs: &mut Refs, group: &AssetGroup<'_>, object: &str) -> Option<Draft> {
-    let network = group.network_id.map(|id| refs.require(RefKind::Network, id, object, NETWORK_HINT));
+    let network = group.network_id.map(|id| networks::require(refs, id, object));
     let appliances: Vec<Option<Target>> =
         group.appliance_ids.iter().map(|id| appliances::require(ctx, refs, id, object)).collect();
     let default_appliance = group.default_appliance_id.map(|id| appliances::require(ctx, refs, id, object));

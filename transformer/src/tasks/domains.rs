@@ -18,9 +18,10 @@ use qmig_schemas::Effect;
 
 use crate::context::Context;
 use crate::error::TransformError;
-use crate::export::Kind;
+use crate::export::{Kind, Record};
 use crate::plan::{Draft, DraftProbe, Refs, TaskOutput, object_id};
 use crate::ranges::parse_entry;
+use crate::tasks::networks;
 
 pub const TASK: &str = "domains";
 const PATH: &str = "/msp/asset_domain.php";
@@ -28,15 +29,10 @@ const LIST_PATH: &str = "/msp/asset_domain_list.php";
 
 pub fn plan(ctx: &Context<'_>, _refs: &mut Refs) -> Result<TaskOutput, TransformError> {
     let mut out = TaskOutput::new(TASK);
-    let existing = ctx
-        .target
-        .iter()
-        .flat_map(|t| t.records(Kind::DomainList))
-        .map(|record| record.text("DOMAIN_NAME").ok_or_else(|| record.invalid("domain", "has no DOMAIN_NAME")))
-        .collect::<Result<BTreeSet<&str>, TransformError>>()?;
+    let existing = ctx.target_records(Kind::DomainList).map(domain_name).collect::<Result<BTreeSet<&str>, _>>()?;
     for record in ctx.export.records(Kind::DomainList) {
         out.source_objects += 1;
-        let name = record.text("DOMAIN_NAME").ok_or_else(|| record.invalid("domain", "has no DOMAIN_NAME"))?;
+        let name = domain_name(record)?;
         let object = format!("domain {name}");
         let source = record.source(record.text("DOMAIN_ID"), Some(name));
         if existing.contains(name) {
@@ -44,9 +40,8 @@ pub fn plan(ctx: &Context<'_>, _refs: &mut Refs) -> Result<TaskOutput, Transform
             continue;
         }
         let mut netblock: Vec<String> = Vec::new();
-        let ranges = record.element.at("NETBLOCK").into_iter().flat_map(|n| n.children_named("RANGE"));
-        for range in ranges {
-            let here = crate::export::Record { file: record.file, element: range };
+        for range in record.element.all("NETBLOCK/RANGE") {
+            let here = record.nested(range);
             let (Some(start), Some(end)) = (range.text_at("START"), range.text_at("END")) else {
                 return Err(here.invalid(&object, "a netblock RANGE needs both START and END"));
             };
@@ -57,7 +52,7 @@ pub fn plan(ctx: &Context<'_>, _refs: &mut Refs) -> Result<TaskOutput, Transform
             }
         }
         let network = record.text("NETWORK/NETWORK_ID").or_else(|| record.text("NETWORK_ID"));
-        if let Some(network) = network.filter(|id| *id != "0") {
+        if let Some(network) = network.filter(|id| *id != networks::DEFAULT_NETWORK) {
             let network_name = record.text("NETWORK/NETWORK_NAME").unwrap_or(network);
             out.lose(
                 object.clone(),
@@ -83,4 +78,8 @@ pub fn plan(ctx: &Context<'_>, _refs: &mut Refs) -> Result<TaskOutput, Transform
         out.request(draft);
     }
     Ok(out)
+}
+
+fn domain_name(record: Record<'_>) -> Result<&str, TransformError> {
+    record.text("DOMAIN_NAME").ok_or_else(|| record.invalid("domain", "has no DOMAIN_NAME"))
 }

@@ -18,7 +18,7 @@
 
 use std::collections::BTreeMap;
 
-use qmig_schemas::{Effect, SourceRef};
+use qmig_schemas::Effect;
 
 use crate::context::Context;
 use crate::error::TransformError;
@@ -71,16 +71,7 @@ enum Scope {
 
 /// Reads the module and tracking method of an IP list: echoed request first, file name second.
 fn scope_of(file: &ExportFile) -> Result<Scope, TransformError> {
-    let echoed = |key: &str| {
-        file.document
-            .head
-            .at("REQUEST/PARAM_LIST")
-            .into_iter()
-            .flat_map(|list| list.children_named("PARAM"))
-            .find(|p| p.text_at("KEY") == Some(key))
-            .and_then(|p| p.text_at("VALUE"))
-            .map(str::to_ascii_uppercase)
-    };
+    let echoed = |key: &str| file.echoed(key).map(str::to_ascii_uppercase);
     let tracking_echo = echoed("tracking_method");
     if let Some(method) = tracking_echo.as_deref().filter(|m| NOT_ADDABLE.contains(m)) {
         return Ok(Scope::NotAddable(method.to_owned()));
@@ -91,8 +82,7 @@ fn scope_of(file: &ExportFile) -> Result<Scope, TransformError> {
         _ => None,
     });
     let tracking_echo = tracking_echo.and_then(|m| Tracking::ALL.into_iter().find(|t| t.api() == m));
-    let stem = file.path.rsplit('/').next().unwrap_or(&file.path);
-    let stem = stem.rsplit_once('.').map_or(stem, |(s, _)| s).to_ascii_lowercase();
+    let stem = file.stem().to_ascii_lowercase();
     let tokens: Vec<&str> = stem.split(|c: char| !c.is_ascii_alphanumeric()).collect();
     // The convention is `ip_list_<module>_<tracking>`: the last token naming each one counts, so
     // the `ip` of the prefix is not read as a tracking method.
@@ -120,6 +110,12 @@ struct Lists<'a> {
     entries: BTreeMap<Tracking, Vec<(IpEntry, Record<'a>)>>,
 }
 
+impl Lists<'_> {
+    fn set(&self, tracking: Tracking, module: Module) -> IpSet {
+        self.sets.get(&(tracking, module)).cloned().unwrap_or_default()
+    }
+}
+
 pub fn plan(ctx: &Context<'_>, _refs: &mut Refs) -> Result<TaskOutput, TransformError> {
     let mut out = TaskOutput::new(TASK);
     let mut lists = Lists::default();
@@ -128,8 +124,7 @@ pub fn plan(ctx: &Context<'_>, _refs: &mut Refs) -> Result<TaskOutput, Transform
         out.source_objects += count;
         let scope = match scope_of(file)? {
             Scope::NotAddable(method) => {
-                let source =
-                    SourceRef { file: file.path.clone(), line: file.document.head.line, id: None, title: None };
+                let source = file.head().source(None, None);
                 out.skip(
                     format!("{count} {method}-tracked IP entries"),
                     format!("{method}-tracked hosts cannot be added through the API; they reappear when their connector or agents report to the target"),
@@ -145,8 +140,8 @@ pub fn plan(ctx: &Context<'_>, _refs: &mut Refs) -> Result<TaskOutput, Transform
             }
         };
         let mut entries = Vec::with_capacity(file.document.records.len());
-        for element in &file.document.records {
-            let record = Record { file, element };
+        for record in file.records() {
+            let element = record.element;
             let entry = parse_entry(element.value()).map_err(|problem| record.invalid(&element.name, problem))?;
             entries.push((entry, record));
         }
@@ -157,8 +152,7 @@ pub fn plan(ctx: &Context<'_>, _refs: &mut Refs) -> Result<TaskOutput, Transform
     }
     check_single_tracking(&lists)?;
     for tracking in Tracking::ALL {
-        let vm = lists.sets.get(&(tracking, Module::Vm)).cloned().unwrap_or_default();
-        let pc = lists.sets.get(&(tracking, Module::Pc)).cloned().unwrap_or_default();
+        let (vm, pc) = (lists.set(tracking, Module::Vm), lists.set(tracking, Module::Pc));
         let groups = [
             (vm.intersection(&pc), true, true, "VM and PC"),
             (vm.difference(&pc), true, false, "VM"),
@@ -245,27 +239,19 @@ fn first_listed<'a>(chunks: &[&[IpEntry]], listed: &'a [(IpEntry, Record<'a>)]) 
 
 /// A host is tracked one way; an address under two tracking methods cannot be added twice.
 fn check_single_tracking(lists: &Lists<'_>) -> Result<(), TransformError> {
-    let all_of = |tracking: Tracking| {
-        let vm = lists.sets.get(&(tracking, Module::Vm)).cloned().unwrap_or_default();
-        let pc = lists.sets.get(&(tracking, Module::Pc)).cloned().unwrap_or_default();
-        vm.union(&pc)
-    };
+    let listed = Tracking::ALL.map(|tracking| lists.set(tracking, Module::Vm).union(&lists.set(tracking, Module::Pc)));
     for (i, first) in Tracking::ALL.into_iter().enumerate() {
-        for second in Tracking::ALL.into_iter().skip(i + 1) {
-            let both = all_of(first).intersection(&all_of(second));
-            let Some(&overlap) = both.entries().first() else { continue };
+        for (j, second) in Tracking::ALL.into_iter().enumerate().skip(i + 1) {
+            let Some(&overlap) = listed[i].intersection(&listed[j]).entries().first() else { continue };
             let address = match overlap {
                 IpEntry::V4(a, _) => IpEntry::V4(a, a),
                 IpEntry::V6(a, _) => IpEntry::V6(a, a),
             };
-            let probe = IpSet::from_entries(&[address]);
             let where_listed = |tracking: Tracking| {
-                lists.entries.get(&tracking).and_then(|entries| {
-                    entries
-                        .iter()
-                        .find(|(entry, _)| !IpSet::from_entries(&[*entry]).intersection(&probe).is_empty())
-                        .map(|(_, record)| record.source(None, None))
-                })
+                let entries = lists.entries.get(&tracking)?;
+                let (_, record) =
+                    entries.iter().find(|(entry, _)| !entry.before(&address) && !address.before(entry))?;
+                Some(record.source(None, None))
             };
             if let (Some(first_at), Some(second_at)) = (where_listed(first), where_listed(second)) {
                 return Err(TransformError::ConflictingDuplicate {

@@ -25,7 +25,10 @@ use crate::plan::{Draft, DraftProbe, RefKind, Refs, Target, TaskOutput, capture_
 
 pub const TASK: &str = "networks";
 const PATH: &str = "/api/2.0/fo/network/";
-const GLOBAL_DEFAULT_NETWORK: &str = "0";
+/// The Global Default Network: ID 0 in every subscription, never created or remapped.
+pub const DEFAULT_NETWORK: &str = "0";
+const HINT: &str =
+    "export the network in the network list (the networks task creates it), or map it in inputs/networks.csv";
 
 /// A network as the source lists it.
 #[derive(Debug, Clone)]
@@ -43,14 +46,19 @@ impl<'a> Network<'a> {
     }
 }
 
-pub fn is_reserved(name: &str) -> bool {
+fn is_reserved(name: &str) -> bool {
     name.starts_with("Global") || name.starts_with("Qualys")
+}
+
+/// The target of network `id`, or `None` after recording that `used_by` needs it.
+pub fn require(refs: &mut Refs, id: &str, used_by: &str) -> Option<Target> {
+    refs.require(RefKind::Network, id, used_by, || HINT.to_owned())
 }
 
 pub fn plan(ctx: &Context<'_>, refs: &mut Refs) -> Result<TaskOutput, TransformError> {
     let mut out = TaskOutput::new(TASK);
     let existing = existing_in_target(ctx)?;
-    refs.set(RefKind::Network, GLOBAL_DEFAULT_NETWORK, Target::Known(GLOBAL_DEFAULT_NETWORK.to_owned()));
+    refs.set(RefKind::Network, DEFAULT_NETWORK, Target::Known(DEFAULT_NETWORK.to_owned()));
     // Name -> (source ID, capture of the new ID) of the networks this bundle creates.
     let mut created: BTreeMap<&str, (&str, String)> = BTreeMap::new();
     for record in ctx.export.records(Kind::NetworkList) {
@@ -58,7 +66,7 @@ pub fn plan(ctx: &Context<'_>, refs: &mut Refs) -> Result<TaskOutput, TransformE
         out.source_objects += 1;
         let source = record.source(Some(network.id), Some(network.name));
         let object = format!("network \"{}\"", network.name);
-        if network.id == GLOBAL_DEFAULT_NETWORK {
+        if network.id == DEFAULT_NETWORK {
             out.skip(object, "the Global Default Network exists in every subscription", Some(source));
             continue;
         }
@@ -107,7 +115,7 @@ pub fn plan(ctx: &Context<'_>, refs: &mut Refs) -> Result<TaskOutput, TransformE
 /// The target's networks by name, from `--target-export`.
 fn existing_in_target<'a>(ctx: &Context<'a>) -> Result<BTreeMap<&'a str, &'a str>, TransformError> {
     let mut existing = BTreeMap::new();
-    for record in ctx.target.iter().flat_map(|t| t.records(Kind::NetworkList)) {
+    for record in ctx.target_records(Kind::NetworkList) {
         let network = Network::parse(record)?;
         existing.insert(network.name, network.id);
     }

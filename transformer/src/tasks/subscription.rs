@@ -19,7 +19,7 @@ use qmig_schemas::Effect;
 
 use crate::context::Context;
 use crate::error::TransformError;
-use crate::export::{ExportFile, Kind, Record};
+use crate::export::Kind;
 use crate::plan::{Draft, DraftBody, Refs, TaskOutput};
 use crate::xml::Element;
 
@@ -31,10 +31,10 @@ pub fn plan(ctx: &Context<'_>, _refs: &mut Refs) -> Result<TaskOutput, Transform
     let mut files = ctx.export.files(Kind::SubscriptionConfig);
     let Some(first) = files.next() else { return Ok(out) };
     out.source_objects += 1;
-    let source = head(first).source(None, Some("subscription configuration"));
+    let source = first.head().source(None, Some("subscription configuration"));
     for other in files {
         out.source_objects += 1;
-        let other_source = head(other).source(None, Some("subscription configuration"));
+        let other_source = other.head().source(None, Some("subscription configuration"));
         if other.document.sha256 != first.document.sha256 {
             return Err(TransformError::ConflictingDuplicate {
                 kind: "subscription configuration".to_owned(),
@@ -68,10 +68,6 @@ pub fn plan(ctx: &Context<'_>, _refs: &mut Refs) -> Result<TaskOutput, Transform
         .source(source);
     out.request(draft);
     Ok(out)
-}
-
-fn head(file: &ExportFile) -> Record<'_> {
-    Record { file, element: &file.document.head }
 }
 
 /// The settings a configuration carries, as the guide names them (`SCAN > EXCLUDED_IPS`): the

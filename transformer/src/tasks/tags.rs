@@ -30,10 +30,11 @@
 //!   field qmig does not know is listed as a loss rather than sent.
 //! - Subtree limit: one request carries at most `--tags-per-request` tags (100 by default: the
 //!   size of a default QPS page, a body of some tens of KB, and little left in doubt when an
-//!   outcome is unknown; never more than the 1000 one search page can read back). A larger subtree is cut breadth first: the request carries the tags that fit,
-//!   and each child left out is created by a request of its own (with its own subtree, cut the
-//!   same way) naming its captured parent in `parentTagId`. A tag sharing its name with a
-//!   sibling is created the same way, since a name cannot tell them apart in a response.
+//!   outcome is unknown; never more than the 1000 one search page can read back). A larger
+//!   subtree is cut breadth first: the request carries the tags that fit, and each child left
+//!   out is created by a request of its own (with its own subtree, cut the same way) naming its
+//!   captured parent in `parentTagId`. A tag sharing its name with a sibling is created the
+//!   same way, since a name cannot tell them apart in a response.
 //! - IDs: every created tag's ID is captured for the tasks that follow (scan schedules, report
 //!   templates, policies refer to tags by ID). The root's comes from the create response; the
 //!   nested tags' from read-only searches after it (`parent` equal to the captured parent ID),
@@ -124,7 +125,7 @@ pub fn plan(ctx: &Context<'_>, refs: &mut Refs) -> Result<TaskOutput, TransformE
     let mut out = TaskOutput::new(TASK);
     let hierarchy = Hierarchy::read(ctx.export.records(Kind::TagSearch))?;
     out.source_objects = hierarchy.tags.len() as u64;
-    let target_hierarchy = Hierarchy::read(ctx.target.into_iter().flat_map(|t| t.records(Kind::TagSearch)))?;
+    let target_hierarchy = Hierarchy::read(ctx.target_records(Kind::TagSearch))?;
     let target = TargetTags::new(&target_hierarchy, ctx.target.is_some());
     let layout = Layout::build(&hierarchy, &ctx.options.system_tags, &target, refs, &mut out);
     let mut planner = Planner {

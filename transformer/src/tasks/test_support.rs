@@ -1,15 +1,13 @@
 //! Exports, target exports and inputs written to temporary directories, so the tasks' unit
 //! tests read files exactly as a run does.
 
-use std::path::Path;
-
 use tempfile::TempDir;
 
 use crate::context::{Context, Options};
 use crate::error::TransformError;
 use crate::export::Export;
 use crate::inputs::Inputs;
-use crate::plan::{Refs, TaskOutput};
+use crate::plan::{Draft, Refs, TaskOutput};
 use crate::tasks::Plan;
 
 pub struct Fixture {
@@ -33,16 +31,12 @@ fn write(files: &[(&str, &str)]) -> TempDir {
     dir
 }
 
-fn load(dir: &Path) -> Export {
-    Export::load(dir, false).expect("fixture export loads")
-}
-
 impl Fixture {
     /// An export made of these files (name, content).
     pub fn new(files: &[(&str, &str)]) -> Fixture {
         let dir = write(files);
         Fixture {
-            export: load(dir.path()),
+            export: Export::load(dir.path(), false).expect("fixture export loads"),
             target: None,
             inputs: Inputs::default(),
             options: Options::default(),
@@ -53,7 +47,7 @@ impl Fixture {
     /// The target subscription's own export.
     pub fn target(mut self, files: &[(&str, &str)]) -> Fixture {
         let dir = write(files);
-        self.target = Some(load(dir.path()));
+        self.target = Some(Export::load_target(dir.path()).expect("fixture target export loads"));
         self._dirs.push(dir);
         self
     }
@@ -99,4 +93,9 @@ impl Fixture {
     pub fn plan(&self, plan: Plan) -> TaskOutput {
         self.try_plan(plan).expect("the task plans")
     }
+}
+
+/// A draft's parameter as the review shows it (captures as placeholders).
+pub fn param(draft: &Draft, name: &str) -> Option<String> {
+    draft.params.iter().find(|p| p.name == name).map(|p| p.value.display())
 }

@@ -16,11 +16,13 @@
 //! - Preferences of a user the user list does not have, or that is not migrated, are reported
 //!   as skipped.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use qmig_schemas::{Effect, SourceRef, Value};
 
 use crate::context::Context;
 use crate::error::TransformError;
-use crate::export::{ExportFile, Kind, Record};
+use crate::export::{ExportFile, Kind};
 use crate::plan::{Draft, DraftBody, RefKind, Refs, Target, TaskOutput, capture_name, match_extract, object_id};
 use crate::tasks::users::{self, User};
 
@@ -39,27 +41,29 @@ fn owner(file: &ExportFile) -> Owner<'_> {
     let inside = |name: &str| {
         head.descendants().into_iter().find(|e| e.name == name).map(|e| e.value()).filter(|v| !v.is_empty())
     };
-    let echoed = || {
-        let params = head.at("REQUEST/PARAM_LIST").into_iter().flat_map(|l| l.children_named("PARAM"));
-        params.filter(|p| p.text_at("KEY") == Some("user_id")).find_map(|p| p.text_at("VALUE"))
-    };
-    let named = || {
-        let stem = file.path.rsplit('/').next().unwrap_or(&file.path);
-        let stem = stem.rsplit_once('.').map_or(stem, |(s, _)| s);
-        stem.rsplit('_').next().filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-    };
+    let echoed = || file.echoed("user_id");
+    let named = || file.stem().rsplit('_').next().filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
     Owner { id: inside("USER_ID").or_else(echoed).or_else(named), login: inside("USER_LOGIN") }
 }
 
 pub fn plan(ctx: &Context<'_>, refs: &mut Refs) -> Result<TaskOutput, TransformError> {
     let mut out = TaskOutput::new(TASK);
-    let source_users =
-        ctx.export.records(Kind::UserList).map(User::parse).collect::<Result<Vec<_>, TransformError>>()?;
-    let target_users = users::existing_in_target(ctx)?;
+    // User logins are unique in an export (its pages are merged on them).
+    let mut logins = BTreeSet::new();
+    let mut login_of_id = BTreeMap::new();
+    for record in ctx.export.records(Kind::UserList) {
+        let user = User::parse(record)?;
+        if let Some(id) = user.id {
+            login_of_id.entry(id).or_insert(user.login);
+        }
+        logins.insert(user.login);
+    }
+    let target_ids: BTreeMap<&str, &str> =
+        users::existing_in_target(ctx)?.into_iter().filter_map(|u| Some((u.login, u.id?))).collect();
     for file in ctx.export.files(Kind::UserPrefs) {
         out.source_objects += 1;
         let owner = owner(file);
-        let head = Record { file, element: &file.document.head };
+        let head = file.head();
         let source = head.source(owner.id, owner.login);
         if owner.id.is_none() && owner.login.is_none() {
             return Err(head.invalid(
@@ -69,30 +73,30 @@ pub fn plan(ctx: &Context<'_>, refs: &mut Refs) -> Result<TaskOutput, TransformE
             ));
         }
         let object = format!("preferences of user {}", owner.login.or(owner.id).unwrap_or_default());
-        let user = source_users.iter().find(|u| match owner.id {
-            Some(id) => u.id == Some(id),
-            None => Some(u.login) == owner.login,
-        });
+        let user = match owner.id {
+            Some(id) => login_of_id.get(id).copied(),
+            None => owner.login.filter(|login| logins.contains(login)),
+        };
         let Some(user) = user else {
             out.skip(object, "the exported user list has no such user", Some(source));
             continue;
         };
-        let object = format!("preferences of user {}", user.login);
-        let Some(login) = refs.get(RefKind::User, user.login).cloned() else {
+        let object = format!("preferences of user {user}");
+        let Some(login) = refs.get(RefKind::User, user).cloned() else {
             out.skip(object, "the user is not migrated (see the users task)", Some(source));
             continue;
         };
         let known_id = match &login {
-            Target::Known(login) => target_users.iter().find(|u| u.login == login.as_str()).and_then(|u| u.id),
+            Target::Known(login) => target_ids.get(login.as_str()).copied(),
             Target::Captured(_) => None,
         };
         let user_id = match known_id {
             Some(id) => Target::Known(id.to_owned()),
-            None => lookup(user.login, &login, source.clone(), &mut out),
+            None => lookup(user, &login, source.clone(), &mut out),
         };
         let body = DraftBody::verbatim(&ctx.export.bytes(file)?, "text/xml");
-        let summary = format!("Import the preferences of user {} for the user's new account", user.login);
-        let draft = Draft::post(TASK, object_id("user-prefs", user.login), Effect::Idempotent, PATH, summary)
+        let summary = format!("Import the preferences of user {user} for the user's new account");
+        let draft = Draft::post(TASK, object_id("user-prefs", user), Effect::Idempotent, PATH, summary)
             .param("action", "import")
             .param("user_id", user_id.value())
             .body(body)

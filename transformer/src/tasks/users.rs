@@ -135,9 +135,7 @@ impl<'a> User<'a> {
             .collect();
         let asset_groups = record
             .element
-            .at("ASSIGNED_ASSET_GROUPS")
-            .into_iter()
-            .flat_map(|list| list.children_named("ASSET_GROUP_TITLE"))
+            .all("ASSIGNED_ASSET_GROUPS/ASSET_GROUP_TITLE")
             .map(|title| title.value())
             .filter(|title| !title.is_empty())
             .collect();
@@ -201,13 +199,18 @@ fn unsettable(record: Record<'_>) -> Vec<String> {
 
 /// The target's users, from `--target-export`.
 pub fn existing_in_target<'a>(ctx: &Context<'a>) -> Result<Vec<User<'a>>, TransformError> {
-    ctx.target.iter().flat_map(|t| t.records(Kind::UserList)).map(User::parse).collect()
+    ctx.target_records(Kind::UserList).map(User::parse).collect()
 }
 
 pub fn plan(ctx: &Context<'_>, refs: &mut Refs) -> Result<TaskOutput, TransformError> {
     let mut out = TaskOutput::new(TASK);
     let existing = existing_in_target(ctx)?;
     let target_units: BTreeSet<&str> = existing.iter().map(|u| u.business_unit).collect();
+    // The target's users by email, the key a person is found by.
+    let mut people: BTreeMap<String, Vec<&User<'_>>> = BTreeMap::new();
+    for person in &existing {
+        people.entry(person.email.to_ascii_lowercase()).or_default().push(person);
+    }
     let mut titles: BTreeSet<&str> = asset_groups::source_titles(ctx).collect();
     titles.extend(asset_groups::existing_in_target(ctx)?.into_keys());
     titles.insert(asset_groups::ALL);
@@ -220,7 +223,8 @@ pub fn plan(ctx: &Context<'_>, refs: &mut Refs) -> Result<TaskOutput, TransformE
         out.source_objects += 1;
         let object = format!("user {} ({} {})", user.login, user.first_name, user.last_name);
         let source = record.source(user.id, Some(user.login));
-        if let Some(found) = existing.iter().find(|e| e.same_person(&user)) {
+        let same_email = people.get(&user.email.to_ascii_lowercase()).map(Vec::as_slice).unwrap_or_default();
+        if let Some(found) = same_email.iter().find(|e| e.same_person(&user)) {
             refs.set(RefKind::User, user.login, Target::Known(found.login.to_owned()));
             out.skip(object, format!("already in the target as {} (target export)", found.login), Some(source));
             continue;
@@ -245,7 +249,12 @@ pub fn plan(ctx: &Context<'_>, refs: &mut Refs) -> Result<TaskOutput, TransformE
             );
         }
         let draft = request(ctx, &user, role, &unit, groups);
-        refs.set(RefKind::User, user.login, Target::Captured(capture_name(&draft.id, "login")));
+        let login = capture_name(&draft.id, "login");
+        out.report_capture(
+            login.clone(),
+            format!("new login of {} ({} {})", user.login, user.first_name, user.last_name),
+        );
+        refs.set(RefKind::User, user.login, Target::Captured(login));
         added.push(user.login.to_owned());
         out.request(draft.source(source));
     }
@@ -315,7 +324,7 @@ fn business_unit(
             Some(title)
         }
         None => {
-            refs.require(RefKind::BusinessUnit, unit, used_by, BUSINESS_UNIT_HINT);
+            refs.require(RefKind::BusinessUnit, unit, used_by, || BUSINESS_UNIT_HINT.to_owned());
             None
         }
     }
@@ -381,7 +390,7 @@ fn request(ctx: &Context<'_>, user: &User<'_>, role: Role, unit: &str, groups: V
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tasks::test_support::Fixture;
+    use crate::tasks::test_support::{Fixture, param};
 
     fn user(login: &str, role: &str, unit: &str, extra: &str) -> String {
         format!(
@@ -404,10 +413,6 @@ mod tests {
         <ASSET_GROUP><ID>20</ID><TITLE>Lab, East</TITLE></ASSET_GROUP>\
         <ASSET_GROUP><ID>21</ID><TITLE>DMZ</TITLE></ASSET_GROUP>\
         </ASSET_GROUP_LIST></RESPONSE></ASSET_GROUP_LIST_OUTPUT>";
-
-    fn param(draft: &Draft, name: &str) -> Option<String> {
-        draft.params.iter().find(|p| p.name == name).map(|p| p.value.display())
-    }
 
     #[test]
     fn every_role_is_added_with_its_business_unit_and_groups() {
@@ -438,6 +443,9 @@ mod tests {
         assert_eq!(param(&out.requests[5], "send_email"), None, "contacts take no send_email");
         assert_eq!(param(&out.requests[0], "asset_groups"), None, "managers take no groups");
         assert_eq!(scanner.captures[0].name, "user/nw_sc#login");
+        let reported: Vec<(&str, &str)> = out.report.iter().map(|r| (r.capture.as_str(), r.label.as_str())).collect();
+        assert_eq!(reported.len(), 6, "every added user's new login");
+        assert_eq!(reported[3], ("user/nw_sc#login", "new login of nw_sc (Zoë nw_sc)"));
         assert!(matches!(scanner.captures[0].extract, Extract::Login));
         let probe = scanner.probe.as_ref().expect("probe");
         let fields: Vec<&str> = probe.exists.conditions.iter().map(|c| c.field.as_str()).collect();

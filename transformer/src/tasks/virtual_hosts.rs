@@ -15,6 +15,7 @@
 //! - A probe lists the target's virtual hosts on that IP and port, so an interrupted run can
 //!   tell whether it was created.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use qmig_schemas::Effect;
@@ -22,15 +23,13 @@ use qmig_schemas::Effect;
 use crate::context::Context;
 use crate::error::TransformError;
 use crate::export::{Kind, Record};
-use crate::plan::{Draft, DraftProbe, RefKind, Refs, Target, TaskOutput, object_id};
+use crate::plan::{Draft, DraftProbe, Refs, Target, TaskOutput, object_id};
+use crate::tasks::networks;
 
 pub const TASK: &str = "virtual hosts";
 const PATH: &str = "/api/2.0/fo/asset/vhost/";
 /// The API refuses an FQDN list (commas included) of 4000 bytes or more.
 const MAX_FQDN_BYTES: usize = 3999;
-const DEFAULT_NETWORK: &str = "0";
-const NETWORK_HINT: &str =
-    "export the network in the network list (the networks task creates it), or map it in inputs/networks.csv";
 
 /// A virtual host as the source lists it.
 #[derive(Debug, Clone)]
@@ -68,14 +67,10 @@ impl<'a> VirtualHost<'a> {
         Ok(VirtualHost {
             ip,
             port,
-            network_id: record.text("NETWORK_ID").filter(|n| *n != DEFAULT_NETWORK),
+            network_id: record.text("NETWORK_ID").filter(|n| *n != networks::DEFAULT_NETWORK),
             fqdns,
             record,
         })
-    }
-
-    fn same_place(&self, other: &VirtualHost<'_>) -> bool {
-        self.ip == other.ip && self.port == other.port
     }
 }
 
@@ -100,12 +95,12 @@ fn fqdn_chunks<'a>(fqdns: &[&'a str]) -> Vec<Vec<&'a str>> {
 
 pub fn plan(ctx: &Context<'_>, refs: &mut Refs) -> Result<TaskOutput, TransformError> {
     let mut out = TaskOutput::new(TASK);
-    let existing = ctx
-        .target
-        .iter()
-        .flat_map(|t| t.records(Kind::VirtualHostList))
-        .map(VirtualHost::parse)
-        .collect::<Result<Vec<_>, _>>()?;
+    // The target's virtual hosts: the networks at each IP and port.
+    let mut existing: BTreeMap<(&str, &str), Vec<Option<&str>>> = BTreeMap::new();
+    for record in ctx.target_records(Kind::VirtualHostList) {
+        let host = VirtualHost::parse(record)?;
+        existing.entry((host.ip, host.port)).or_default().push(host.network_id);
+    }
     for record in ctx.export.records(Kind::VirtualHostList) {
         let host = VirtualHost::parse(record)?;
         out.source_objects += 1;
@@ -117,20 +112,18 @@ pub fn plan(ctx: &Context<'_>, refs: &mut Refs) -> Result<TaskOutput, TransformE
             continue;
         }
         let network = match host.network_id {
-            Some(id) => match refs.require(RefKind::Network, id, &object, NETWORK_HINT) {
+            Some(id) => match networks::require(refs, id, &object) {
                 Some(target) => Some(target),
                 None => continue,
             },
             None => None,
         };
-        let in_target = existing.iter().any(|e| {
-            e.same_place(&host)
-                && match (&network, e.network_id) {
-                    (None, None) => true,
-                    (Some(Target::Known(id)), Some(other)) => id.as_str() == other,
-                    _ => false,
-                }
-        });
+        let in_target =
+            existing.get(&(host.ip, host.port)).into_iter().flatten().any(|other| match (&network, other) {
+                (None, None) => true,
+                (Some(Target::Known(id)), Some(other)) => id.as_str() == *other,
+                _ => false,
+            });
         if in_target {
             out.skip(object, "already in the target (target export)", Some(source));
             continue;

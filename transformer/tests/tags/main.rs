@@ -1,44 +1,23 @@
 //! The asset tags task: realistic hierarchies run against a model of the target's tag service,
 //! the corpus response, bad input, and random trees.
 
+#[path = "../common/mod.rs"]
+mod common;
 mod target;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use common::{corpus, fixture, transform, verified};
 use proptest::prelude::*;
-use qmig_schemas::{BundleContents, Request, Segment, verify_bundle};
-use qmig_transform::cli::BundleArgs;
-use qmig_transform::error::TransformError;
+use qmig_schemas::{BundleContents, Request, Segment};
 use qmig_transform::xml::escape;
 
 use target::{CREATE, SEARCH, TagTarget};
 
 /// Tags as `a / b / c` paths with their fields, sorted.
 type Tree = Vec<(String, BTreeMap<String, String>)>;
-
-fn fixture(scenario: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(scenario)
-}
-
-fn corpus(kind: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/corpus").join(kind)
-}
-
-fn transform(export: &Path, configure: impl FnOnce(&mut BundleArgs)) -> Result<BundleContents, TransformError> {
-    let mut args = BundleArgs::new(export, export.join("unused"));
-    configure(&mut args);
-    qmig_transform::build(&args)
-}
-
-/// Writes and verifies the bundle (schema, hashes, every capture declared before its use).
-fn verified(contents: &BundleContents) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out = dir.path().join("bundle");
-    qmig_schemas::write_bundle(&out, contents, false).expect("written");
-    verify_bundle(&out).expect("the bundle verifies");
-}
 
 /// The target's tags after the bundle ran, as `a / b / c` paths with their fields.
 fn replayed(contents: &BundleContents, existing: &[&str]) -> (TagTarget, Tree) {

@@ -60,9 +60,8 @@ impl<'a> Hierarchy<'a> {
         let mut listed_by: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
         let mut listed_only: BTreeMap<usize, Vec<Listed<'a>>> = BTreeMap::new();
         for (index, tag) in tags.iter().enumerate() {
-            let listed = tag.record.element.at("children/list").into_iter().flat_map(|l| l.children_named("TagSimple"));
-            for simple in listed {
-                let record = Record { file: tag.record.file, element: simple };
+            for simple in tag.record.element.all("children/list/TagSimple") {
+                let record = tag.record.nested(simple);
                 let Some(id) = simple.text_at("id") else {
                     return Err(record.invalid(&describe(tag), "lists a child without an id"));
                 };
@@ -213,7 +212,7 @@ mod tests {
     }
 
     fn read(file: &ExportFile) -> Result<Hierarchy<'_>, TransformError> {
-        Hierarchy::read(file.document.records.iter().map(|element| Record { file, element }))
+        Hierarchy::read(file.records())
     }
 
     fn names(hierarchy: &Hierarchy<'_>, indices: &[usize]) -> Vec<String> {
