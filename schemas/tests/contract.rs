@@ -340,8 +340,7 @@ fn a_reported_capture_nobody_declares_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("bundle");
     let mut bundle = contents(all());
-    bundle.manifest.report =
-        vec![Reported { capture: "user/jdoe#login".into(), label: "new login of jdoe".into() }];
+    bundle.manifest.report = vec![Reported { capture: "user/jdoe#login".into(), label: "new login of jdoe".into() }];
     write_bundle(&out, &bundle, false).expect("write");
     match verify_bundle(&out) {
         Err(VerifyError::ReportedUnknown(name)) => assert_eq!(name, "user/jdoe#login"),
