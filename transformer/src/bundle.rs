@@ -95,9 +95,9 @@ pub fn assemble(outputs: Vec<TaskOutput>, provenance: Provenance) -> Result<Bund
 
 fn duplicate_id(first: Option<SourceRef>, second: &Draft) -> TransformError {
     let unknown = || SourceRef { file: "(derived)".to_owned(), line: 0, id: None, title: None };
-    TransformError::ConflictingDuplicate {
-        kind: format!("{} object", second.task),
-        key: second.id.clone(),
+    TransformError::SameTarget {
+        id: second.id.clone(),
+        task: second.task.to_owned(),
         first: first.unwrap_or_else(unknown),
         second: second.source.clone().unwrap_or_else(unknown),
     }

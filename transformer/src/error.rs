@@ -39,6 +39,11 @@ pub enum TransformError {
     )]
     ConflictingDuplicate { kind: String, key: String, first: SourceRef, second: SourceRef },
     #[error(
+        "{first} and {second} would both become `{id}` in the target, which takes one {task} object of \
+         that name; rename or remove one of them in the source"
+    )]
+    SameTarget { id: String, task: String, first: SourceRef, second: SourceRef },
+    #[error(
         "{file}: the list is truncated (WARNING 1980) and the next page is not in the export; \
          capture {url} and put it beside this file"
     )]

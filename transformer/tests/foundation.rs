@@ -316,3 +316,15 @@ fn an_added_or_removed_file_is_named() {
     let message = verify_bundle(&out).expect_err("missing file").to_string();
     assert!(message.contains("REVIEW.md"), "{message}");
 }
+
+#[test]
+fn two_source_objects_that_would_become_one_target_object_are_refused_naming_both() {
+    let groups = "<?xml version=\"1.0\"?>\n<ASSET_GROUP_LIST_OUTPUT><RESPONSE><ASSET_GROUP_LIST>\n\
+        <ASSET_GROUP><ID>11</ID><TITLE>Web</TITLE></ASSET_GROUP>\n\
+        <ASSET_GROUP><ID>12</ID><TITLE>Web</TITLE><COMMENTS>a second group of the same title</COMMENTS></ASSET_GROUP>\n\
+        </ASSET_GROUP_LIST></RESPONSE></ASSET_GROUP_LIST_OUTPUT>\n";
+    let export = export_with(&[("asset_groups.xml", groups)]);
+    let message = refused(export.path(), &[]);
+    assert!(message.contains("would both become `asset-group/Web`"), "{message}");
+    assert!(message.contains("asset_groups.xml:3") && message.contains("asset_groups.xml:4"), "{message}");
+}
