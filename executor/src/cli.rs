@@ -62,6 +62,10 @@ pub struct RunArgs {
     /// File holding the passphrase of secrets.age (default: $QMIG_SECRETS_PASSPHRASE, else a prompt).
     #[arg(long, value_name = "FILE")]
     pub passphrase_file: Option<PathBuf>,
+    /// Send every call through this proxy (`http://host:port`, `socks5://host:port`). Proxy
+    /// settings of the environment are never read.
+    #[arg(long, value_name = "URL")]
+    pub proxy: Option<String>,
     /// Print what would be sent, secrets masked, without a network or a journal.
     #[arg(long)]
     pub dry_run: bool,

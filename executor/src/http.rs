@@ -22,6 +22,18 @@ pub enum TargetError {
     NotHttps(String),
     #[error("--target `{0}`: credentials in the URL are not allowed; use --username and the password options")]
     UserInfo(String),
+    #[error("--proxy `{url}`: {problem}")]
+    Proxy { url: String, problem: String },
+}
+
+/// The proxy the operator asked for. Its URL is a flag value, visible to other users of the
+/// machine, so it may not carry credentials.
+pub fn proxy(url: &str) -> Result<ureq::Proxy, TargetError> {
+    let problem = |problem: &str| TargetError::Proxy { url: url.to_owned(), problem: problem.to_owned() };
+    if url.split_once("://").map_or(url, |(_, rest)| rest).split('/').next().is_some_and(|a| a.contains('@')) {
+        return Err(problem("credentials in a flag value are readable by other users; use a proxy that needs none"));
+    }
+    ureq::Proxy::new(url).map_err(|e| problem(&e.to_string()))
 }
 
 /// The target's API server, as `scheme://host[:port]`.
@@ -94,11 +106,18 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn new(target: Target, username: &str, password: &str, timeout: Duration) -> Client {
+    pub fn new(
+        target: Target,
+        username: &str,
+        password: &str,
+        timeout: Duration,
+        proxy: Option<ureq::Proxy>,
+    ) -> Client {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
-            .proxy(None)
+            // Only the proxy asked for on the command line; never one from the environment.
+            .proxy(proxy)
             // A pooled connection the server has closed can fail after the request was
             // written, which would make an outcome unknown for no reason.
             .max_idle_connections(0)
@@ -182,5 +201,13 @@ mod tests {
         for bad in ["qualysapi.qualys.eu", "ftp://host", "https://", "https://host/api", "https://host?x=1"] {
             assert!(matches!(Target::parse(bad), Err(TargetError::Malformed(_))), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_proxy_is_taken_only_without_credentials() {
+        assert!(proxy("http://proxy.corp.example:3128").is_ok());
+        assert!(proxy("socks5://127.0.0.1:1080").is_ok());
+        assert!(matches!(proxy("http://ops:hunter2@proxy.corp.example:3128"), Err(TargetError::Proxy { .. })));
+        assert!(matches!(proxy("gopher://proxy:70"), Err(TargetError::Proxy { .. })));
     }
 }

@@ -89,6 +89,7 @@ pub fn run(args: &RunArgs) -> Result<Summary, Error> {
     let bundle = verify_bundle(&args.bundle)?;
     check_approval(&args.approve, &bundle.digest)?;
     let target = Target::parse(&args.target)?;
+    let proxy = args.proxy.as_deref().map(crate::http::proxy).transpose()?;
     if args.dry_run {
         dry_run(&bundle, &target)?;
         return Ok(Summary { total: bundle.manifest.requests.len(), ..Summary::default() });
@@ -125,7 +126,7 @@ pub fn run(args: &RunArgs) -> Result<Summary, Error> {
         env: PASSWORD_ENV,
     };
     let password = credentials::read(&source)?;
-    let client = Client::new(target, &username, &password, args.timeout);
+    let client = Client::new(target, &username, &password, args.timeout, proxy);
     drop(password);
 
     let already_done = replayed.done();

@@ -8,7 +8,7 @@ use base64::Engine as _;
 use qmig_schemas::journal::{Found, Record, SendResult};
 
 use crate::secrets::{SECRET, SECRET_FORMS};
-use crate::server::{Answer, Server, simple_error, simple_id, xml};
+use crate::server::{Answer, Server, Tunnel, simple_error, simple_id, xml};
 use crate::support::*;
 
 const IPS_ADDED: &str = "<SIMPLE_RETURN><RESPONSE><TEXT>IPs successfully added to Vulnerability Management</TEXT></RESPONSE></SIMPLE_RETURN>";
@@ -243,4 +243,32 @@ fn a_probe_reading_one_page_of_a_longer_list_does_not_decide() {
     assert!(stderr(&output).contains("one page of a longer list"), "{}", stderr(&output));
     let bodies: Vec<String> = server.seen().iter().map(|r| r.body_text()).collect();
     assert_eq!(bodies, [NETWORK_A_CREATED, "action=list"], "the create is not sent again");
+}
+
+/// Why scripted: the simulator cannot tell whether a call came through a proxy. Every call goes
+/// through the proxy asked for (a CONNECT to the target), and without `--proxy` the proxy
+/// settings of the environment are ignored.
+#[test]
+fn calls_go_through_the_proxy_asked_for_and_never_the_environments() {
+    let tunnel = Tunnel::start();
+    let sim = start(sim_config());
+    let work = Work::new();
+    let digest = work.write(vec![ips("10.0.0.1-10.0.0.5")], vec![], &[]);
+    let output = run(&work, &sim.url(), &digest).args(["--proxy", tunnel.url()]).output().expect("runs");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let authority = sim.url().trim_start_matches("http://").to_owned();
+    assert_eq!(tunnel.connects(), [format!("CONNECT {authority} HTTP/1.1")]);
+    assert_eq!(sim.counters().mutating_calls, 1, "the call reached the target through the tunnel");
+
+    let other = Work::new();
+    let digest = other.write(vec![ips("10.0.0.6")], vec![], &[]);
+    let output = run(&other, &sim.url(), &digest)
+        .env("HTTP_PROXY", tunnel.url())
+        .env("http_proxy", tunnel.url())
+        .env("ALL_PROXY", tunnel.url())
+        .output()
+        .expect("runs");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(tunnel.connects().len(), 1, "the environment's proxy saw nothing more");
+    assert_eq!(sim.counters().mutating_calls, 2, "sent straight to the target");
 }

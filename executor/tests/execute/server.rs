@@ -142,3 +142,64 @@ fn serve(stream: TcpStream, seen: &Mutex<Vec<Seen>>, handler: &Handler) {
     response.push_str(&body);
     let _ = reader.get_mut().write_all(response.as_bytes());
 }
+
+/// An HTTP CONNECT proxy on loopback: it records each CONNECT request line and tunnels the
+/// connection to the address asked for.
+pub struct Tunnel {
+    url: String,
+    connects: Arc<Mutex<Vec<String>>>,
+}
+
+impl Tunnel {
+    pub fn start() -> Tunnel {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("binds");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let connects = Arc::new(Mutex::new(Vec::new()));
+        let recorded = Arc::clone(&connects);
+        // The thread ends with the test process; every tunnel closes with its connection.
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let recorded = Arc::clone(&recorded);
+                std::thread::spawn(move || tunnel(stream, &recorded));
+            }
+        });
+        Tunnel { url, connects }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn connects(&self) -> Vec<String> {
+        self.connects.lock().expect("lock").clone()
+    }
+}
+
+fn tunnel(client: TcpStream, connects: &Mutex<Vec<String>>) {
+    let mut reader = BufReader::new(client.try_clone().expect("clone"));
+    let mut line = String::new();
+    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+        return;
+    }
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header).unwrap_or(0) == 0 || header.trim().is_empty() {
+            break;
+        }
+    }
+    connects.lock().expect("lock").push(line.trim().to_owned());
+    let authority = line.split_whitespace().nth(1).unwrap_or_default().to_owned();
+    let Ok(upstream) = TcpStream::connect(&authority) else { return };
+    let mut client_writer = client;
+    if client_writer.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").is_err() {
+        return;
+    }
+    let mut upstream_reader = upstream.try_clone().expect("clone");
+    let mut upstream_writer = upstream;
+    let to_upstream = std::thread::spawn(move || {
+        let _ = std::io::copy(&mut reader, &mut upstream_writer);
+        let _ = upstream_writer.shutdown(std::net::Shutdown::Write);
+    });
+    let _ = std::io::copy(&mut upstream_reader, &mut client_writer);
+    let _ = to_upstream.join();
+}
