@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 
 use qmig_schemas::{
     Capture, Condition, Effect, Escape, Extract, Loss, ManualStep, Match, Method, Param, ProbeCapture, Reported,
-    Segment, Skipped, Slot, SourceRef, StepTime, Value, Warning,
+    Segment, Skipped, Slot, SourceRef, Value, Warning,
 };
 
+use crate::checklist::Step;
 use crate::error::Unresolved;
 use crate::xml;
 
@@ -17,9 +18,33 @@ pub fn object_id(kind: &str, name: &str) -> String {
     format!("{kind}/{name}")
 }
 
+/// What a request keeps from its response, for later requests or for the operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field<'a> {
+    /// The new object's ID.
+    Id,
+    /// The login Qualys generated for a new user.
+    Login,
+    /// A new virtual appliance's activation code.
+    ActivationCode,
+    /// The ID of a child created with its parent (a tag subtree), by the child's name.
+    Child(&'a str),
+}
+
+impl Field<'_> {
+    fn as_str(&self) -> &str {
+        match self {
+            Field::Id => "id",
+            Field::Login => "login",
+            Field::ActivationCode => "activation_code",
+            Field::Child(name) => name,
+        }
+    }
+}
+
 /// The bundle-wide name of a value captured from a request's response: `network/Corp East#id`.
-pub fn capture_name(request_id: &str, field: &str) -> String {
-    format!("{request_id}#{field}")
+pub fn capture_name(request_id: &str, field: Field<'_>) -> String {
+    format!("{request_id}#{}", field.as_str())
 }
 
 /// A request before it has its place in the bundle.
@@ -75,7 +100,7 @@ impl Draft {
     }
 
     /// Keeps `extract` from the response under [`capture_name`]`(id, field)`.
-    pub fn capture(mut self, field: &str, extract: Extract) -> Draft {
+    pub fn capture(mut self, field: Field<'_>, extract: Extract) -> Draft {
         let name = capture_name(&self.id, field);
         self.captures.push(Capture { name, extract });
         self
@@ -188,7 +213,7 @@ impl DraftProbe {
     }
 
     /// When found, fills the request's capture `<request id>#<field>` from the record's `take`.
-    pub fn fills(mut self, request_id: &str, field: &str, take: &str) -> DraftProbe {
+    pub fn fills(mut self, request_id: &str, field: Field<'_>, take: &str) -> DraftProbe {
         self.captures.push(ProbeCapture { name: capture_name(request_id, field), take: take.to_owned() });
         self
     }
@@ -255,14 +280,19 @@ impl TaskOutput {
         self.report.push(Reported { capture, label });
     }
 
-    pub fn step(&mut self, id: &str, when: StepTime, title: &str, detail: &str, items: Vec<String>) {
-        self.manual_steps.push(ManualStep {
-            id: id.to_owned(),
-            when,
-            title: title.to_owned(),
-            detail: detail.to_owned(),
-            items,
-        });
+    /// Names the objects a manual step concerns.
+    pub fn step(&mut self, step: Step, items: Vec<String>) {
+        self.manual_steps.push(step.with(items));
+    }
+
+    /// Skips a source object the target already has, found in `--target-export`.
+    pub fn skip_existing(&mut self, object: String, kind: RefKind, target: &str, source: SourceRef) {
+        self.skip(object, already_in_target(kind, target), Some(source));
+    }
+
+    /// Skips a source object the target already has, when the target's ID of it does not matter.
+    pub fn skip_present(&mut self, object: String, source: SourceRef) {
+        self.skip(object, "already in the target (target export)", Some(source));
     }
 }
 
@@ -306,6 +336,11 @@ pub enum Target {
 }
 
 impl Target {
+    /// The value `field` captured from request `request_id`'s response.
+    pub fn captured(request_id: &str, field: Field<'_>) -> Target {
+        Target::Captured(capture_name(request_id, field))
+    }
+
     pub fn segment(&self) -> Segment {
         match self {
             Target::Known(id) => Segment::Text(id.clone()),
@@ -365,6 +400,11 @@ impl Refs {
     pub fn unresolved(&self) -> Vec<Unresolved> {
         self.unresolved.values().cloned().collect()
     }
+}
+
+/// Why an object is not created: the target export has it.
+pub fn already_in_target(kind: RefKind, target: &str) -> String {
+    format!("already in the target as {} {target} (target export)", kind.label())
 }
 
 /// Joins text and references into one parameter value, merging adjacent text.

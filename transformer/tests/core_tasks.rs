@@ -8,6 +8,7 @@ use std::fs;
 
 use common::{cli, corpus, fixture, param, sample, sample_args, samples, verified};
 use qmig_schemas::{BundleContents, Manifest, Request, Value};
+use qmig_transform::checklist::Step;
 use qmig_transform::cli::BundleArgs;
 use qmig_transform::context::{OptionalTask, SendEmail};
 
@@ -106,7 +107,8 @@ fn options_create_virtual_appliances_add_ipv6_mappings_and_withhold_emails() {
         Some("210|172.16.8.5|255.255.255.0|Cloud Apps||,211|172.16.9.5|255.255.255.0|Cloud DB||")
     );
     assert_eq!(param(settings, "id").as_deref(), Some("{{capture:appliance/nw-cloud-03#id}}"));
-    let activation = manifest.manual_steps.iter().find(|s| s.id == "appliance-activation").expect("activation step");
+    let activation =
+        manifest.manual_steps.iter().find(|s| s.id == Step::ApplianceActivation.id()).expect("activation step");
     assert_eq!(activation.items, ["nw-cloud-03"]);
     // The code is shown to the operator after the run, as the checklist says.
     assert!(manifest.report.iter().any(|r| r.capture == "appliance/nw-cloud-03#activation_code"));
@@ -199,7 +201,8 @@ fn the_corpus_asset_group_user_and_appliance_lists_transform() {
     assert_eq!(param(users[1], "asset_groups"), None, "\"AG 24\" is in neither export");
     assert!(manifest.losses.iter().any(|l| l.fields.iter().any(|f| f.starts_with("ASSIGNED_ASSET_GROUPS (AG 24"))));
 
-    let deploy = manifest.manual_steps.iter().find(|s| s.id == "appliance-deployment").expect("deployment step");
+    let deploy =
+        manifest.manual_steps.iter().find(|s| s.id == Step::ApplianceDeployment.id()).expect("deployment step");
     assert_eq!(deploy.items, ["dmz-scanner"]);
 }
 

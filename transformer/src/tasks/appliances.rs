@@ -33,13 +33,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use qmig_schemas::{Effect, Extract, SourceRef, StepTime};
+use qmig_schemas::{Effect, Extract, SourceRef};
 
+use crate::checklist::Step;
 use crate::context::Context;
 use crate::error::TransformError;
 use crate::export::{Kind, Record};
 use crate::inputs::MappingRow;
-use crate::plan::{Draft, DraftProbe, RefKind, Refs, Target, TaskOutput, capture_name, object_id};
+use crate::plan::{
+    Draft, DraftProbe, Field, RefKind, Refs, Target, TaskOutput, already_in_target, capture_name, object_id,
+};
 use crate::tasks::networks::{self, Network};
 
 pub const TASK: &str = "scanner appliances";
@@ -310,9 +313,7 @@ fn plan_appliance(
             let reason = format!("mapped to target appliance {id} by {}:{}", ctx.inputs.appliances.file, row.line);
             Some((id, reason))
         }
-        None => existing
-            .get(appliance.name)
-            .map(|e| (e.id.to_owned(), format!("already in the target as appliance {} (target export)", e.id))),
+        None => existing.get(appliance.name).map(|e| (e.id.to_owned(), already_in_target(RefKind::Appliance, e.id))),
     };
     if let Some((id, reason)) = mapped {
         refs.set(RefKind::Appliance, appliance.id, Target::Known(id));
@@ -353,22 +354,22 @@ fn create(refs: &mut Refs, appliance: &Appliance<'_>, source: SourceRef, out: &m
     let id = object_id("appliance", appliance.name);
     let probe =
         DraftProbe::list(PATH, &[("action", "list"), ("output_mode", "full")], "APPLIANCE", "NAME", appliance.name)
-            .fills(&id, "id", "ID")
-            .fills(&id, "activation_code", "ACTIVATION_CODE");
+            .fills(&id, Field::Id, "ID")
+            .fills(&id, Field::ActivationCode, "ACTIVATION_CODE");
     let summary =
         format!("Create virtual scanner appliance \"{}\" (takes one virtual-scanner licence)", appliance.name);
     let create = Draft::post(TASK, id.clone(), Effect::Create, PATH, summary)
         .param("action", "create")
         .param("name", appliance.name)
         .param_opt("polling_interval", appliance.polling_interval.map(|p| p.to_string()))
-        .capture("id", Extract::NewId)
-        .capture("activation_code", Extract::Element { name: "ACTIVATION_CODE".to_owned() })
+        .capture(Field::Id, Extract::NewId)
+        .capture(Field::ActivationCode, Extract::Element { name: "ACTIVATION_CODE".to_owned() })
         .probe(probe)
         .source(source.clone());
-    let target = Target::Captured(capture_name(&id, "id"));
+    let target = Target::captured(&id, Field::Id);
     out.request(create);
     let label = format!("activation code of virtual scanner appliance \"{}\"", appliance.name);
-    out.report_capture(capture_name(&id, "activation_code"), label);
+    out.report_capture(capture_name(&id, Field::ActivationCode), label);
     if !appliance.vlans.is_empty() || !appliance.routes.is_empty() || appliance.comments.is_some() {
         let join = |entries: &[String]| (!entries.is_empty()).then(|| entries.join(","));
         let summary = format!(
@@ -480,58 +481,19 @@ fn assign_networks(
 
 fn checklist(out: &mut TaskOutput, manual: Manual) {
     if !manual.unbind.is_empty() {
-        // Merged into the general step of the same id, which explains what to do.
-        out.step(
-            "appliance-unbinding",
-            StepTime::Before,
-            "Have Qualys Support unbind the physical scanner appliances",
-            "",
-            manual.unbind,
-        );
+        out.step(Step::ApplianceUnbinding, manual.unbind);
     }
     if !manual.deploy.is_empty() {
-        out.step(
-            "appliance-deployment",
-            StepTime::Before,
-            "Deploy the scanner appliances the target lacks, under the same names",
-            "These appliances have no counterpart in the target (no row in appliances.csv, not in the target \
-             export, not created by this bundle). Deploy them in the target under the same names, then map \
-             them in appliances.csv or capture the target's appliance list into --target-export and transform \
-             again, so that asset groups and scan schedules refer to them.",
-            manual.deploy,
-        );
+        out.step(Step::ApplianceDeployment, manual.deploy);
     }
     if !manual.activate.is_empty() {
-        out.step(
-            "appliance-activation",
-            StepTime::After,
-            "Deploy and personalise the virtual appliances the bundle created",
-            "A created virtual appliance scans nothing until its image is deployed and personalised with its \
-             activation code. The codes are captured when the bundle runs and shown in the executor's final \
-             report; they are never written into the bundle.",
-            manual.activate,
-        );
+        out.step(Step::ApplianceActivation, manual.activate);
     }
     if !manual.settings.is_empty() {
-        out.step(
-            "appliance-settings",
-            StepTime::After,
-            "Set VLANs and static routes on the target appliances",
-            "The bundle does not create these appliances, so it does not send their VLANs and static routes: \
-             set them on each counterpart in the target once it exists (Scans > Appliances, or an update call \
-             with these values).",
-            manual.settings,
-        );
+        out.step(Step::ApplianceSettings, manual.settings);
     }
     if !manual.assign.is_empty() {
-        out.step(
-            "appliance-networks",
-            StepTime::After,
-            "Assign the remaining scanner appliances to their networks",
-            "The appliance or the network has no counterpart in the target yet, so the assignment could not \
-             be sent: assign each appliance once both exist.",
-            manual.assign,
-        );
+        out.step(Step::ApplianceNetworks, manual.assign);
     }
 }
 
@@ -569,18 +531,19 @@ mod tests {
         let out = fixture.try_plan_after(&[networks::plan], plan).expect("plans");
         assert!(out.requests.is_empty(), "{:?}", out.requests);
         assert_eq!(out.source_objects, 4, "three listed, one known only from its network");
-        let unbinding = out.manual_steps.iter().find(|s| s.id == "appliance-unbinding").expect("unbinding step");
+        let unbinding =
+            out.manual_steps.iter().find(|s| s.id == Step::ApplianceUnbinding.id()).expect("unbinding step");
         assert_eq!(unbinding.items, ["nw-hq-02: serial QAGPA0091, model QGSA-2120, bound to user nwind_mg"]);
-        let deploy = out.manual_steps.iter().find(|s| s.id == "appliance-deployment").expect("deployment step");
+        let deploy = out.manual_steps.iter().find(|s| s.id == Step::ApplianceDeployment.id()).expect("deployment step");
         assert_eq!(deploy.items, ["nw-east-01", "nw-cloud-03", "nw-lab-09"]);
-        let settings = out.manual_steps.iter().find(|s| s.id == "appliance-settings").expect("settings step");
+        let settings = out.manual_steps.iter().find(|s| s.id == Step::ApplianceSettings.id()).expect("settings step");
         assert_eq!(
             settings.items,
             [
                 "nw-east-01: set_vlans=10|10.10.0.5|255.255.255.0|Servers & DB||; set_routes=10.20.0.0|255.255.0.0|10.10.0.1|Backbone||"
             ]
         );
-        let assign = out.manual_steps.iter().find(|s| s.id == "appliance-networks").expect("assignment step");
+        let assign = out.manual_steps.iter().find(|s| s.id == Step::ApplianceNetworks.id()).expect("assignment step");
         assert_eq!(assign.items, ["nw-east-01 to network \"Corp East\"", "nw-lab-09 to network \"Corp East\""]);
         assert_eq!(out.losses.len(), 1);
         assert_eq!(out.losses[0].fields, ["ASSET_TAGS_LIST"]);
@@ -616,7 +579,8 @@ mod tests {
         let assign = &out.requests[3];
         assert_eq!(param(assign, "network_id").as_deref(), Some("{{capture:network/Corp East#id}}"));
         assert_eq!(refs.get(RefKind::Appliance, "5003"), Some(&Target::Captured("appliance/nw-cloud-03#id".into())));
-        let activation = out.manual_steps.iter().find(|s| s.id == "appliance-activation").expect("activation step");
+        let activation =
+            out.manual_steps.iter().find(|s| s.id == Step::ApplianceActivation.id()).expect("activation step");
         assert_eq!(activation.items, ["nw-east-01", "nw-cloud-03"]);
         let reported: Vec<(&str, &str)> = out.report.iter().map(|r| (r.capture.as_str(), r.label.as_str())).collect();
         assert_eq!(
@@ -649,7 +613,7 @@ mod tests {
         assert_eq!(known("7"), Some(Target::Known("9007".into())), "an ID the export does not list");
         let out = &outputs[0];
         assert!(out.requests.is_empty());
-        assert!(out.manual_steps.iter().all(|s| s.id != "appliance-unbinding"));
+        assert!(out.manual_steps.iter().all(|s| s.id != Step::ApplianceUnbinding.id()));
         assert_eq!(out.warnings.len(), 1, "the row matching nothing is reported: {:?}", out.warnings);
         assert!(out.warnings[0].message.contains("inputs/appliances.csv:5"));
     }

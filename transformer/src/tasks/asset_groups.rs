@@ -27,12 +27,13 @@
 
 use std::collections::BTreeMap;
 
-use qmig_schemas::{Effect, Extract, StepTime};
+use qmig_schemas::{Effect, Extract};
 
+use crate::checklist::Step;
 use crate::context::Context;
 use crate::error::TransformError;
 use crate::export::{Kind, Record};
-use crate::plan::{Draft, DraftProbe, RefKind, Refs, Target, TaskOutput, capture_name, join_segments, object_id};
+use crate::plan::{Draft, DraftProbe, Field, RefKind, Refs, Target, TaskOutput, join_segments, object_id};
 use crate::ranges::parse_entry;
 use crate::tasks::{appliances, networks};
 
@@ -249,7 +250,7 @@ pub fn plan(ctx: &Context<'_>, refs: &mut Refs) -> Result<TaskOutput, TransformE
         }
         if let Some(id) = existing.get(group.title) {
             refs.set(RefKind::AssetGroup, group.id, Target::Known((*id).to_owned()));
-            out.skip(object, format!("already in the target as asset group {id} (target export)"), Some(source));
+            out.skip_existing(object, RefKind::AssetGroup, id, source);
             continue;
         }
         if !group.output_only.is_empty() {
@@ -267,23 +268,15 @@ pub fn plan(ctx: &Context<'_>, refs: &mut Refs) -> Result<TaskOutput, TransformE
                 .push(format!("assign asset group \"{}\" to its business unit (source unit ID {unit})", group.title));
         }
         let Some(draft) = request(ctx, refs, &group, &object) else { continue };
-        refs.set(RefKind::AssetGroup, group.id, Target::Captured(capture_name(&draft.id, "id")));
+        refs.set(RefKind::AssetGroup, group.id, Target::captured(&draft.id, Field::Id));
         added.push(group.title);
         out.request(draft.source(source));
     }
     if !unit_items.is_empty() {
-        // Merged into the general step, which says business units are created by hand.
-        out.step("business-units", StepTime::Before, "Create the business units in the target first", "", unit_items);
+        out.step(Step::BusinessUnits, unit_items);
     }
     if !any_attributes && !added.is_empty() {
-        out.step(
-            "asset-group-attributes",
-            StepTime::After,
-            "Set division, function and location of the asset groups",
-            "No asset group of the export carries a division, function or location: some Qualys releases do \
-             not export them. Where the source groups had them, set them in the target by hand.",
-            added.iter().map(|t| (*t).to_owned()).collect(),
-        );
+        out.step(Step::AssetGroupAttributes, added.iter().map(|t| (*t).to_owned()).collect());
     }
     Ok(out)
 }
@@ -326,8 +319,8 @@ fn request(ctx: &Context<'_>, refs: &mut Refs, group: &AssetGroup<'_>, object: &
         "TITLE",
         group.title,
     )
-    .fills(&id, "id", "ID");
-    Some(draft.capture("id", Extract::NewId).probe(probe))
+    .fills(&id, Field::Id, "ID");
+    Some(draft.capture(Field::Id, Extract::NewId).probe(probe))
 }
 
 #[cfg(test)]
@@ -397,9 +390,9 @@ mod tests {
         assert_eq!(refs.get(RefKind::AssetGroup, "20"), Some(&Target::Captured("asset-group/R&D #2 + Lab#id".into())));
         assert_eq!(out.losses.len(), 1);
         assert_eq!(out.losses[0].fields, ["OWNER_USER_ID", "ASSIGNED_USER_IDS", "UNIT_ID"]);
-        let units = out.manual_steps.iter().find(|s| s.id == "business-units").expect("business unit items");
+        let units = out.manual_steps.iter().find(|s| s.id == Step::BusinessUnits.id()).expect("business unit items");
         assert_eq!(units.items, ["assign asset group \"R&D #2 + Lab\" to its business unit (source unit ID 4)"]);
-        assert!(out.manual_steps.iter().all(|s| s.id != "asset-group-attributes"), "a group has a division");
+        assert!(out.manual_steps.iter().all(|s| s.id != Step::AssetGroupAttributes.id()), "a group has a division");
     }
 
     #[test]
@@ -441,7 +434,8 @@ mod tests {
         assert_eq!(refs.get(RefKind::AssetGroup, "21"), Some(&Target::Known("921".into())));
         let out = &outputs[2];
         assert_eq!(out.requests.len(), 1);
-        let step = out.manual_steps.iter().find(|s| s.id == "asset-group-attributes").expect("no group has them");
+        let step =
+            out.manual_steps.iter().find(|s| s.id == Step::AssetGroupAttributes.id()).expect("no group has them");
         assert_eq!(step.items, ["Lab"]);
     }
 

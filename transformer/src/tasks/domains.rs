@@ -36,7 +36,7 @@ pub fn plan(ctx: &Context<'_>, _refs: &mut Refs) -> Result<TaskOutput, Transform
         let object = format!("domain {name}");
         let source = record.source(record.text("DOMAIN_ID"), Some(name));
         if existing.contains(name) {
-            out.skip(object, "already in the target (target export)", Some(source));
+            out.skip_present(object, source);
             continue;
         }
         let mut netblock: Vec<String> = Vec::new();

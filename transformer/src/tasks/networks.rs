@@ -21,7 +21,7 @@ use qmig_schemas::{Effect, Extract};
 use crate::context::Context;
 use crate::error::TransformError;
 use crate::export::{Kind, Record};
-use crate::plan::{Draft, DraftProbe, RefKind, Refs, Target, TaskOutput, capture_name, object_id};
+use crate::plan::{Draft, DraftProbe, Field, RefKind, Refs, Target, TaskOutput, capture_name, object_id};
 
 pub const TASK: &str = "networks";
 const PATH: &str = "/api/2.0/fo/network/";
@@ -79,7 +79,7 @@ pub fn plan(ctx: &Context<'_>, refs: &mut Refs) -> Result<TaskOutput, TransformE
         }
         if let Some(target_id) = existing.get(network.name) {
             refs.set(RefKind::Network, network.id, Target::Known((*target_id).to_owned()));
-            out.skip(object, format!("already in the target as network {target_id} (target export)"), Some(source));
+            out.skip_existing(object, RefKind::Network, target_id, source);
             continue;
         }
         if is_reserved(network.name) {
@@ -96,15 +96,17 @@ pub fn plan(ctx: &Context<'_>, refs: &mut Refs) -> Result<TaskOutput, TransformE
             continue;
         }
         let id = object_id("network", network.name);
-        let capture = capture_name(&id, "id");
+        let capture = capture_name(&id, Field::Id);
         created.insert(network.name, (network.id, capture.clone()));
         let draft = Draft::post(TASK, id.clone(), Effect::Create, PATH, format!("Create network \"{}\"", network.name))
             .param("action", "create")
             .param("name", network.name)
-            .capture("id", Extract::NewId)
-            .probe(
-                DraftProbe::list(PATH, &[("action", "list")], "NETWORK", "NAME", network.name).fills(&id, "id", "ID"),
-            )
+            .capture(Field::Id, Extract::NewId)
+            .probe(DraftProbe::list(PATH, &[("action", "list")], "NETWORK", "NAME", network.name).fills(
+                &id,
+                Field::Id,
+                "ID",
+            ))
             .source(source);
         refs.set(RefKind::Network, network.id, Target::Captured(capture));
         out.request(draft);

@@ -56,13 +56,14 @@ mod rules;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use qmig_schemas::{Effect, Extract, Segment, SourceRef, StepTime};
+use qmig_schemas::{Effect, Extract, Segment, SourceRef};
 
+use crate::checklist::Step;
 use crate::context::Context;
 use crate::error::TransformError;
 use crate::export::Kind;
 use crate::plan::{
-    Draft, DraftBody, DraftProbe, RefKind, Refs, Target, TaskOutput, capture_name, match_extract, object_id,
+    Draft, DraftBody, DraftProbe, Field, RefKind, Refs, Target, TaskOutput, already_in_target, match_extract, object_id,
 };
 use hierarchy::{Hierarchy, Listed, describe};
 use rules::Note;
@@ -483,9 +484,9 @@ impl<'a> Planner<'_, 'a> {
                     "Look up the ID of the target's own \"Cloud Agent\" tag".to_owned(),
                 )
                 .body(search_body(&[("name", Segment::Text(CLOUD_AGENT.to_owned()))]))
-                .capture("id", match_extract("Tag", "name", CLOUD_AGENT, "id"));
+                .capture(Field::Id, match_extract("Tag", "name", CLOUD_AGENT, "id"));
                 self.normal.push(draft);
-                Target::Captured(capture_name(&id, "id"))
+                Target::captured(&id, Field::Id)
             }
         };
         for id in &self.layout.cloud_agent_ids {
@@ -508,7 +509,7 @@ impl<'a> Planner<'_, 'a> {
         if let Some(target_id) = existing {
             let known = Target::Known(target_id.to_owned());
             self.map(node, known.clone());
-            self.skip(node, format!("already in the target as tag {target_id} (target export)"));
+            self.skip(node, already_in_target(RefKind::Tag, target_id));
             for &child in &n.children {
                 self.place(child, Some(known.clone()), false);
             }
@@ -568,18 +569,18 @@ impl<'a> Planner<'_, 'a> {
             format!("Create tag \"{}\"{rule}{nested}", root_node.key),
         )
         .body(body)
-        .capture("id", Extract::NewId);
+        .capture(Field::Id, Extract::NewId);
         // A probe finds tags by name: for a tag whose sibling has the same name it could find
         // the sibling, so only the operator can tell whether it was created.
         if root_node.occurrence == 0 {
             let probe = DraftProbe::search(SEARCH_PATH, search_body(&criteria), "Tag", "name", root_node.name);
-            draft = draft.probe(probe.fills(&id, "id", "id"));
+            draft = draft.probe(probe.fills(&id, Field::Id, "id"));
         }
         if let Some(source) = self.source(root) {
             draft = draft.source(source);
         }
         self.push(draft, last);
-        self.map(root, Target::Captured(capture_name(&id, "id")));
+        self.map(root, Target::captured(&id, Field::Id));
         for &node in &included {
             let children: Vec<usize> = nodes[node].children.iter().copied().filter(|c| inline.contains(c)).collect();
             if !children.is_empty() {
@@ -606,14 +607,14 @@ impl<'a> Planner<'_, 'a> {
             .body(search_body(&[("parent", parent.segment())]));
         for &child in children {
             let name = nodes[child].name;
-            draft = draft.capture(name, match_extract("Tag", "name", name, "id"));
+            draft = draft.capture(Field::Child(name), match_extract("Tag", "name", name, "id"));
         }
         if let Some(source) = self.source(node) {
             draft = draft.source(source);
         }
         self.push(draft, last);
         for &child in children {
-            self.map(child, Target::Captured(capture_name(&id, nodes[child].name)));
+            self.map(child, Target::captured(&id, Field::Child(nodes[child].name)));
         }
     }
 
@@ -758,26 +759,10 @@ impl<'a> Planner<'_, 'a> {
 
     fn finish(mut self) -> TaskOutput {
         if !self.groovy.is_empty() {
-            self.out.step(
-                "groovy-tag-rules",
-                StepTime::Before,
-                "Have Qualys Support enable Groovy tag rules in the target",
-                "Tags whose rule is a Groovy script can only be created once Qualys Support has enabled \
-                 Groovy-based tag rules for the target subscription: open a ticket before running the bundle. \
-                 Their requests are the last of the asset tags task.",
-                self.groovy,
-            );
+            self.out.step(Step::GroovyTagRules, self.groovy);
         }
         if !self.statics.is_empty() {
-            self.out.step(
-                "static-tag-assignments",
-                StepTime::After,
-                "Apply the static tags to assets again",
-                "The tag search does not say which assets carry a static tag, and the target's assets have \
-                 IDs only once they are scanned or their agents report. Once they do, apply these tags to the \
-                 same assets as in the source.",
-                self.statics,
-            );
+            self.out.step(Step::StaticTagAssignments, self.statics);
         }
         let mut out = self.out;
         out.requests = self.normal;

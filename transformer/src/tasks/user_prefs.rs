@@ -23,7 +23,7 @@ use qmig_schemas::{Effect, SourceRef, Value};
 use crate::context::Context;
 use crate::error::TransformError;
 use crate::export::{ExportFile, Kind};
-use crate::plan::{Draft, DraftBody, RefKind, Refs, Target, TaskOutput, capture_name, match_extract, object_id};
+use crate::plan::{Draft, DraftBody, Field, RefKind, Refs, Target, TaskOutput, match_extract, object_id};
 use crate::tasks::users::{self, User};
 
 pub const TASK: &str = "user preferences";
@@ -112,10 +112,10 @@ fn lookup(source_login: &str, login: &Target, source: SourceRef, out: &mut TaskO
     let login: Value = login.value();
     let summary = format!("Look up the target user ID of user {source_login}'s new account");
     let draft = Draft::post(TASK, id.clone(), Effect::Read, users::LIST_PATH, summary)
-        .capture("id", match_extract("USER", "USER_LOGIN", login, "USER_ID"))
+        .capture(Field::Id, match_extract("USER", "USER_LOGIN", login, "USER_ID"))
         .source(source);
     out.request(draft);
-    Target::Captured(capture_name(&id, "id"))
+    Target::captured(&id, Field::Id)
 }
 
 #[cfg(test)]

@@ -28,12 +28,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use qmig_schemas::{Effect, Extract, StepTime};
+use qmig_schemas::{Effect, Extract};
 
+use crate::checklist::Step;
 use crate::context::{Context, SendEmail};
 use crate::error::TransformError;
 use crate::export::{Kind, Record};
-use crate::plan::{Draft, DraftProbe, RefKind, Refs, Target, TaskOutput, capture_name, object_id};
+use crate::plan::{Draft, DraftProbe, Field, RefKind, Refs, Target, TaskOutput, capture_name, object_id};
 use crate::tasks::asset_groups;
 
 pub const TASK: &str = "users";
@@ -226,7 +227,7 @@ pub fn plan(ctx: &Context<'_>, refs: &mut Refs) -> Result<TaskOutput, TransformE
         let same_email = people.get(&user.email.to_ascii_lowercase()).map(Vec::as_slice).unwrap_or_default();
         if let Some(found) = same_email.iter().find(|e| e.same_person(&user)) {
             refs.set(RefKind::User, user.login, Target::Known(found.login.to_owned()));
-            out.skip(object, format!("already in the target as {} (target export)", found.login), Some(source));
+            out.skip_existing(object, RefKind::User, found.login, source);
             continue;
         }
         let Some(role) = user.role else {
@@ -249,7 +250,7 @@ pub fn plan(ctx: &Context<'_>, refs: &mut Refs) -> Result<TaskOutput, TransformE
             );
         }
         let draft = request(ctx, &user, role, &unit, groups);
-        let login = capture_name(&draft.id, "login");
+        let login = capture_name(&draft.id, Field::Login);
         out.report_capture(
             login.clone(),
             format!("new login of {} ({} {})", user.login, user.first_name, user.last_name),
@@ -260,32 +261,17 @@ pub fn plan(ctx: &Context<'_>, refs: &mut Refs) -> Result<TaskOutput, TransformE
     }
     if !added.is_empty() {
         out.warn(send_email_note(ctx.options.send_email), None);
-        out.step(
-            "user-follow-up",
-            StepTime::After,
-            "Finish the migrated users by hand",
-            "Qualys gives each new user a new login (the executor's final report maps old to new) and each \
-             must complete registration. Set their permissions, notification settings and UI style as the \
-             review's \"What the API cannot carry over\" lists them.",
-            added,
-        );
+        out.step(Step::UserFollowUp, added);
     }
     if !units.is_empty() {
         let items = units
             .into_iter()
             .map(|(unit, logins)| format!("business unit \"{unit}\" for users {}", logins.join(", ")))
             .collect();
-        // Merged into the general step, which says how business units are created.
-        out.step("business-units", StepTime::Before, "Create the business units in the target first", "", items);
+        out.step(Step::BusinessUnits, items);
     }
     if !by_hand.is_empty() {
-        out.step(
-            "users-by-hand",
-            StepTime::After,
-            "Create the users whose role the API cannot create",
-            "Create these users in the target's user interface with the same role.",
-            by_hand,
-        );
+        out.step(Step::UsersByHand, by_hand);
     }
     Ok(out)
 }
@@ -377,13 +363,13 @@ fn request(ctx: &Context<'_>, user: &User<'_>, role: Role, unit: &str, groups: V
     let probe = DraftProbe::list(LIST_PATH, &[], "USER", "CONTACT_INFO/EMAIL", user.email)
         .and("CONTACT_INFO/FIRSTNAME", user.first_name)
         .and("CONTACT_INFO/LASTNAME", user.last_name)
-        .fills(&id, "login", "USER_LOGIN");
+        .fills(&id, Field::Login, "USER_LOGIN");
     draft
         .param_opt("external_id", user.external_id)
         .param_opt("time_zone_code", time_zone)
         // The call refuses send_email for contacts, who never log in.
         .param_opt("send_email", (role != Role::Contact).then_some(send_email))
-        .capture("login", Extract::Login)
+        .capture(Field::Login, Extract::Login)
         .probe(probe)
 }
 
@@ -462,7 +448,7 @@ mod tests {
         assert!(scanner_lost.iter().any(|f| f.starts_with("CONTACT_INFO/COMPANY (Northwind")));
         let manager_lost = lost_of("nw_mg").expect("losses");
         assert!(manager_lost.iter().any(|f| f.contains("the role Manager sees every group")), "{manager_lost:?}");
-        let units = out.manual_steps.iter().find(|s| s.id == "business-units").expect("business units");
+        let units = out.manual_steps.iter().find(|s| s.id == Step::BusinessUnits.id()).expect("business units");
         assert_eq!(units.items, ["business unit \"Finance\" for users nw_um, nw_sc"]);
     }
 
@@ -509,7 +495,7 @@ mod tests {
         assert_eq!(param(&out.requests[0], "send_email").as_deref(), Some("0"));
         assert!(out.skipped[0].reason.contains("KnowledgeBase Only"));
         assert!(out.warnings[0].message.starts_with("send_email=0"));
-        let by_hand = out.manual_steps.iter().find(|s| s.id == "users-by-hand").expect("by hand");
+        let by_hand = out.manual_steps.iter().find(|s| s.id == Step::UsersByHand.id()).expect("by hand");
         assert_eq!(by_hand.items, ["nw_kb (nw_kb@northwind.example), role KnowledgeBase Only"]);
     }
 

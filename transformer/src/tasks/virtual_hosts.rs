@@ -125,7 +125,7 @@ pub fn plan(ctx: &Context<'_>, refs: &mut Refs) -> Result<TaskOutput, TransformE
                 _ => false,
             });
         if in_target {
-            out.skip(object, "already in the target (target export)", Some(source));
+            out.skip_present(object, source);
             continue;
         }
         let id = match host.network_id {

@@ -12,6 +12,7 @@ use std::path::Path;
 use common::{corpus, fixture, transform, verified};
 use proptest::prelude::*;
 use qmig_schemas::{BundleContents, Request, Segment};
+use qmig_transform::checklist::Step;
 use qmig_transform::xml::escape;
 
 use target::{CREATE, SEARCH, TagTarget};
@@ -220,7 +221,8 @@ fn groovy_and_tag_set_tags_come_after_every_other_tag() {
     let groovy = contents.manifest.requests.iter().find(|r| r.id == "tag/Ops / Windows ohne Patch").expect("Groovy");
     assert!(body_text(&contents, groovy).contains("<name>Kritisch</name>"));
 
-    let step = contents.manifest.manual_steps.iter().find(|s| s.id == "groovy-tag-rules").expect("the Groovy step");
+    let step =
+        contents.manifest.manual_steps.iter().find(|s| s.id == Step::GroovyTagRules.id()).expect("the Groovy step");
     assert_eq!(step.items, ["Ops / Windows ohne Patch", "Σ Legacy"]);
     assert!(step.title.contains("Qualys Support"));
 }
