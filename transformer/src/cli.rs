@@ -21,6 +21,20 @@ pub struct Cli {
 pub enum Command {
     /// Read an export directory and write a bundle of the requests that re-create it in the target.
     Bundle(BundleArgs),
+    /// Write the credentials file to fill in: one row per secret each captured authentication
+    /// record needs, values empty. Fill it in, encrypt it (INPUTS.md), and delete the plaintext.
+    CredentialsTemplate(TemplateArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TemplateArgs {
+    /// Directory of XML captured from the source subscription.
+    #[arg(value_hint = clap::ValueHint::DirPath)]
+    pub export_dir: PathBuf,
+    /// Write the template to this new file (created readable by its owner only) instead of
+    /// standard output.
+    #[arg(long, value_hint = clap::ValueHint::FilePath)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::credentials::Credentials;
 use crate::export::{Export, Kind, Record};
 use crate::inputs::Inputs;
 
@@ -21,6 +22,9 @@ pub struct Options {
     pub tags_per_request: usize,
     /// Names of root tags the platform manages besides the ones qmig knows.
     pub system_tags: Vec<String>,
+    /// Whatever would only be reported (objects left for a manual step for want of an input)
+    /// is an error instead.
+    pub strict: bool,
 }
 
 impl Default for Options {
@@ -32,6 +36,7 @@ impl Default for Options {
             send_email: SendEmail::Yes,
             tags_per_request: DEFAULT_TAGS_PER_REQUEST,
             system_tags: Vec::new(),
+            strict: false,
         }
     }
 }
@@ -66,6 +71,8 @@ pub struct Context<'a> {
     pub target: Option<&'a Export>,
     pub inputs: &'a Inputs,
     pub options: &'a Options,
+    /// The operator's secrets for authentication records, when supplied.
+    pub credentials: Option<&'a Credentials>,
 }
 
 impl<'a> Context<'a> {

@@ -66,6 +66,22 @@ pub enum TransformError {
     Output(#[from] qmig_schemas::WriteError),
     #[error("the bundle was written, but its report could not be printed")]
     Report(#[source] io::Error),
+    #[error(
+        "the credentials file, line {line}: `{parameter}` is not a secret parameter of the {object} \
+         (its type takes: {accepted})"
+    )]
+    SecretNotOfType { line: u64, parameter: String, object: String, accepted: String },
+    #[error(
+        "{} authentication record(s) have no secret in the credentials file (--strict):{}",
+        .0.len(), .0.iter().map(|m| format!("\n  {m}")).collect::<String>()
+    )]
+    MissingSecrets(Vec<String>),
+    #[error(
+        "the authentication record inventory lists records that no captured per-type list holds; capture \
+         /api/2.0/fo/auth/<type>/?action=list&details=Basic for their types:{}",
+        .0.iter().map(|m| format!("\n  {m}")).collect::<String>()
+    )]
+    AuthRecordsNotCaptured(Vec<String>),
     #[error("cannot start {threads} worker threads: {message}")]
     Threads { threads: usize, message: String },
 }

@@ -11,6 +11,7 @@ use rayon::prelude::*;
 use walkdir::WalkDir;
 
 use crate::error::{TransformError, XmlProblem};
+use crate::tasks::auth_records::types as auth_types;
 use crate::xml::{self, Document, Element, RecordPaths};
 
 /// The kinds of exported document qmig reads.
@@ -27,6 +28,9 @@ pub enum Kind {
     VirtualHostList,
     Ipv6MappingList,
     TagSearch,
+    AuthInventory,
+    AuthRecordList,
+    VaultList,
 }
 
 /// How a kind of document is recognised and cut into records.
@@ -140,6 +144,32 @@ pub const KINDS: &[KindSpec] = &[
         records: &["data/*"],
         key: &["id"],
         paging_id: Some("id"),
+    },
+    KindSpec {
+        kind: Kind::AuthInventory,
+        label: "authentication record inventory",
+        roots: &["AUTH_LIST_OUTPUT"],
+        // One record per type: `AUTH_UNIX_RECORDS/ID_SET`.
+        records: &["RESPONSE/AUTH_RECORDS/*"],
+        key: &[],
+        paging_id: None,
+    },
+    KindSpec {
+        kind: Kind::AuthRecordList,
+        label: "authentication record list",
+        // One document per type (`AUTH_UNIX_LIST_OUTPUT`); the record's type is its root's.
+        roots: auth_types::LIST_ROOTS,
+        records: auth_types::RECORD_PATHS,
+        key: &["ID"],
+        paging_id: Some("ID"),
+    },
+    KindSpec {
+        kind: Kind::VaultList,
+        label: "authentication vault list",
+        roots: &["AUTH_VAULT_LIST_OUTPUT"],
+        records: &["RESPONSE/AUTH_VAULTS/AUTH_VAULT"],
+        key: &["ID"],
+        paging_id: Some("ID"),
     },
 ];
 
@@ -398,11 +428,14 @@ impl Export {
         Ok(())
     }
 
-    /// Whether another page of the same kind holds a record from `id_min` on (any other page,
-    /// when the next ID is not known).
+    /// Whether another page of the same list (same kind and root: each authentication record
+    /// type is a list of its own) holds a record from `id_min` on (any other page, when the next
+    /// ID is not known).
     fn continued(&self, file: &ExportFile, id_min: Option<u64>) -> bool {
         let paging_id = file.kind.spec().paging_id;
-        self.files(file.kind).filter(|other| other.path != file.path).any(|other| match (id_min, paging_id) {
+        let pages = self.files(file.kind).filter(|other| other.path != file.path);
+        let mut pages = pages.filter(|other| other.document.head.name == file.document.head.name);
+        pages.any(|other| match (id_min, paging_id) {
             (Some(min), Some(key)) => other
                 .document
                 .records

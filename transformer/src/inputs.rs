@@ -16,6 +16,7 @@ const KNOWN: &[(&str, &str)] = &[
     ("networks.csv", "networks mapping"),
     ("appliances.csv", "appliances mapping"),
     ("business_units.csv", "business units mapping"),
+    ("vaults.csv", "authentication vaults mapping"),
 ];
 
 #[derive(Debug, Default)]
@@ -23,6 +24,7 @@ pub struct Inputs {
     pub networks: Mapping,
     pub appliances: Mapping,
     pub business_units: Mapping,
+    pub vaults: Mapping,
     /// The files read, for the manifest.
     pub files: Vec<SourceFile>,
     /// Files of the inputs directory that qmig does not read.
@@ -78,6 +80,7 @@ impl Inputs {
                 "networks.csv" => inputs.networks = mapping,
                 "appliances.csv" => inputs.appliances = mapping,
                 "business_units.csv" => inputs.business_units = mapping,
+                "vaults.csv" => inputs.vaults = mapping,
                 _ => unreachable!("every name of KNOWN has its table"),
             }
         }

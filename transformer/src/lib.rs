@@ -6,6 +6,7 @@ pub mod bundle;
 pub mod checklist;
 pub mod cli;
 pub mod context;
+pub mod credentials;
 pub mod error;
 pub mod export;
 pub mod inputs;
@@ -20,7 +21,7 @@ use std::io::Write;
 use qmig_schemas::BundleContents;
 
 use crate::bundle::Provenance;
-use crate::cli::{BundleArgs, Cli, Command};
+use crate::cli::{BundleArgs, Cli, Command, TemplateArgs};
 use crate::context::{Context, Options};
 use crate::error::TransformError;
 use crate::export::Export;
@@ -45,7 +46,44 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), TransformError> {
             let digest = qmig_schemas::write_bundle(&args.out, &contents, args.force)?;
             report(out, &args, &contents, &digest).map_err(TransformError::Report)
         }
+        Command::CredentialsTemplate(args) => credentials_template(&args, out),
     }
+}
+
+/// Writes the header of the credentials file and a row, value empty, for every secret a
+/// captured record needs, by its title.
+fn credentials_template(args: &TemplateArgs, out: &mut dyn Write) -> Result<(), TransformError> {
+    let export = Export::load(&args.export_dir, false)?;
+    let (inputs, options) = (Inputs::default(), Options::default());
+    let ctx = Context { export: &export, target: None, inputs: &inputs, options: &options, credentials: None };
+    let mut rows = vec![["type", "title", "username", "parameter", "value"]];
+    let needed = tasks::auth_records::secrets_needed(&ctx)?;
+    for (record, secrets) in &needed {
+        rows.extend(secrets.iter().map(|secret| [record.kind.slug, record.title, "", secret, ""]));
+    }
+    let mut csv = csv::Writer::from_writer(Vec::new());
+    for row in rows {
+        csv.write_record(row).expect("writing CSV to memory cannot fail");
+    }
+    let text = csv.into_inner().expect("writing CSV to memory cannot fail");
+    match &args.out {
+        None => out.write_all(&text).map_err(|source| TransformError::Io { path: "standard output".into(), source }),
+        Some(path) => {
+            write_new_private(path, &text).map_err(|source| TransformError::Io { path: path.clone(), source })
+        }
+    }
+}
+
+/// Creates `path` (never replacing a file the operator may have filled in), readable by its
+/// owner only, since it is where secrets will be typed.
+fn write_new_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
 }
 
 /// Reads the export and inputs and plans every task, without writing anything.
@@ -60,8 +98,10 @@ pub fn build(args: &BundleArgs) -> Result<BundleContents, TransformError> {
         send_email: args.send_email,
         tags_per_request: args.tags_per_request,
         system_tags: args.system_tag.clone(),
+        strict: args.strict,
     };
-    let ctx = Context { export: &export, target: target.as_ref(), inputs: &inputs, options: &options };
+    let ctx =
+        Context { export: &export, target: target.as_ref(), inputs: &inputs, options: &options, credentials: None };
     let mut refs = Refs::default();
     let mut outputs = Vec::new();
     for plan in tasks::TASKS {

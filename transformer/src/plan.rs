@@ -311,6 +311,10 @@ pub enum RefKind {
     User,
     /// Keyed by source business unit title; the target value is the target's title.
     BusinessUnit,
+    /// Keyed by source vault ID (vaults are created by hand, with their secrets).
+    Vault,
+    /// Keyed by source authentication record ID (the templates other records name).
+    AuthRecord,
 }
 
 impl RefKind {
@@ -322,6 +326,8 @@ impl RefKind {
             RefKind::Tag => "tag",
             RefKind::User => "user",
             RefKind::BusinessUnit => "business unit",
+            RefKind::Vault => "authentication vault",
+            RefKind::AuthRecord => "authentication record",
         }
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod appliances;
 pub mod asset_groups;
+pub mod auth_records;
 pub mod domains;
 pub mod ips;
 pub mod ipv6_mappings;
@@ -34,4 +35,5 @@ pub const TASKS: &[Plan] = &[
     user_prefs::plan,
     virtual_hosts::plan,
     ipv6_mappings::plan,
+    auth_records::plan,
 ];

@@ -4,6 +4,7 @@
 use tempfile::TempDir;
 
 use crate::context::{Context, Options};
+use crate::credentials::Credentials;
 use crate::error::TransformError;
 use crate::export::Export;
 use crate::inputs::Inputs;
@@ -15,6 +16,7 @@ pub struct Fixture {
     target: Option<Export>,
     inputs: Inputs,
     options: Options,
+    credentials: Option<Credentials>,
     // Kept so the files stay readable (verbatim bodies are read when planned).
     _dirs: Vec<TempDir>,
 }
@@ -40,6 +42,7 @@ impl Fixture {
             target: None,
             inputs: Inputs::default(),
             options: Options::default(),
+            credentials: None,
             _dirs: vec![dir],
         }
     }
@@ -60,6 +63,12 @@ impl Fixture {
         self
     }
 
+    /// The operator's credentials file, as its plaintext CSV.
+    pub fn credentials(mut self, csv: &str) -> Fixture {
+        self.credentials = Some(Credentials::from_plaintext(csv.as_bytes()));
+        self
+    }
+
     pub fn options(mut self, change: impl FnOnce(&mut Options)) -> Fixture {
         change(&mut self.options);
         self
@@ -72,6 +81,7 @@ impl Fixture {
             target: self.target.as_ref(),
             inputs: &self.inputs,
             options: &self.options,
+            credentials: self.credentials.as_ref(),
         };
         let mut refs = Refs::default();
         let outputs = plans.iter().map(|plan| plan(&ctx, &mut refs)).collect::<Result<Vec<_>, _>>()?;
