@@ -311,6 +311,10 @@ pub enum RefKind {
     User,
     /// Keyed by source business unit title; the target value is the target's title.
     BusinessUnit,
+    /// Keyed by source search list ID (static and dynamic lists share one ID space).
+    SearchList,
+    /// Keyed by source option profile ID.
+    OptionProfile,
 }
 
 impl RefKind {
@@ -322,6 +326,8 @@ impl RefKind {
             RefKind::Tag => "tag",
             RefKind::User => "user",
             RefKind::BusinessUnit => "business unit",
+            RefKind::SearchList => "search list",
+            RefKind::OptionProfile => "option profile",
         }
     }
 }
