@@ -315,6 +315,10 @@ pub enum RefKind {
     Vault,
     /// Keyed by source authentication record ID (the templates other records name).
     AuthRecord,
+    /// Keyed by source search list ID (static and dynamic lists share one ID space).
+    SearchList,
+    /// Keyed by source option profile ID.
+    OptionProfile,
 }
 
 impl RefKind {
@@ -328,6 +332,8 @@ impl RefKind {
             RefKind::BusinessUnit => "business unit",
             RefKind::Vault => "authentication vault",
             RefKind::AuthRecord => "authentication record",
+            RefKind::SearchList => "search list",
+            RefKind::OptionProfile => "option profile",
         }
     }
 }
