@@ -8,15 +8,30 @@ use std::collections::BTreeMap;
 
 use sha2::{Digest as _, Sha256};
 
-use crate::api::{Call, Ctx, Reply, id_set, list_document, network, page};
+use crate::api::{
+    Call, Ctx, Handler, Registration, Reply, id_set, list_document, network, page, read_with, typed, write,
+};
+use crate::export;
 use crate::ipset::Ipv4Set;
 use crate::params::{ApiError, Params, id_matches};
-use crate::seed::{self, SeedResult};
-use crate::state::{Kind, State};
-use crate::xml::{Document, Element};
+use crate::seed::{self, SeedDoc, SeedFile, SeedResult};
+use crate::state::{IdSequence, State};
+use crate::xml::{Document, Element, Parsed};
 
+const IDS: IdSequence = IdSequence::new("auth_record", 7_000_001);
 pub(crate) const PATH: &str = "/api/2.0/fo/auth/";
 pub(crate) const TYPE_PATH: &str = "/api/2.0/fo/auth/*/";
+pub(crate) static KIND: Registration = Registration {
+    ops: &[
+        read_with(PATH, "list", Handler::Call(list_all)),
+        typed(read_with(TYPE_PATH, "list", Handler::TypedDoc(list_doc)), TYPES),
+        typed(write(TYPE_PATH, "create", create), TYPES),
+    ],
+    seeds: &[SeedDoc::test(is_type_list, seed)],
+    defaults: None,
+    export,
+    counts: &[("auth_records", |state| state.auth_records.len() as u64)],
+};
 /// "A maximum of 1,000 authentication records can be processed per request."
 const PAGE: u64 = 1000;
 
@@ -247,7 +262,7 @@ pub(crate) fn type_of_root(root: &str) -> Option<&'static str> {
     TYPES.iter().copied().find(|t| *t == slug)
 }
 
-pub(crate) fn list_all(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+fn list_all(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     let p = call.params;
     p.only(&["action", "echo_request", "ids", "title"])?;
     let ids = p.id_list("ids")?;
@@ -266,11 +281,7 @@ pub(crate) fn list_all(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     Ok(list_document("AUTH_LIST_OUTPUT", call.ctx, PATH, p, &call.state.now(), vec![records])?.into())
 }
 
-pub(crate) fn list(call: &mut Call<'_>) -> Result<Reply, ApiError> {
-    Ok(list_doc(call.state, call.params, call.ctx, call.segment)?.into())
-}
-
-pub(crate) fn list_doc(state: &State, params: &Params, ctx: &Ctx, auth_type: &str) -> Result<Document, ApiError> {
+fn list_doc(state: &State, params: &Params, ctx: &Ctx, auth_type: &str) -> Result<Document, ApiError> {
     params.only(&["action", "echo_request", "details", "ids", "id_min", "id_max", "title"])?;
     let details = params.choice("details", &["None", "Basic", "All"])?.unwrap_or("Basic");
     let ids = params.id_list("ids")?;
@@ -312,12 +323,25 @@ fn element(r: &AuthRecord, name: &str, details: &str) -> Element {
     el
 }
 
-/// The parameters the export's list calls use.
-pub(crate) fn export_params() -> Params {
-    Params::from_pairs(&[("action", "list"), ("details", "All")])
+/// One file per type that has records, one more per page of 1000.
+fn export(state: &State, ctx: &Ctx) -> Result<Vec<(String, Document)>, ApiError> {
+    let mut files = Vec::new();
+    for auth_type in TYPES {
+        if state.auth_records.values().any(|r| r.auth_type == *auth_type) {
+            let params = Params::from_pairs(&[("action", "list"), ("details", "All")]);
+            files.extend(export::pages(&format!("auth_records_{auth_type}"), params, |params| {
+                list_doc(state, params, ctx, auth_type)
+            })?);
+        }
+    }
+    Ok(files)
 }
 
-pub(crate) fn create(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+fn is_type_list(doc: &Parsed) -> bool {
+    type_of_root(&doc.root.name).is_some()
+}
+
+fn create(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     let auth_type = call.segment.to_owned();
     let p = call.params;
     let specific = SPECIFIC.iter().find(|(t, _)| *t == auth_type).map_or(&[][..], |(_, params)| *params);
@@ -354,7 +378,7 @@ pub(crate) fn create(call: &mut Call<'_>) -> Result<Reply, ApiError> {
         .iter()
         .filter_map(|name| p.value(name).map(|secret| ((*name).to_owned(), sha256_hex(secret))))
         .collect();
-    let id = call.state.next_id(Kind::AuthRecord);
+    let id = call.state.next_id(IDS);
     let now = call.state.tick();
     let record = AuthRecord {
         id,
@@ -394,7 +418,8 @@ pub(crate) fn secret_digests(state: &State) -> BTreeMap<String, BTreeMap<String,
 }
 
 /// Reads `AUTH_<TYPE>_LIST_OUTPUT`.
-pub(crate) fn seed(state: &mut State, root: &Element) -> SeedResult {
+fn seed(state: &mut State, file: &SeedFile) -> SeedResult {
+    let root = file.root();
     let auth_type = type_of_root(&root.name).ok_or_else(|| format!("unknown record type in {}", root.name))?;
     let name = element_name(auth_type);
     let Some(list) = root.path(&["RESPONSE", &format!("{name}_LIST")]) else { return Ok(()) };
@@ -422,7 +447,7 @@ pub(crate) fn seed(state: &mut State, root: &Element) -> SeedResult {
                 }
             }
         }
-        state.observe_id(Kind::AuthRecord, id);
+        state.observe_id(IDS, id);
         state.auth_records.insert(id, record);
     }
     Ok(())
