@@ -14,7 +14,7 @@ use crate::http::{Outcome, Request, Response, Shutdown};
 use crate::limits::{Blocked, LimitHeaders, Limiter};
 use crate::params::{ApiError, Params};
 use crate::state::State;
-use crate::{Config, Counters, export, lock};
+use crate::{AuthSecrets, Config, Counters, export, lock};
 
 #[derive(Debug, Default)]
 struct Stats {
@@ -274,7 +274,7 @@ impl Sim {
         lock(&self.faults).set_registration_pending(pending);
     }
 
-    pub fn auth_secrets(&self) -> BTreeMap<String, BTreeMap<String, String>> {
+    pub fn auth_secrets(&self) -> AuthSecrets {
         api::auth_record::secret_digests(&lock(&self.state))
     }
 

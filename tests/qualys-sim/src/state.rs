@@ -16,6 +16,7 @@ use crate::api::schedule::Schedule;
 use crate::api::search_list::{DynamicList, StaticList};
 use crate::api::tag::Tag;
 use crate::api::user::User;
+use crate::api::vault::Vault;
 use crate::api::vhost::VirtualHost;
 use crate::xml::Element;
 
@@ -55,6 +56,7 @@ pub(crate) struct State {
     pub subscription: Element,
     pub option_profiles: BTreeMap<u64, OptionProfile>,
     pub report_templates: BTreeMap<u64, ReportTemplate>,
+    pub vaults: BTreeMap<u64, Vault>,
     pub auth_records: BTreeMap<u64, AuthRecord>,
     pub static_lists: BTreeMap<u64, StaticList>,
     pub dynamic_lists: BTreeMap<u64, DynamicList>,
@@ -85,6 +87,7 @@ impl State {
             subscription: Element::new("RECORD"),
             option_profiles: BTreeMap::new(),
             report_templates: BTreeMap::new(),
+            vaults: BTreeMap::new(),
             auth_records: BTreeMap::new(),
             static_lists: BTreeMap::new(),
             dynamic_lists: BTreeMap::new(),

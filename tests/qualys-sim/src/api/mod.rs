@@ -19,6 +19,7 @@ pub(crate) mod search_list;
 pub(crate) mod subscription;
 pub(crate) mod tag;
 pub(crate) mod user;
+pub(crate) mod vault;
 pub(crate) mod vhost;
 
 use crate::http::Response;
@@ -114,6 +115,7 @@ pub(crate) static KINDS: &[&Registration] = &[
     &option_profile::KIND,
     &search_list::KIND,
     &report_template::KIND,
+    &vault::KIND,
     &auth_record::KIND,
     &tag::KIND,
     &policy::KIND,
@@ -137,9 +139,9 @@ pub(crate) enum Style {
 }
 
 pub(crate) struct Op {
-    /// The path; `*` stands for one segment taken from `segments`.
+    /// The path; `*` stands for one segment that `segment` accepts.
     pub pattern: &'static str,
-    pub segments: &'static [&'static str],
+    pub segment: fn(&str) -> bool,
     pub action: Option<&'static str>,
     pub methods: &'static [&'static str],
     /// Creates, adds, updates or imports something (scripted faults count these).
@@ -169,7 +171,7 @@ pub(crate) const fn read(pattern: &'static str, action: &'static str, doc: DocFn
 pub(crate) const fn read_with(pattern: &'static str, action: &'static str, handler: Handler) -> Op {
     Op {
         pattern,
-        segments: &[],
+        segment: no_segment,
         action: Some(action),
         methods: GET_POST,
         mutating: false,
@@ -182,7 +184,7 @@ pub(crate) const fn read_with(pattern: &'static str, action: &'static str, handl
 pub(crate) const fn write(pattern: &'static str, action: &'static str, run: Run) -> Op {
     Op {
         pattern,
-        segments: &[],
+        segment: no_segment,
         action: Some(action),
         methods: POST,
         mutating: true,
@@ -191,10 +193,14 @@ pub(crate) const fn write(pattern: &'static str, action: &'static str, run: Run)
     }
 }
 
-/// An operation on a path with a `*` segment, one of `segments`.
-pub(crate) const fn typed(mut op: Op, segments: &'static [&'static str]) -> Op {
-    op.segments = segments;
+/// An operation on a path with a `*` segment (a record or template type) that `segment` accepts.
+pub(crate) const fn typed(mut op: Op, segment: fn(&str) -> bool) -> Op {
+    op.segment = segment;
     op
+}
+
+fn no_segment(_: &str) -> bool {
+    false
 }
 
 pub(crate) const fn v1(
@@ -204,11 +210,19 @@ pub(crate) const fn v1(
     style: Style,
     handler: Handler,
 ) -> Op {
-    Op { pattern, segments: &[], action, methods: GET_POST, mutating, style, handler }
+    Op { pattern, segment: no_segment, action, methods: GET_POST, mutating, style, handler }
 }
 
 pub(crate) const fn qps(pattern: &'static str, mutating: bool, run: Run) -> Op {
-    Op { pattern, segments: &[], action: None, methods: POST, mutating, style: Style::Qps, handler: Handler::Call(run) }
+    Op {
+        pattern,
+        segment: no_segment,
+        action: None,
+        methods: POST,
+        mutating,
+        style: Style::Qps,
+        handler: Handler::Call(run),
+    }
 }
 
 fn ops() -> impl Iterator<Item = &'static Op> {
@@ -250,7 +264,7 @@ fn matches(op: &Op, path: &str) -> Option<String> {
     let mut segment = None;
     for (w, h) in want.iter().zip(&have) {
         if *w == "*" {
-            if !op.segments.contains(h) {
+            if !(op.segment)(h) {
                 return None;
             }
             segment = Some((*h).to_owned());

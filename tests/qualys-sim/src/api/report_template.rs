@@ -14,13 +14,17 @@ use crate::xml::{Document, Element};
 const IDS: IdSequence = IdSequence::new("report_template", 6_000_001);
 pub(crate) const LIST_PATH: &str = "/msp/report_template_list.php";
 pub(crate) const PATH: &str = "/api/2.0/fo/report/template/*/";
-pub(crate) const TYPES: &[&str] = &["scan", "pciscan", "patch", "map"];
+const TYPES: &[&str] = &["scan", "pciscan", "patch", "map"];
+
+fn is_type(slug: &str) -> bool {
+    TYPES.contains(&slug)
+}
 
 pub(crate) static KIND: Registration = Registration {
     ops: &[
         v1(LIST_PATH, None, false, Style::GenericReturn, Handler::Doc(list_doc)),
-        typed(read_with(PATH, "export", Handler::TypedDoc(export_doc)), TYPES),
-        typed(write(PATH, "create", create), TYPES),
+        typed(read_with(PATH, "export", Handler::TypedDoc(export_doc)), is_type),
+        typed(write(PATH, "create", create), is_type),
     ],
     seeds: &[SeedDoc::root("REPORT_TEMPLATE_LIST", seed_list), SeedDoc::root("REPORTTEMPLATE", seed_export)],
     defaults: Some(add_defaults),
