@@ -2,8 +2,9 @@
 //! shared by several endpoints (SIMPLE_RETURN, the V1 return documents, echoed requests,
 //! truncation warnings), and how errors are written in each API family.
 //!
-//! Each object kind has its own module with its state, its calls, its list document (the
-//! same document the export writes) and the reading of that document for `--seed`.
+//! Each object kind is one module: its objects, its calls, its list document (the same
+//! document the export writes), the reading of that document for `--seed`, and the
+//! [`Registration`] through which routing, seeding, export and counters reach all of these.
 
 pub(crate) mod appliance;
 pub(crate) mod auth_record;
@@ -92,7 +93,8 @@ pub(crate) enum Handler {
 }
 
 /// Everything the simulator knows about one kind of object. The router, the seed loader, the
-/// export and the counters loop over [`KINDS`], so a new kind is one module and one line there.
+/// export and the counters loop over [`KINDS`], so a new kind is its module, one line there
+/// and the field of [`State`] that holds its objects.
 pub(crate) struct Registration {
     pub ops: &'static [Op],
     /// The documents that seed it, applied in this order.
@@ -498,6 +500,27 @@ mod tests {
         assert!(matches!(route("/api/2.0/fo/auth/bogus/"), Route::NotFound));
         assert!(matches!(route("/qps/rest/2.0/search/am/tag/"), Route::Found(..)));
         assert!(matches!(route("/nothing/here"), Route::NotFound));
+    }
+
+    #[test]
+    fn every_call_and_every_seed_document_belongs_to_one_kind() {
+        let mut calls: Vec<(&str, Option<&str>)> = ops().map(|op| (op.pattern, op.action)).collect();
+        let total = calls.len();
+        calls.sort_unstable();
+        calls.dedup();
+        assert_eq!(calls.len(), total, "a path and action are registered twice");
+        let mut roots: Vec<&str> = KINDS
+            .iter()
+            .flat_map(|kind| kind.seeds)
+            .filter_map(|seed| match seed.recognise {
+                crate::seed::Recognise::Root(root) => Some(root),
+                crate::seed::Recognise::Test(_) => None,
+            })
+            .collect();
+        let total = roots.len();
+        roots.sort_unstable();
+        roots.dedup();
+        assert_eq!(roots.len(), total, "a root element is read by two kinds");
     }
 
     #[test]

@@ -275,14 +275,14 @@ fn type_specific_parameters_are_taken_and_required_as_the_card_says() {
 }
 
 #[test]
-fn records_may_target_existing_tags() {
+fn records_may_target_existing_tags_instead_of_ips() {
     let (_sim, c) = start(config());
     let tag = c.post_xml(
         "/qps/rest/2.0/create/am/tag",
         "<ServiceRequest><data><Tag><name>Linux</name></Tag></data></ServiceRequest>",
     );
     let tag_id = text(&tag.xml(), &["data", "Tag", "id"]);
-    let login = [("username", "root"), ("password", "pw"), ("ips", "10.3.0.1")];
+    let login = [("username", "root"), ("password", "pw")];
     let by_id = [
         ("target_type", "tag"),
         ("tag_set_by", "id"),
@@ -291,7 +291,9 @@ fn records_may_target_existing_tags() {
     ];
     let params: Vec<_> = [("title", "By tag")].iter().chain(&login).chain(&by_id).copied().collect();
     created(&c, "unix", &params);
-    assert_eq!(text(&records(&c, "unix", "Basic")[0], &["TAG_SET_INCLUDE"]), tag_id);
+    let by_tag = &records(&c, "unix", "Basic")[0];
+    assert_eq!(text(by_tag, &["TAG_SET_INCLUDE"]), tag_id);
+    assert!(by_tag.get_child("IP_SET").is_none());
     let by_name = [("title", "By name"), ("tag_set_by", "name"), ("tag_set_include", "Linux")];
     created(&c, "unix", &by_name.iter().chain(&login).copied().collect::<Vec<_>>());
     let missing = [("title", "No tag"), ("tag_set_by", "name"), ("tag_set_include", "Solaris")];

@@ -208,7 +208,14 @@ fn missing_one_of(pair: [&str; 2]) -> ApiError {
 /// What the type requires besides the login: its own parameters, the pairs of which one is
 /// needed, and what some values call for.
 fn check_required(t: &RecordType, p: &Params) -> Result<(), ApiError> {
-    let missing: Vec<&str> = t.required.iter().copied().filter(|name| p.value(name).is_none()).collect();
+    // A record that targets tags (D-TAGAUTH) has no IPs of its own.
+    let targets_tags = t.tag_targets && p.value("tag_set_include").is_some();
+    let missing: Vec<&str> = t
+        .required
+        .iter()
+        .copied()
+        .filter(|name| p.value(name).is_none() && !(*name == "ips" && targets_tags))
+        .collect();
     if !missing.is_empty() {
         return Err(ApiError::missing(&missing));
     }
