@@ -266,6 +266,9 @@ fn type_specific_parameters_are_taken_and_required_as_the_card_says() {
         ("use_agentless_tracking", "0"),
     ];
     created(&c, "windows", &with(&windows));
+    let both_domains = [("title", "Two domains"), ("windows_ad_domain", "corp.example"), ("windows_domain", "CORP")];
+    assert_eq!(refused(&c, "windows", &with(&both_domains)).0, "1904");
+    assert_eq!(refused(&c, "snmp", &[("title", "SNMP v4"), ("version", "4"), ("community_strings", "c")]).0, "1905");
     let long_user = [("title", "Long"), ("username", "a-windows-user-name-of-32-chars-x"), ("password", "p")];
     assert_eq!(refused(&c, "windows", &long_user).0, "1905", "Windows user names have at most 31 characters");
 

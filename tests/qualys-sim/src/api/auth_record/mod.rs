@@ -226,6 +226,14 @@ fn check_required(t: &RecordType, p: &Params) -> Result<(), ApiError> {
             _ => {}
         }
     }
+    for pair in t.at_most_one {
+        if p.value(pair[0]).is_some() && p.value(pair[1]).is_some() {
+            return Err(ApiError::exclusive(pair));
+        }
+    }
+    for (param, allowed) in t.choices {
+        p.choice(param, allowed)?;
+    }
     for (param, value, needed) in t.required_when {
         if p.value(param) == Some(*value) && p.value(needed).is_none() {
             return Err(ApiError::new(

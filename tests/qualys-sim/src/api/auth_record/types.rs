@@ -29,6 +29,10 @@ pub(crate) struct RecordType {
     pub required: &'static [&'static str],
     /// Pairs of parameters of which exactly one is required.
     pub exactly_one: &'static [[&'static str; 2]],
+    /// Pairs of parameters that cannot be given together, though neither is required.
+    pub at_most_one: &'static [[&'static str; 2]],
+    /// Parameters that take one of a few values.
+    pub choices: &'static [(&'static str, &'static [&'static str])],
     /// `(parameter, value, required)`: `required` is needed when `parameter` has `value`.
     pub required_when: &'static [(&'static str, &'static str, &'static str)],
     /// The only vault type the record may use (matched case-insensitively in `vault_type`).
@@ -46,6 +50,8 @@ impl RecordType {
             secrets: &[],
             required: &[],
             exactly_one: &[],
+            at_most_one: &[],
+            choices: &[],
             required_when: &[],
             vault_only: None,
             tag_targets: false,
@@ -64,6 +70,16 @@ impl RecordType {
 
     const fn exactly_one(mut self, pairs: &'static [[&'static str; 2]]) -> Self {
         self.exactly_one = pairs;
+        self
+    }
+
+    const fn at_most_one(mut self, pairs: &'static [[&'static str; 2]]) -> Self {
+        self.at_most_one = pairs;
+        self
+    }
+
+    const fn choices(mut self, choices: &'static [(&'static str, &'static [&'static str])]) -> Self {
+        self.choices = choices;
         self
     }
 
@@ -149,6 +165,8 @@ pub(crate) static RECORD_TYPES: &[RecordType] = &[
             "use_agentless_tracking",
         ],
     )
+    // A domain account or a local one; the domain's kind cannot change after create.
+    .at_most_one(&[["windows_ad_domain", "windows_domain"]])
     .tag_targets(),
     RecordType::new(
         "unix",
@@ -183,6 +201,7 @@ pub(crate) static RECORD_TYPES: &[RecordType] = &[
     )
     .secrets(&["community_strings", "encrypt_password"])
     .required(&["version"])
+    .choices(&[("version", &["1", "2c", "3"])])
     .required_when(&[
         ("version", "1", "community_strings"),
         ("version", "2c", "community_strings"),
