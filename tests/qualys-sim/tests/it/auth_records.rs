@@ -4,6 +4,7 @@
 use std::fs;
 use std::path::Path;
 
+use base64::Engine as _;
 use qualys_sim::Config;
 use xmltree::{Element, XMLNode};
 
@@ -395,11 +396,12 @@ const SECRETS: &[(&str, &str, &str)] = &[
     ("postgresql", "client_key", "client-key-13"),
 ];
 
-/// The forms a secret could leak in.
+/// The forms a secret could leak in: raw, XML-escaped, form-encoded, base64.
 fn leaks(secret: &str) -> Vec<String> {
     let escaped = secret.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
     let encoded: String = form_urlencoded::byte_serialize(secret.as_bytes()).collect();
-    vec![secret.to_owned(), escaped, encoded]
+    let base64 = base64::engine::general_purpose::STANDARD.encode(secret);
+    vec![secret.to_owned(), escaped, encoded, base64]
 }
 
 fn sha256(secret: &str) -> String {
