@@ -269,11 +269,8 @@ fn check_login(state: &State, t: &RecordType, p: &Params) -> Result<(), ApiError
         if let Some(only) = t.vault_only {
             let vault_type = p.value("vault_type").unwrap_or_default();
             if !vault_type.to_ascii_lowercase().contains(only) {
-                return Err(ApiError::invalid(
-                    "vault_type",
-                    vault_type,
-                    "This record type takes HashiCorp vaults only",
-                ));
+                let reason = format!("A {} record takes {only} vaults only", t.slug);
+                return Err(ApiError::invalid("vault_type", vault_type, &reason));
             }
         }
     } else if let Some(param) = ["vault_id", "vault_type"].into_iter().find(|v| p.value(v).is_some()) {
