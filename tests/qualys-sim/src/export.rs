@@ -5,11 +5,7 @@
 
 use std::path::Path;
 
-use crate::api::ip::{Module, Tracking};
-use crate::api::{
-    Ctx, appliance, auth_record, domain, group, ip, network, option_profile, policy, report_template, schedule,
-    search_list, subscription, tag, user, vhost,
-};
+use crate::api::{Ctx, KINDS};
 use crate::params::{ApiError, Params};
 use crate::state::State;
 use crate::xml::Document;
@@ -17,79 +13,28 @@ use crate::xml::Document;
 /// The host exported documents name.
 const EXPORT_BASE: &str = "https://qualysapi.qualys-sim.invalid";
 
-/// Every file of the export, by name, in a stable order.
+/// Every file of the export, by name, kind after kind.
 pub(crate) fn documents(state: &State) -> Result<Vec<(String, Document)>, ApiError> {
     let ctx = Ctx { base: EXPORT_BASE.to_owned(), user: state.api_login.clone() };
-    let list = |pairs: &[(&str, &str)]| Params::from_pairs(pairs);
-    let mut files: Vec<(String, Document)> = vec![
-        ("subscription_config.xml".into(), subscription::export_doc(state, &ctx)),
-        ("networks.xml".into(), network::list_doc(state, &list(&[("action", "list")]), &ctx)?),
-        (
-            "appliances.xml".into(),
-            appliance::list_doc(state, &list(&[("action", "list"), ("output_mode", "full")]), &ctx)?,
-        ),
-    ];
-    for module in Module::ALL {
-        for tracking in Tracking::ALL {
-            if !state.ips.get(module, tracking).is_empty() {
-                let name = format!("ip_list_{}_{}.xml", module.slug(), tracking.param().to_ascii_lowercase());
-                files.push((name, ip::list_doc(state, &ip::export_params(module, tracking), &ctx)?));
-            }
-        }
+    let mut files = Vec::new();
+    for kind in KINDS {
+        files.extend((kind.export)(state, &ctx)?);
     }
-    let v6 = list(&[("action", "list"), ("output_format", "xml"), ("truncation_limit", "0")]);
-    files.push(("ipv6_mappings.xml".into(), ip::list_v6_doc(state, &v6, &ctx)?));
-    files.push(("domains.xml".into(), domain::list_doc(state, &Params::default(), &ctx)?));
-    let groups = list(&[("action", "list"), ("show_attributes", "ALL"), ("truncation_limit", "0")]);
-    files.push(("asset_groups.xml".into(), group::list_doc(state, &groups, &ctx)?));
-    files.push(("users.xml".into(), user::list_doc(state, &Params::default(), &ctx)?));
-    for id in state.users.keys() {
-        files.push((format!("user_prefs_{id}.xml"), user::prefs_doc(state, *id, &ctx)));
-    }
-    files.push((
-        "option_profiles.xml".into(),
-        option_profile::export_doc(state, &option_profile::export_params(), &ctx)?,
-    ));
-    files.push((
-        "search_lists_static.xml".into(),
-        search_list::list_static_doc(state, &list(&[("action", "list")]), &ctx)?,
-    ));
-    files.push((
-        "search_lists_dynamic.xml".into(),
-        search_list::list_dynamic_doc(state, &list(&[("action", "list")]), &ctx)?,
-    ));
-    files.push(("report_templates.xml".into(), report_template::list_doc(state, &Params::default(), &ctx)?));
-    for slug in report_template::TYPES {
-        let doc =
-            report_template::export_doc(state, &list(&[("action", "export"), ("report_format", "xml")]), &ctx, slug)?;
-        if !doc.root.children.is_empty() {
-            files.push((format!("report_templates_{slug}.xml"), doc));
-        }
-    }
-    for auth_type in auth_record::TYPES {
-        if state.auth_records.values().any(|r| r.auth_type == *auth_type) {
-            files.extend(pages(&format!("auth_records_{auth_type}"), auth_record::export_params(), |params| {
-                auth_record::list_doc(state, params, &ctx, auth_type)
-            })?);
-        }
-    }
-    files.push(("schedules_vm.xml".into(), schedule::list_doc(state, &schedule::export_params(), &ctx, Module::Vm)?));
-    files.push(("schedules_pc.xml".into(), schedule::list_doc(state, &schedule::export_params(), &ctx, Module::Pc)?));
-    files.push((
-        "policies.xml".into(),
-        policy::list_doc(state, &list(&[("action", "list"), ("details", "Basic")]), &ctx)?,
-    ));
-    for p in state.policies.values() {
-        files.push((format!("policy_{}.xml", p.id), policy::export_doc(state, p, &ctx)));
-    }
-    files.push(("virtual_hosts.xml".into(), vhost::list_doc(state, &list(&[("action", "list")]), &ctx)?));
-    files.push(("tags.xml".into(), tag::export_doc(state, &ctx)));
     Ok(files)
+}
+
+/// One file: `name` holding the answer to a list call with these parameters.
+pub(crate) fn file(
+    name: &str,
+    pairs: &[(&str, &str)],
+    doc: impl FnOnce(&Params) -> Result<Document, ApiError>,
+) -> Result<(String, Document), ApiError> {
+    Ok((name.to_owned(), doc(&Params::from_pairs(pairs))?))
 }
 
 /// A list with a fixed page size, written one file per page, following each `WARNING/URL`
 /// as a client would: `NAME.xml`, `NAME_2.xml`, ...
-fn pages(
+pub(crate) fn pages(
     name: &str,
     first: Params,
     mut call: impl FnMut(&Params) -> Result<Document, ApiError>,

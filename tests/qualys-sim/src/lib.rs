@@ -125,6 +125,10 @@ pub struct Counters {
     pub skipped_seed_files: Vec<String>,
 }
 
+/// The SHA-256 (hex) of every secret parameter each authentication record was created with:
+/// `{type: {title: {parameter: digest}}}`. A record without secrets maps to `{}`.
+pub type AuthSecrets = BTreeMap<String, BTreeMap<String, BTreeMap<String, String>>>;
+
 /// Lets another thread (a signal handler, say) ask a running simulator to stop.
 #[derive(Debug, Clone)]
 pub struct ShutdownHandle(Arc<Shutdown>);
@@ -177,10 +181,10 @@ impl Running {
         self.sim.export(dir)
     }
 
-    /// What each authentication record's secret parameters were, without revealing them:
-    /// `{title: {parameter: SHA-256 hex}}` (also `GET /__sim/auth-secrets`). For tests that
-    /// check which password a record received; never in the export or the counters.
-    pub fn auth_secrets(&self) -> BTreeMap<String, BTreeMap<String, String>> {
+    /// What each authentication record's secret parameters were, without revealing them
+    /// (also `GET /__sim/auth-secrets`). For tests that check which password a record
+    /// received; never in the export or the counters.
+    pub fn auth_secrets(&self) -> AuthSecrets {
         self.sim.auth_secrets()
     }
 

@@ -8,10 +8,7 @@ use std::path::{Path, PathBuf};
 
 use walkdir::WalkDir;
 
-use crate::api::{
-    appliance, auth_record, domain, group, ip, network, option_profile, policy, report_template, schedule, search_list,
-    subscription, tag, user, vhost,
-};
+use crate::api::KINDS;
 use crate::state::{State, parse_datetime};
 use crate::xml::{Element, Parsed, XmlError, parse};
 
@@ -31,88 +28,65 @@ pub enum SeedError {
     Invalid { path: PathBuf, message: String },
 }
 
-/// The kinds of document, in the order they are applied: what others refer to comes first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum SeedKind {
-    Subscription,
-    Appliances,
-    Networks,
-    Ips,
-    Ipv6,
-    Domains,
-    AssetGroups,
-    Users,
-    UserPrefs,
-    OptionProfiles,
-    StaticLists,
-    DynamicLists,
-    ReportTemplateList,
-    ReportTemplateExport,
-    AuthRecords,
-    Tags,
-    PolicyList,
-    PolicyExport,
-    Schedules,
-    VirtualHosts,
+/// One document of an export directory, as read.
+pub(crate) struct SeedFile {
+    pub doc: Parsed,
+    /// Its file name, which only the IP lists captured without their request need.
+    pub name: String,
 }
 
-fn kind_of(doc: &Parsed) -> Option<SeedKind> {
-    let root = &doc.root;
-    Some(match root.name.as_str() {
-        subscription::ROOT => SeedKind::Subscription,
-        "APPLIANCE_LIST_OUTPUT" => SeedKind::Appliances,
-        "NETWORK_LIST_OUTPUT" => SeedKind::Networks,
-        "IP_LIST_OUTPUT" => SeedKind::Ips,
-        "IP_MAP_LIST_OUTPUT" => SeedKind::Ipv6,
-        "DOMAIN_LIST" => SeedKind::Domains,
-        "ASSET_GROUP_LIST_OUTPUT" => SeedKind::AssetGroups,
-        "USER_LIST_OUTPUT" => SeedKind::Users,
-        "USER_PREFS_OUTPUT" => SeedKind::UserPrefs,
-        "OPTION_PROFILES" => SeedKind::OptionProfiles,
-        "STATIC_SEARCH_LIST_OUTPUT" => SeedKind::StaticLists,
-        "DYNAMIC_SEARCH_LIST_OUTPUT" => SeedKind::DynamicLists,
-        "REPORT_TEMPLATE_LIST" => SeedKind::ReportTemplateList,
-        "REPORTTEMPLATE" => SeedKind::ReportTemplateExport,
-        "POLICY_LIST_OUTPUT" => SeedKind::PolicyList,
-        "POLICY_EXPORT_OUTPUT" => SeedKind::PolicyExport,
-        "SCHEDULE_SCAN_LIST_OUTPUT" => SeedKind::Schedules,
-        "VIRTUAL_HOST_LIST_OUTPUT" => SeedKind::VirtualHosts,
-        // A tag search answer; other QPS answers share the root but not the schema.
-        "ServiceResponse"
-            if root.attribute("xsi:noNamespaceSchemaLocation").is_some_and(|s| s.ends_with("/am/tag.xsd"))
-                || root.path(&["data", "Tag"]).is_some() =>
-        {
-            SeedKind::Tags
-        }
-        name if auth_record::type_of_root(name).is_some() => SeedKind::AuthRecords,
-        _ => return None,
-    })
-}
-
-fn apply(kind: SeedKind, state: &mut State, doc: &Parsed, file_name: &str) -> SeedResult {
-    let root = &doc.root;
-    match kind {
-        SeedKind::Subscription => subscription::seed(state, root),
-        SeedKind::Appliances => appliance::seed(state, root),
-        SeedKind::Networks => network::seed(state, root),
-        SeedKind::Ips => ip::seed(state, root, file_name),
-        SeedKind::Ipv6 => ip::seed_v6(state, root),
-        SeedKind::Domains => domain::seed(state, root),
-        SeedKind::AssetGroups => group::seed(state, root),
-        SeedKind::Users => user::seed(state, root),
-        SeedKind::UserPrefs => user::seed_prefs(state, root),
-        SeedKind::OptionProfiles => option_profile::seed(state, root),
-        SeedKind::StaticLists => search_list::seed_static(state, root),
-        SeedKind::DynamicLists => search_list::seed_dynamic(state, root),
-        SeedKind::ReportTemplateList => report_template::seed_list(state, root),
-        SeedKind::ReportTemplateExport => report_template::seed_export(state, root),
-        SeedKind::AuthRecords => auth_record::seed(state, root),
-        SeedKind::Tags => tag::seed(state, root),
-        SeedKind::PolicyList => policy::seed_list(state, root),
-        SeedKind::PolicyExport => policy::seed_export(state, root),
-        SeedKind::Schedules => schedule::seed(state, doc),
-        SeedKind::VirtualHosts => vhost::seed(state, root),
+impl SeedFile {
+    pub fn root(&self) -> &Element {
+        &self.doc.root
     }
+}
+
+/// How a kind recognises its seed documents.
+#[derive(Clone, Copy)]
+pub(crate) enum Recognise {
+    Root(&'static str),
+    Test(fn(&Parsed) -> bool),
+}
+
+/// One document kind a kind is seeded from.
+pub(crate) struct SeedDoc {
+    pub recognise: Recognise,
+    pub apply: fn(&mut State, &SeedFile) -> SeedResult,
+    /// Whether seeding it replaces what a new subscription holds of the kind.
+    pub replaces_defaults: bool,
+}
+
+impl SeedDoc {
+    /// The document whose root element is `root`; it replaces the kind's defaults.
+    pub const fn root(root: &'static str, apply: fn(&mut State, &SeedFile) -> SeedResult) -> Self {
+        SeedDoc { recognise: Recognise::Root(root), apply, replaces_defaults: true }
+    }
+
+    pub const fn test(test: fn(&Parsed) -> bool, apply: fn(&mut State, &SeedFile) -> SeedResult) -> Self {
+        SeedDoc { recognise: Recognise::Test(test), apply, replaces_defaults: true }
+    }
+
+    /// Seeding this document leaves the kind's defaults in place.
+    pub const fn keeping_defaults(mut self) -> Self {
+        self.replaces_defaults = false;
+        self
+    }
+
+    fn recognises(&self, doc: &Parsed) -> bool {
+        match self.recognise {
+            Recognise::Root(root) => doc.root.name == root,
+            Recognise::Test(test) => test(doc),
+        }
+    }
+}
+
+/// Where a document belongs: the index of its kind in [`KINDS`] and of its seed document
+/// there, which together give the order documents are applied in.
+fn kind_of(doc: &Parsed) -> Option<(usize, usize)> {
+    KINDS
+        .iter()
+        .enumerate()
+        .find_map(|(k, kind)| kind.seeds.iter().position(|seed| seed.recognises(doc)).map(|d| (k, d)))
 }
 
 /// A subscription as Qualys hands it over: nothing but the system objects.
@@ -122,30 +96,19 @@ pub(crate) fn fresh(api_login: &str, virtual_licenses: u32) -> State {
     state
 }
 
-fn add_defaults(state: &mut State, seeded: &BTreeSet<SeedKind>) {
-    let missing = |kinds: &[SeedKind]| !kinds.iter().any(|k| seeded.contains(k));
-    if missing(&[SeedKind::Subscription]) {
-        subscription::add_defaults(state);
-    }
-    if missing(&[SeedKind::Users]) {
-        user::add_defaults(state);
-    }
-    if missing(&[SeedKind::AssetGroups]) {
-        group::add_defaults(state);
-    }
-    option_profile::add_defaults(state);
-    if missing(&[SeedKind::ReportTemplateList, SeedKind::ReportTemplateExport]) {
-        report_template::add_defaults(state);
-    }
-    if missing(&[SeedKind::Tags]) {
-        tag::add_defaults(state);
+/// The defaults of every kind no seed document replaced; `replaced` holds kind indexes.
+fn add_defaults(state: &mut State, replaced: &BTreeSet<usize>) {
+    for (k, kind) in KINDS.iter().enumerate() {
+        if let Some(defaults) = kind.defaults.filter(|_| !replaced.contains(&k)) {
+            defaults(state);
+        }
     }
 }
 
 /// Loads every `*.xml` file under `dir`. Files of a kind the simulator does not know are
 /// skipped and returned by name, so that a capture with extra files still loads.
 pub(crate) fn load(dir: &Path, api_login: &str, virtual_licenses: u32) -> Result<(State, Vec<String>), SeedError> {
-    let mut docs: Vec<(SeedKind, PathBuf, Parsed)> = Vec::new();
+    let mut docs: Vec<((usize, usize), PathBuf, SeedFile)> = Vec::new();
     let mut skipped = Vec::new();
     for entry in WalkDir::new(dir).sort_by_file_name().follow_links(false) {
         let entry = entry.map_err(|source| SeedError::Walk { path: dir.to_owned(), source })?;
@@ -156,22 +119,26 @@ pub(crate) fn load(dir: &Path, api_login: &str, virtual_licenses: u32) -> Result
         let text = std::fs::read_to_string(path).map_err(|source| SeedError::Read { path: path.to_owned(), source })?;
         let doc = parse(&text).map_err(|source| SeedError::Xml { path: path.to_owned(), source })?;
         match kind_of(&doc) {
-            Some(kind) => docs.push((kind, path.to_owned(), doc)),
+            Some(order) => {
+                let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                docs.push((order, path.to_owned(), SeedFile { doc, name }));
+            }
             None => skipped.push(path.strip_prefix(dir).unwrap_or(path).display().to_string()),
         }
     }
     // Stable: files of one kind keep their name order (the pages of a truncated list).
-    docs.sort_by_key(|(kind, _, _)| *kind);
+    docs.sort_by_key(|(order, _, _)| *order);
     let mut state = State::empty(api_login, virtual_licenses);
-    let mut seeded = BTreeSet::new();
-    for (kind, path, doc) in &docs {
-        observe_datetimes(&mut state, &doc.root);
-        let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        apply(*kind, &mut state, doc, &file_name)
-            .map_err(|message| SeedError::Invalid { path: path.clone(), message })?;
-        seeded.insert(*kind);
+    let mut replaced = BTreeSet::new();
+    for ((k, d), path, file) in &docs {
+        observe_datetimes(&mut state, file.root());
+        let seed = &KINDS[*k].seeds[*d];
+        (seed.apply)(&mut state, file).map_err(|message| SeedError::Invalid { path: path.clone(), message })?;
+        if seed.replaces_defaults {
+            replaced.insert(*k);
+        }
     }
-    add_defaults(&mut state, &seeded);
+    add_defaults(&mut state, &replaced);
     Ok((state, skipped))
 }
 

@@ -14,7 +14,7 @@ use crate::http::{Outcome, Request, Response, Shutdown};
 use crate::limits::{Blocked, LimitHeaders, Limiter};
 use crate::params::{ApiError, Params};
 use crate::state::State;
-use crate::{Config, Counters, export, lock};
+use crate::{AuthSecrets, Config, Counters, export, lock};
 
 #[derive(Debug, Default)]
 struct Stats {
@@ -143,7 +143,7 @@ impl Sim {
             let mut state = lock(&self.state);
             let mut call =
                 Call { params: &params, body: &req.body, path: &req.path, segment, state: &mut state, ctx: &ctx };
-            match (op.run)(&mut call) {
+            match op.run(&mut call) {
                 Ok(Reply::Xml(doc)) => Response::xml(200, doc.to_xml()),
                 Ok(Reply::Csv(text)) => Response::new(200, "text/csv;charset=UTF-8", text),
                 Err(err) => api::error_response(op.style, &err, &ctx, &req.path, &state.now()),
@@ -274,7 +274,7 @@ impl Sim {
         lock(&self.faults).set_registration_pending(pending);
     }
 
-    pub fn auth_secrets(&self) -> BTreeMap<String, BTreeMap<String, String>> {
+    pub fn auth_secrets(&self) -> AuthSecrets {
         api::auth_record::secret_digests(&lock(&self.state))
     }
 
@@ -286,28 +286,11 @@ impl Sim {
     pub fn counters(&self) -> Counters {
         let stats = lock(&self.stats);
         let state = lock(&self.state);
-        let mut objects = BTreeMap::new();
-        let mut put = |name: &str, n: usize| {
-            objects.insert(name.to_owned(), n as u64);
-        };
-        put("networks", state.networks.len());
-        put("appliances", state.appliances.len());
-        put("domains", state.domains.len());
-        put("asset_groups", state.groups.len());
-        put("users", state.users.len());
-        put("option_profiles", state.option_profiles.len());
-        put("report_templates", state.report_templates.len());
-        put("auth_records", state.auth_records.len());
-        put("search_lists_static", state.static_lists.len());
-        put("search_lists_dynamic", state.dynamic_lists.len());
-        put("schedules", state.schedules.len());
-        put("policies", state.policies.len());
-        put("ipv6_mappings", state.ipv6.len());
-        put("virtual_hosts", state.vhosts.len());
-        put("tags", state.tags.len());
-        for module in api::ip::Module::ALL {
-            objects.insert(format!("ips_{}", module.slug()), state.ips.module(module).len());
-        }
+        let objects = api::KINDS
+            .iter()
+            .flat_map(|kind| kind.counts)
+            .map(|(name, count)| ((*name).to_owned(), count(&state)))
+            .collect();
         Counters {
             calls: stats.calls.clone(),
             mutating_calls: stats.mutating_calls,

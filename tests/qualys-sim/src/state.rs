@@ -16,46 +16,21 @@ use crate::api::schedule::Schedule;
 use crate::api::search_list::{DynamicList, StaticList};
 use crate::api::tag::Tag;
 use crate::api::user::User;
+use crate::api::vault::Vault;
 use crate::api::vhost::VirtualHost;
 use crate::xml::Element;
 
-/// The object kinds that get IDs, each with its own sequence.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Kind {
-    Network,
-    Appliance,
-    Domain,
-    AssetGroup,
-    User,
-    OptionProfile,
-    ReportTemplate,
-    AuthRecord,
-    SearchList,
-    Schedule,
-    Policy,
-    Ipv6Map,
-    Tag,
+/// The IDs of one object kind: a sequence of its own, so that a test mixing up two kinds'
+/// IDs fails. Each kind's module declares its sequence with a plausible first ID.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct IdSequence {
+    name: &'static str,
+    first: u64,
 }
 
-impl Kind {
-    /// Where a fresh sequence starts: plausible magnitudes, distinct per kind so that a
-    /// test mixing up two kinds' IDs fails.
-    fn first_id(self) -> u64 {
-        match self {
-            Kind::Network => 1001,
-            Kind::Appliance => 200_001,
-            Kind::Domain => 48_000_001,
-            Kind::AssetGroup => 3_000_001,
-            Kind::User => 4_000_001,
-            Kind::OptionProfile => 5_000_001,
-            Kind::ReportTemplate => 6_000_001,
-            Kind::AuthRecord => 7_000_001,
-            Kind::SearchList => 8_000_001,
-            Kind::Schedule => 9_000_001,
-            Kind::Policy => 10_000_001,
-            Kind::Ipv6Map => 1,
-            Kind::Tag => 11_000_001,
-        }
+impl IdSequence {
+    pub const fn new(name: &'static str, first: u64) -> Self {
+        IdSequence { name, first }
     }
 }
 
@@ -81,6 +56,7 @@ pub(crate) struct State {
     pub subscription: Element,
     pub option_profiles: BTreeMap<u64, OptionProfile>,
     pub report_templates: BTreeMap<u64, ReportTemplate>,
+    pub vaults: BTreeMap<u64, Vault>,
     pub auth_records: BTreeMap<u64, AuthRecord>,
     pub static_lists: BTreeMap<u64, StaticList>,
     pub dynamic_lists: BTreeMap<u64, DynamicList>,
@@ -89,7 +65,7 @@ pub(crate) struct State {
     /// Keyed by (network ID, IPv4, port).
     pub vhosts: BTreeMap<(u64, u32, u16), VirtualHost>,
     pub tags: BTreeMap<u64, Tag>,
-    next_ids: BTreeMap<Kind, u64>,
+    next_ids: BTreeMap<&'static str, u64>,
     /// Seconds since the Unix epoch; advanced by one for every change.
     clock: i64,
 }
@@ -111,6 +87,7 @@ impl State {
             subscription: Element::new("RECORD"),
             option_profiles: BTreeMap::new(),
             report_templates: BTreeMap::new(),
+            vaults: BTreeMap::new(),
             auth_records: BTreeMap::new(),
             static_lists: BTreeMap::new(),
             dynamic_lists: BTreeMap::new(),
@@ -123,16 +100,16 @@ impl State {
         }
     }
 
-    pub fn next_id(&mut self, kind: Kind) -> u64 {
-        let next = self.next_ids.entry(kind).or_insert_with(|| kind.first_id());
+    pub fn next_id(&mut self, ids: IdSequence) -> u64 {
+        let next = self.next_ids.entry(ids.name).or_insert(ids.first);
         let id = *next;
         *next += 1;
         id
     }
 
     /// Keeps new IDs above an ID that came from a seed.
-    pub fn observe_id(&mut self, kind: Kind, id: u64) {
-        let next = self.next_ids.entry(kind).or_insert_with(|| kind.first_id());
+    pub fn observe_id(&mut self, ids: IdSequence, id: u64) {
+        let next = self.next_ids.entry(ids.name).or_insert(ids.first);
         *next = (*next).max(id + 1);
     }
 
@@ -214,12 +191,13 @@ mod tests {
 
     #[test]
     fn ids_continue_above_seeded_ones() {
+        const IDS: IdSequence = IdSequence::new("thing", 1001);
         let mut state = State::empty("admin", 0);
-        assert_eq!(state.next_id(Kind::Network), 1001);
-        state.observe_id(Kind::Network, 1106);
-        assert_eq!(state.next_id(Kind::Network), 1107);
-        state.observe_id(Kind::Network, 5);
-        assert_eq!(state.next_id(Kind::Network), 1108);
+        assert_eq!(state.next_id(IDS), 1001);
+        state.observe_id(IDS, 1106);
+        assert_eq!(state.next_id(IDS), 1107);
+        state.observe_id(IDS, 5);
+        assert_eq!(state.next_id(IDS), 1108);
     }
 
     #[test]

@@ -3,14 +3,32 @@
 
 use std::net::Ipv4Addr;
 
-use crate::api::{Call, Ctx, Reply, list_document, network, simple_return};
+use crate::api::{Call, Ctx, Registration, Reply, list_document, network, read, simple_return, write};
+use crate::export;
 use crate::params::{ApiError, Params, id_matches};
-use crate::seed::{self, SeedResult};
-use crate::state::{Kind, State};
+use crate::seed::{self, SeedDoc, SeedFile, SeedResult};
+use crate::state::{IdSequence, State};
 use crate::xml::{Document, Element};
 
+const IDS: IdSequence = IdSequence::new("appliance", 200_001);
 pub(crate) const PATH: &str = "/api/2.0/fo/appliance/";
 const DEFAULT_POLLING_SECS: u32 = 180;
+
+pub(crate) static KIND: Registration = Registration {
+    ops: &[
+        read(PATH, "list", list_doc),
+        write(PATH, "create", create),
+        write(PATH, "update", update),
+        write(PATH, "assign_network_id", assign_network),
+    ],
+    seeds: &[SeedDoc::root("APPLIANCE_LIST_OUTPUT", seed)],
+    defaults: None,
+    export: |state, ctx| {
+        let params = [("action", "list"), ("output_mode", "full")];
+        Ok(vec![export::file("appliances.xml", &params, |p| list_doc(state, p, ctx))?])
+    },
+    counts: &[("appliances", |state| state.appliances.len() as u64)],
+};
 const POLLING_RANGE: std::ops::RangeInclusive<u64> = 60..=3600;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,15 +109,11 @@ impl Appliance {
 /// Records that appliance `id` belongs to a network, as a network list says; an appliance
 /// known only from there is kept with what the network list tells about it.
 pub(crate) fn link(state: &mut State, id: u64, name: &str, network_id: u64) {
-    state.observe_id(Kind::Appliance, id);
+    state.observe_id(IDS, id);
     state.appliances.entry(id).or_insert_with(|| Appliance::named(id, name, network_id)).network_id = network_id;
 }
 
-pub(crate) fn list(call: &mut Call<'_>) -> Result<Reply, ApiError> {
-    Ok(list_doc(call.state, call.params, call.ctx)?.into())
-}
-
-pub(crate) fn list_doc(state: &State, params: &Params, ctx: &Ctx) -> Result<Document, ApiError> {
+fn list_doc(state: &State, params: &Params, ctx: &Ctx) -> Result<Document, ApiError> {
     params.only(&[
         "action",
         "echo_request",
@@ -180,7 +194,7 @@ fn full_element(a: &Appliance) -> Element {
     el
 }
 
-pub(crate) fn create(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+fn create(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     let p = call.params;
     p.only(&["action", "echo_request", "name", "polling_interval", "asset_group_id", "comment"])?;
     let name = p.require("name")?.trim().to_owned();
@@ -195,7 +209,7 @@ pub(crate) fn create(call: &mut Call<'_>) -> Result<Reply, ApiError> {
         return Err(ApiError::invalid_request("No virtual scanner licenses are available in this subscription"));
     }
     call.state.virtual_licenses -= 1;
-    let id = call.state.next_id(Kind::Appliance);
+    let id = call.state.next_id(IDS);
     let now = call.state.tick();
     let code = activation_code(id);
     call.state.appliances.insert(
@@ -242,7 +256,7 @@ fn ensure_unique_name(state: &State, name: &str, except: Option<u64>) -> Result<
     Ok(())
 }
 
-pub(crate) fn update(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+fn update(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     let p = call.params;
     p.only(&["action", "echo_request", "id", "name", "polling_interval", "comment", "set_vlans", "set_routes"])?;
     let id = p.number("id")?.ok_or_else(|| ApiError::missing(&["id"]))?;
@@ -303,7 +317,7 @@ fn parse_route(f: &[&str]) -> Option<StaticRoute> {
     Some(StaticRoute { ip: (*ip).into(), netmask: (*netmask).into(), gateway: (*gateway).into(), name: (*name).into() })
 }
 
-pub(crate) fn assign_network(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+fn assign_network(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     let p = call.params;
     p.only(&["action", "echo_request", "appliance_id", "network_id"])?;
     let appliance_id = p.number("appliance_id")?.ok_or_else(|| ApiError::missing(&["appliance_id"]))?;
@@ -328,11 +342,12 @@ pub(crate) fn check_ids(state: &State, param: &str, ids: &[u64]) -> Result<(), A
 }
 
 /// Reads `APPLIANCE_LIST_OUTPUT` (brief or full).
-pub(crate) fn seed(state: &mut State, root: &Element) -> SeedResult {
+fn seed(state: &mut State, file: &SeedFile) -> SeedResult {
+    let root = file.root();
     let Some(list) = root.path(&["RESPONSE", "APPLIANCE_LIST"]) else { return Ok(()) };
     for el in list.all("APPLIANCE") {
         let id = seed::id(el, "ID")?;
-        state.observe_id(Kind::Appliance, id);
+        state.observe_id(IDS, id);
         let polling_secs = el
             .non_empty("POLLING_INTERVAL")
             .map(|p| {

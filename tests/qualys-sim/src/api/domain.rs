@@ -3,15 +3,27 @@
 
 use std::net::Ipv4Addr;
 
-use crate::api::{Call, Ctx, Reply, generic_success, network};
+use crate::api::{Call, Ctx, Handler, Registration, Reply, Style, generic_success, network, v1};
 use crate::ipset::parse_range;
 use crate::params::{ApiError, Params};
-use crate::seed::{self, SeedResult};
-use crate::state::{Kind, State};
+use crate::seed::{self, SeedDoc, SeedFile, SeedResult};
+use crate::state::{IdSequence, State};
 use crate::xml::{Document, Element};
 
+const IDS: IdSequence = IdSequence::new("domain", 48_000_001);
 pub(crate) const ADD_PATH: &str = "/msp/asset_domain.php";
 pub(crate) const LIST_PATH: &str = "/msp/asset_domain_list.php";
+
+pub(crate) static KIND: Registration = Registration {
+    ops: &[
+        v1(ADD_PATH, Some("add"), true, Style::GenericReturn, Handler::Call(add)),
+        v1(LIST_PATH, None, false, Style::GenericReturn, Handler::Doc(list_doc)),
+    ],
+    seeds: &[SeedDoc::root("DOMAIN_LIST", seed)],
+    defaults: None,
+    export: |state, ctx| Ok(vec![("domains.xml".to_owned(), list_doc(state, &Params::default(), ctx)?)]),
+    counts: &[("domains", |state| state.domains.len() as u64)],
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Domain {
@@ -22,7 +34,7 @@ pub(crate) struct Domain {
     pub netblock: Vec<(u32, u32)>,
 }
 
-pub(crate) fn add(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+fn add(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     let p = call.params;
     p.only(&["action", "domain", "netblock"])?;
     let name = p.require("domain")?.trim().to_owned();
@@ -37,18 +49,14 @@ pub(crate) fn add(call: &mut Call<'_>) -> Result<Reply, ApiError> {
         .iter()
         .map(|item| parse_range(item).map_err(|e| ApiError::invalid("netblock", e, "")))
         .collect::<Result<Vec<_>, _>>()?;
-    let id = call.state.next_id(Kind::Domain);
+    let id = call.state.next_id(IDS);
     let now = call.state.tick();
     call.state.domains.insert(id, Domain { id, name: name.clone(), network_id: 0, netblock });
     Ok(generic_success(call.ctx, ADD_PATH, &now, &format!("Domain {name} has been added")).into())
 }
 
-pub(crate) fn list(call: &mut Call<'_>) -> Result<Reply, ApiError> {
-    Ok(list_doc(call.state, call.params, call.ctx)?.into())
-}
-
 /// `DOMAIN_LIST/DOMAIN/(DOMAIN_NAME, DOMAIN_ID, NETWORK/(NETWORK_NAME, NETWORK_ID), NETBLOCK/RANGE/(START, END))`.
-pub(crate) fn list_doc(state: &State, params: &Params, ctx: &Ctx) -> Result<Document, ApiError> {
+fn list_doc(state: &State, params: &Params, ctx: &Ctx) -> Result<Document, ApiError> {
     params.only(&[])?;
     let mut root = Element::new("DOMAIN_LIST");
     for d in state.domains.values() {
@@ -77,8 +85,8 @@ pub(crate) fn list_doc(state: &State, params: &Params, ctx: &Ctx) -> Result<Docu
 }
 
 /// Reads `DOMAIN_LIST`.
-pub(crate) fn seed(state: &mut State, root: &Element) -> SeedResult {
-    for el in root.all("DOMAIN") {
+fn seed(state: &mut State, file: &SeedFile) -> SeedResult {
+    for el in file.root().all("DOMAIN") {
         let id = seed::id(el, "DOMAIN_ID")?;
         let network_id = el.get("NETWORK").map(|n| seed::opt_id(n, "NETWORK_ID")).transpose()?.flatten().unwrap_or(0);
         let netblock = el
@@ -90,7 +98,7 @@ pub(crate) fn seed(state: &mut State, root: &Element) -> SeedResult {
                 parse_range(&format!("{start}-{end}")).map_err(|e| format!("bad netblock range {e}"))
             })
             .collect::<Result<Vec<_>, String>>()?;
-        state.observe_id(Kind::Domain, id);
+        state.observe_id(IDS, id);
         state.domains.insert(id, Domain { id, name: seed::text(el, "DOMAIN_NAME")?, network_id, netblock });
     }
     Ok(())

@@ -2,16 +2,31 @@
 //! truncation) and `add`. The "All" group is a system object: it always holds every IP of
 //! the subscription and cannot be added.
 
-use crate::api::{Call, Ctx, Reply, appliance, capitalize, list_document, network, page, simple_return};
+use crate::api::{
+    Call, Ctx, Registration, Reply, appliance, capitalize, list_document, network, page, read, simple_return, write,
+};
+use crate::export;
 use crate::ipset::Ipv4Set;
 use crate::params::{ApiError, Params, id_matches};
-use crate::seed::{self, SeedResult};
-use crate::state::{Kind, State};
+use crate::seed::{self, SeedDoc, SeedFile, SeedResult};
+use crate::state::{IdSequence, State};
 use crate::xml::{Document, Element};
 
+const IDS: IdSequence = IdSequence::new("asset_group", 3_000_001);
 pub(crate) const PATH: &str = "/api/2.0/fo/asset/group/";
 const ALL: &str = "All";
 const DEFAULT_PAGE: u64 = 1000;
+
+pub(crate) static KIND: Registration = Registration {
+    ops: &[read(PATH, "list", list_doc), write(PATH, "add", add)],
+    seeds: &[SeedDoc::root("ASSET_GROUP_LIST_OUTPUT", seed)],
+    defaults: Some(add_defaults),
+    export: |state, ctx| {
+        let params = [("action", "list"), ("show_attributes", "ALL"), ("truncation_limit", "0")];
+        Ok(vec![export::file("asset_groups.xml", &params, |p| list_doc(state, p, ctx))?])
+    },
+    counts: &[("asset_groups", |state| state.groups.len() as u64)],
+};
 
 const IMPACT: &[&str] = &["critical", "high", "medium", "low", "none"];
 /// (parameter, list element, accepted values) of the CVSS environmental attributes.
@@ -126,8 +141,8 @@ impl AssetGroup {
 }
 
 /// The system "All" group of a subscription that was not seeded with its own.
-pub(crate) fn add_defaults(state: &mut State) {
-    let id = state.next_id(Kind::AssetGroup);
+fn add_defaults(state: &mut State) {
+    let id = state.next_id(IDS);
     let group = AssetGroup::created(state, id, ALL, &state.now());
     state.groups.insert(id, group);
 }
@@ -136,11 +151,7 @@ pub(crate) fn by_title<'s>(state: &'s State, title: &str) -> Option<&'s AssetGro
     state.groups.values().find(|g| g.title == title)
 }
 
-pub(crate) fn list(call: &mut Call<'_>) -> Result<Reply, ApiError> {
-    Ok(list_doc(call.state, call.params, call.ctx)?.into())
-}
-
-pub(crate) fn list_doc(state: &State, params: &Params, ctx: &Ctx) -> Result<Document, ApiError> {
+fn list_doc(state: &State, params: &Params, ctx: &Ctx) -> Result<Document, ApiError> {
     params.only(&[
         "action",
         "echo_request",
@@ -290,7 +301,7 @@ fn parse_domains(value: &str) -> Result<Vec<(String, Option<String>)>, ApiError>
         .collect()
 }
 
-pub(crate) fn add(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+fn add(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     let p = call.params;
     p.only(&[
         "action",
@@ -334,7 +345,7 @@ pub(crate) fn add(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     let domains = p.value("domains").map(parse_domains).transpose()?.unwrap_or_default();
     let owned = |name: &str| p.value(name).map(str::to_owned);
 
-    let id = call.state.next_id(Kind::AssetGroup);
+    let id = call.state.next_id(IDS);
     let now = call.state.tick();
     let group = AssetGroup {
         network_id: Some(network_id),
@@ -357,7 +368,8 @@ pub(crate) fn add(call: &mut Call<'_>) -> Result<Reply, ApiError> {
 }
 
 /// Reads `ASSET_GROUP_LIST_OUTPUT` (any `show_attributes`).
-pub(crate) fn seed(state: &mut State, root: &Element) -> SeedResult {
+fn seed(state: &mut State, file: &SeedFile) -> SeedResult {
+    let root = file.root();
     let Some(list) = root.path(&["RESPONSE", "ASSET_GROUP_LIST"]) else { return Ok(()) };
     for el in list.all("ASSET_GROUP") {
         let id = seed::id(el, "ID")?;
@@ -399,7 +411,7 @@ pub(crate) fn seed(state: &mut State, root: &Element) -> SeedResult {
         g.function = el.non_empty("FUNCTION");
         g.location = el.non_empty("LOCATION");
         g.extra = seed::unmodelled(el, &[ATTRIBUTES, &["OWNER_ID"]].concat());
-        state.observe_id(Kind::AssetGroup, id);
+        state.observe_id(IDS, id);
         state.groups.insert(id, g);
     }
     Ok(())

@@ -7,16 +7,37 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use crate::api::{Call, Ctx, Reply, group, list_document, network, page, simple_return};
+use crate::api::{
+    Call, Ctx, Handler, Registration, Reply, group, list_document, network, page, read, read_with, simple_return, write,
+};
+use crate::export;
 use crate::ipset::{Ipv4Set, parse_range};
 use crate::params::{ApiError, Params};
-use crate::seed::{self, SeedResult};
-use crate::state::{Kind, State};
+use crate::seed::{self, SeedDoc, SeedFile, SeedResult};
+use crate::state::{IdSequence, State};
 use crate::xml::{Document, Element, parse};
 
+const IPV6_MAP_IDS: IdSequence = IdSequence::new("ipv6_map", 1);
 pub(crate) const PATH: &str = "/api/2.0/fo/asset/ip/";
 pub(crate) const V6_PATH: &str = "/api/2.0/fo/asset/ip/v4_v6/";
 const MAX_V6_RECORDS: usize = 10_000;
+
+pub(crate) static KIND: Registration = Registration {
+    ops: &[
+        read(PATH, "list", list_doc),
+        write(PATH, "add", add),
+        read_with(V6_PATH, "list", Handler::Call(list_v6)),
+        write(V6_PATH, "add", add_v6),
+    ],
+    seeds: &[SeedDoc::root("IP_LIST_OUTPUT", seed), SeedDoc::root("IP_MAP_LIST_OUTPUT", seed_v6)],
+    defaults: None,
+    export,
+    counts: &[
+        ("ips_vm", |state| state.ips.module(Module::Vm).len()),
+        ("ips_pc", |state| state.ips.module(Module::Pc).len()),
+        ("ipv6_mappings", |state| state.ipv6.len() as u64),
+    ],
+};
 const DEFAULT_V6_PAGE: u64 = 5000;
 /// IPv6 hosts are mapped to addresses from this reserved block.
 const MAPPED_V4: std::ops::RangeInclusive<u32> = 0x0000_0001..=0x00fe_ffff;
@@ -111,11 +132,7 @@ impl IpAssets {
     }
 }
 
-pub(crate) fn list(call: &mut Call<'_>) -> Result<Reply, ApiError> {
-    Ok(list_doc(call.state, call.params, call.ctx)?.into())
-}
-
-pub(crate) fn list_doc(state: &State, params: &Params, ctx: &Ctx) -> Result<Document, ApiError> {
+fn list_doc(state: &State, params: &Params, ctx: &Ctx) -> Result<Document, ApiError> {
     params.only(&[
         "action",
         "echo_request",
@@ -151,17 +168,30 @@ pub(crate) fn list_doc(state: &State, params: &Params, ctx: &Ctx) -> Result<Docu
     list_document("IP_LIST_OUTPUT", ctx, PATH, params, &state.now(), body)
 }
 
-/// The parameters of the list call that the export writes for one (module, tracking) pair.
-pub(crate) fn export_params(module: Module, tracking: Tracking) -> Params {
-    Params::from_pairs(&[
-        ("action", "list"),
-        ("tracking_method", tracking.param()),
-        ("compliance_enabled", module.compliance_enabled()),
-        ("echo_request", "1"),
-    ])
+/// One IP list per (module, tracking) pair that has IPs, with the request echoed so that a
+/// seed reads the pair back from the document; then the IPv6 mappings.
+fn export(state: &State, ctx: &Ctx) -> Result<Vec<(String, Document)>, ApiError> {
+    let mut files = Vec::new();
+    for module in Module::ALL {
+        for tracking in Tracking::ALL {
+            if !state.ips.get(module, tracking).is_empty() {
+                let name = format!("ip_list_{}_{}.xml", module.slug(), tracking.param().to_ascii_lowercase());
+                let params = [
+                    ("action", "list"),
+                    ("tracking_method", tracking.param()),
+                    ("compliance_enabled", module.compliance_enabled()),
+                    ("echo_request", "1"),
+                ];
+                files.push(export::file(&name, &params, |p| list_doc(state, p, ctx))?);
+            }
+        }
+    }
+    let v6 = [("action", "list"), ("output_format", "xml"), ("truncation_limit", "0")];
+    files.push(export::file("ipv6_mappings.xml", &v6, |p| list_v6_doc(state, p, ctx))?);
+    Ok(files)
 }
 
-pub(crate) fn add(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+fn add(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     let p = call.params;
     p.only(&[
         "action",
@@ -215,7 +245,8 @@ pub(crate) fn add(call: &mut Call<'_>) -> Result<Reply, ApiError> {
 /// Reads an `IP_LIST_OUTPUT`. The module and tracking method come from the echoed request;
 /// a capture without one is placed by its file name (`ip_list_<vm|pc>_<ip|dns|netbios>`),
 /// as the sample export does, and otherwise counts as IP-tracked in both modules.
-pub(crate) fn seed(state: &mut State, root: &Element, file_name: &str) -> SeedResult {
+fn seed(state: &mut State, file: &SeedFile) -> SeedResult {
+    let (root, file_name) = (file.root(), file.name.as_str());
     let echoed = |key: &str| {
         root.path(&["REQUEST", "PARAM_LIST"])
             .into_iter()
@@ -251,7 +282,7 @@ pub(crate) struct Ipv6Map {
     pub v6: Ipv6Addr,
 }
 
-pub(crate) fn list_v6(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+fn list_v6(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     let p = call.params;
     p.only(&[
         "action",
@@ -300,7 +331,7 @@ fn prefix(addr: Ipv6Addr, bits: u32) -> u128 {
     u128::from(addr).checked_shr(128 - bits).unwrap_or(0)
 }
 
-pub(crate) fn list_v6_doc(state: &State, p: &Params, ctx: &Ctx) -> Result<Document, ApiError> {
+fn list_v6_doc(state: &State, p: &Params, ctx: &Ctx) -> Result<Document, ApiError> {
     let selected = select_v6(state, p)?;
     let page = page(selected.into_iter().map(|m| (m.id, m)), p, ctx, V6_PATH, DEFAULT_V6_PAGE)?;
     let mut list = Element::new("IP_MAP_LIST");
@@ -317,7 +348,7 @@ pub(crate) fn list_v6_doc(state: &State, p: &Params, ctx: &Ctx) -> Result<Docume
     list_document("IP_MAP_LIST_OUTPUT", ctx, V6_PATH, p, &state.now(), body)
 }
 
-pub(crate) fn add_v6(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+fn add_v6(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     let p = call.params;
     p.only(&["action", "echo_request", "csv_data", "xml_data", "all_or_nothing"])?;
     let records = match (p.value("csv_data"), p.value("xml_data")) {
@@ -352,7 +383,7 @@ pub(crate) fn add_v6(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     }
     let now = call.state.tick();
     for (v4, v6) in &accepted {
-        let id = call.state.next_id(Kind::Ipv6Map);
+        let id = call.state.next_id(IPV6_MAP_IDS);
         call.state.ipv6.insert(id, Ipv6Map { id, v4: *v4, v6: *v6 });
     }
     let text = format!("{} IPv6 mapping record(s) added, {conflicts} skipped", accepted.len());
@@ -388,11 +419,11 @@ fn parse_v6_xml(xml: &str) -> Result<Vec<(Ipv4Addr, Ipv6Addr)>, ApiError> {
 }
 
 /// Reads `IP_MAP_LIST_OUTPUT`.
-pub(crate) fn seed_v6(state: &mut State, root: &Element) -> SeedResult {
-    for m in root.path(&["RESPONSE", "IP_MAP_LIST"]).into_iter().flat_map(|l| l.all("IP_MAP")) {
+fn seed_v6(state: &mut State, file: &SeedFile) -> SeedResult {
+    for m in file.root().path(&["RESPONSE", "IP_MAP_LIST"]).into_iter().flat_map(|l| l.all("IP_MAP")) {
         let id = seed::id(m, "ID")?;
         let (v4, v6) = mapping(&seed::text(m, "V4")?, &seed::text(m, "V6")?).map_err(|e| e.text)?;
-        state.observe_id(Kind::Ipv6Map, id);
+        state.observe_id(IPV6_MAP_IDS, id);
         state.ipv6.insert(id, Ipv6Map { id, v4, v6 });
     }
     Ok(())

@@ -2,8 +2,9 @@
 //! shared by several endpoints (SIMPLE_RETURN, the V1 return documents, echoed requests,
 //! truncation warnings), and how errors are written in each API family.
 //!
-//! Each object kind has its own module with its state, its calls, its list document (the
-//! same document the export writes) and the reading of that document for `--seed`.
+//! Each object kind is one module: its objects, its calls, its list document (the same
+//! document the export writes), the reading of that document for `--seed`, and the
+//! [`Registration`] through which routing, seeding, export and counters reach all of these.
 
 pub(crate) mod appliance;
 pub(crate) mod auth_record;
@@ -19,10 +20,12 @@ pub(crate) mod search_list;
 pub(crate) mod subscription;
 pub(crate) mod tag;
 pub(crate) mod user;
+pub(crate) mod vault;
 pub(crate) mod vhost;
 
 use crate::http::Response;
 use crate::params::{ApiError, Params};
+use crate::seed::SeedDoc;
 use crate::state::State;
 use crate::xml::{Document, Element, parse};
 
@@ -71,6 +74,56 @@ impl From<Document> for Reply {
 }
 
 pub(crate) type Run = fn(&mut Call<'_>) -> Result<Reply, ApiError>;
+/// A read answered by one document computed from the state alone: the same function writes
+/// the kind's file in an export.
+pub(crate) type DocFn = fn(&State, &Params, &Ctx) -> Result<Document, ApiError>;
+/// The same, for a path with a `*` segment (a record or template type), which it receives.
+pub(crate) type TypedDocFn = fn(&State, &Params, &Ctx, &str) -> Result<Document, ApiError>;
+
+/// The files of one kind in an export directory, by name.
+pub(crate) type ExportFn = fn(&State, &Ctx) -> Result<Vec<(String, Document)>, ApiError>;
+/// One entry of the counters' `objects`: its name and how it is counted.
+pub(crate) type Count = (&'static str, fn(&State) -> u64);
+
+/// What runs a call.
+pub(crate) enum Handler {
+    Doc(DocFn),
+    TypedDoc(TypedDocFn),
+    Call(Run),
+}
+
+/// Everything the simulator knows about one kind of object. The router, the seed loader, the
+/// export and the counters loop over [`KINDS`], so a new kind is its module, one line there
+/// and the field of [`State`] that holds its objects.
+pub(crate) struct Registration {
+    pub ops: &'static [Op],
+    /// The documents that seed it, applied in this order.
+    pub seeds: &'static [SeedDoc],
+    /// What a new subscription holds of this kind; added unless a seed document replaced it.
+    pub defaults: Option<fn(&mut State)>,
+    pub export: ExportFn,
+    pub counts: &'static [Count],
+}
+
+/// Every kind, in the order seed documents are applied: what others refer to comes first.
+pub(crate) static KINDS: &[&Registration] = &[
+    &subscription::KIND,
+    &appliance::KIND,
+    &network::KIND,
+    &ip::KIND,
+    &domain::KIND,
+    &user::KIND,
+    &group::KIND,
+    &option_profile::KIND,
+    &search_list::KIND,
+    &report_template::KIND,
+    &vault::KIND,
+    &auth_record::KIND,
+    &tag::KIND,
+    &policy::KIND,
+    &schedule::KIND,
+    &vhost::KIND,
+];
 
 /// How a family of endpoints writes its errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,93 +141,95 @@ pub(crate) enum Style {
 }
 
 pub(crate) struct Op {
-    /// The path; `*` stands for one segment taken from `segments`.
+    /// The path; `*` stands for one segment that `segment` accepts.
     pub pattern: &'static str,
-    pub segments: &'static [&'static str],
+    pub segment: fn(&str) -> bool,
     pub action: Option<&'static str>,
     pub methods: &'static [&'static str],
     /// Creates, adds, updates or imports something (scripted faults count these).
     pub mutating: bool,
     pub style: Style,
-    pub run: Run,
+    pub handler: Handler,
+}
+
+impl Op {
+    pub fn run(&self, call: &mut Call<'_>) -> Result<Reply, ApiError> {
+        match self.handler {
+            Handler::Doc(doc) => doc(call.state, call.params, call.ctx).map(Reply::Xml),
+            Handler::TypedDoc(doc) => doc(call.state, call.params, call.ctx, call.segment).map(Reply::Xml),
+            Handler::Call(run) => run(call),
+        }
+    }
 }
 
 const GET_POST: &[&str] = &["GET", "POST"];
 const POST: &[&str] = &["POST"];
 
-const fn read(pattern: &'static str, action: &'static str, run: Run) -> Op {
-    Op { pattern, segments: &[], action: Some(action), methods: GET_POST, mutating: false, style: Style::Simple, run }
+/// A v2 read (list, export) answering one document.
+pub(crate) const fn read(pattern: &'static str, action: &'static str, doc: DocFn) -> Op {
+    read_with(pattern, action, Handler::Doc(doc))
 }
 
-const fn write(pattern: &'static str, action: &'static str, run: Run) -> Op {
-    Op { pattern, segments: &[], action: Some(action), methods: POST, mutating: true, style: Style::Simple, run }
+pub(crate) const fn read_with(pattern: &'static str, action: &'static str, handler: Handler) -> Op {
+    Op {
+        pattern,
+        segment: no_segment,
+        action: Some(action),
+        methods: GET_POST,
+        mutating: false,
+        style: Style::Simple,
+        handler,
+    }
 }
 
-const fn typed(mut op: Op, segments: &'static [&'static str]) -> Op {
-    op.segments = segments;
+/// A v2 call that changes the state.
+pub(crate) const fn write(pattern: &'static str, action: &'static str, run: Run) -> Op {
+    Op {
+        pattern,
+        segment: no_segment,
+        action: Some(action),
+        methods: POST,
+        mutating: true,
+        style: Style::Simple,
+        handler: Handler::Call(run),
+    }
+}
+
+/// An operation on a path with a `*` segment (a record or template type) that `segment` accepts.
+pub(crate) const fn typed(mut op: Op, segment: fn(&str) -> bool) -> Op {
+    op.segment = segment;
     op
 }
 
-const fn v1(pattern: &'static str, action: Option<&'static str>, mutating: bool, style: Style, run: Run) -> Op {
-    Op { pattern, segments: &[], action, methods: GET_POST, mutating, style, run }
+fn no_segment(_: &str) -> bool {
+    false
 }
 
-const fn qps(pattern: &'static str, mutating: bool, run: Run) -> Op {
-    Op { pattern, segments: &[], action: None, methods: POST, mutating, style: Style::Qps, run }
+pub(crate) const fn v1(
+    pattern: &'static str,
+    action: Option<&'static str>,
+    mutating: bool,
+    style: Style,
+    handler: Handler,
+) -> Op {
+    Op { pattern, segment: no_segment, action, methods: GET_POST, mutating, style, handler }
 }
 
-/// Every call the simulator answers.
-pub(crate) static OPS: &[Op] = &[
-    read(network::PATH, "list", network::list),
-    write(network::PATH, "create", network::create),
-    read(ip::PATH, "list", ip::list),
-    write(ip::PATH, "add", ip::add),
-    read(ip::V6_PATH, "list", ip::list_v6),
-    write(ip::V6_PATH, "add", ip::add_v6),
-    v1(domain::ADD_PATH, Some("add"), true, Style::GenericReturn, domain::add),
-    v1(domain::LIST_PATH, None, false, Style::GenericReturn, domain::list),
-    read(group::PATH, "list", group::list),
-    write(group::PATH, "add", group::add),
-    v1(user::ADD_PATH, Some("add"), true, Style::UserOutput, user::add),
-    v1(user::LIST_PATH, None, false, Style::UserList, user::list),
-    read(user::PREFS_PATH, "export", user::export_prefs),
-    write(user::PREFS_PATH, "import", user::import_prefs),
-    read(appliance::PATH, "list", appliance::list),
-    write(appliance::PATH, "create", appliance::create),
-    write(appliance::PATH, "update", appliance::update),
-    write(appliance::PATH, "assign_network_id", appliance::assign_network),
-    read(subscription::INDEX_PATH, "export", subscription::export),
-    write(subscription::INDEX_PATH, "import", subscription::import),
-    read(subscription::PATH, "export", subscription::export),
-    write(subscription::PATH, "import", subscription::import),
-    read(option_profile::PATH, "export", option_profile::export),
-    write(option_profile::PATH, "import", option_profile::import),
-    v1(report_template::LIST_PATH, None, false, Style::GenericReturn, report_template::list),
-    typed(read(report_template::PATH, "export", report_template::export), report_template::TYPES),
-    typed(write(report_template::PATH, "create", report_template::create), report_template::TYPES),
-    read(auth_record::PATH, "list", auth_record::list_all),
-    typed(read(auth_record::TYPE_PATH, "list", auth_record::list), auth_record::TYPES),
-    typed(write(auth_record::TYPE_PATH, "create", auth_record::create), auth_record::TYPES),
-    read(search_list::STATIC_PATH, "list", search_list::list_static),
-    write(search_list::STATIC_PATH, "create", search_list::create_static),
-    read(search_list::DYNAMIC_PATH, "list", search_list::list_dynamic),
-    write(search_list::DYNAMIC_PATH, "create", search_list::create_dynamic),
-    read(schedule::VM_PATH, "list", schedule::list),
-    write(schedule::VM_PATH, "create", schedule::create),
-    read(schedule::PC_PATH, "list", schedule::list),
-    write(schedule::PC_PATH, "create", schedule::create),
-    read(policy::PATH, "list", policy::list),
-    read(policy::PATH, "export", policy::export),
-    write(policy::PATH, "import", policy::import),
-    write(policy::PATH, "add_asset_group_ids", policy::add_asset_groups),
-    write(policy::PATH, "set_asset_group_ids", policy::set_asset_groups),
-    write(policy::PATH, "add_asset_tags", policy::add_asset_tags),
-    write(policy::PATH, "set_asset_tags", policy::set_asset_tags),
-    read(vhost::PATH, "list", vhost::list),
-    write(vhost::PATH, "create", vhost::create),
-    qps(tag::CREATE_PATH, true, tag::create),
-    qps(tag::SEARCH_PATH, false, tag::search),
-];
+pub(crate) const fn qps(pattern: &'static str, mutating: bool, run: Run) -> Op {
+    Op {
+        pattern,
+        segment: no_segment,
+        action: None,
+        methods: POST,
+        mutating,
+        style: Style::Qps,
+        handler: Handler::Call(run),
+    }
+}
+
+fn ops() -> impl Iterator<Item = &'static Op> {
+    KINDS.iter().flat_map(|kind| kind.ops)
+}
 
 /// Where a request path leads.
 pub(crate) enum Route {
@@ -188,7 +243,7 @@ pub(crate) enum Route {
 pub(crate) fn route(path: &str) -> Route {
     let found = |path: &str| {
         let matched: Vec<(&'static Op, String)> =
-            OPS.iter().filter_map(|op| matches(op, path).map(|segment| (op, segment))).collect();
+            ops().filter_map(|op| matches(op, path).map(|segment| (op, segment))).collect();
         let segment = matched.first()?.1.clone();
         Some((matched.into_iter().map(|(op, _)| op).collect::<Vec<_>>(), segment))
     };
@@ -211,7 +266,7 @@ fn matches(op: &Op, path: &str) -> Option<String> {
     let mut segment = None;
     for (w, h) in want.iter().zip(&have) {
         if *w == "*" {
-            if !op.segments.contains(h) {
+            if !(op.segment)(h) {
                 return None;
             }
             segment = Some((*h).to_owned());
@@ -445,6 +500,27 @@ mod tests {
         assert!(matches!(route("/api/2.0/fo/auth/bogus/"), Route::NotFound));
         assert!(matches!(route("/qps/rest/2.0/search/am/tag/"), Route::Found(..)));
         assert!(matches!(route("/nothing/here"), Route::NotFound));
+    }
+
+    #[test]
+    fn every_call_and_every_seed_document_belongs_to_one_kind() {
+        let mut calls: Vec<(&str, Option<&str>)> = ops().map(|op| (op.pattern, op.action)).collect();
+        let total = calls.len();
+        calls.sort_unstable();
+        calls.dedup();
+        assert_eq!(calls.len(), total, "a path and action are registered twice");
+        let mut roots: Vec<&str> = KINDS
+            .iter()
+            .flat_map(|kind| kind.seeds)
+            .filter_map(|seed| match seed.recognise {
+                crate::seed::Recognise::Root(root) => Some(root),
+                crate::seed::Recognise::Test(_) => None,
+            })
+            .collect();
+        let total = roots.len();
+        roots.sort_unstable();
+        roots.dedup();
+        assert_eq!(roots.len(), total, "a root element is read by two kinds");
     }
 
     #[test]

@@ -1,14 +1,24 @@
 //! Networks (`/api/2.0/fo/network/`), a Network Support feature: `list` and `create`.
 //! Network 0, the Global Default Network, always exists and cannot be created.
 
-use crate::api::{Call, Ctx, Reply, appliance, list_document, simple_return};
+use crate::api::{Call, Ctx, Registration, Reply, appliance, list_document, read, simple_return, write};
+use crate::export;
 use crate::params::{ApiError, Params, id_matches};
-use crate::seed::{self, SeedResult};
-use crate::state::{Kind, State};
+use crate::seed::{self, SeedDoc, SeedFile, SeedResult};
+use crate::state::{IdSequence, State};
 use crate::xml::{Document, Element};
 
+const IDS: IdSequence = IdSequence::new("network", 1001);
 pub(crate) const PATH: &str = "/api/2.0/fo/network/";
 const DEFAULT_NETWORK: &str = "Global Default Network";
+
+pub(crate) static KIND: Registration = Registration {
+    ops: &[read(PATH, "list", list_doc), write(PATH, "create", create)],
+    seeds: &[SeedDoc::root("NETWORK_LIST_OUTPUT", seed)],
+    defaults: None,
+    export: |state, ctx| Ok(vec![export::file("networks.xml", &[("action", "list")], |p| list_doc(state, p, ctx))?]),
+    counts: &[("networks", |state| state.networks.len() as u64)],
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Network {
@@ -32,11 +42,7 @@ pub(crate) fn param(state: &State, params: &Params, name: &str) -> Result<Option
     }
 }
 
-pub(crate) fn list(call: &mut Call<'_>) -> Result<Reply, ApiError> {
-    Ok(list_doc(call.state, call.params, call.ctx)?.into())
-}
-
-pub(crate) fn list_doc(state: &State, params: &Params, ctx: &Ctx) -> Result<Document, ApiError> {
+fn list_doc(state: &State, params: &Params, ctx: &Ctx) -> Result<Document, ApiError> {
     params.only(&["action", "ids", "echo_request"])?;
     let ids = params.id_list("ids")?;
     let mut list = Element::new("NETWORK_LIST");
@@ -62,7 +68,7 @@ pub(crate) fn list_doc(state: &State, params: &Params, ctx: &Ctx) -> Result<Docu
     list_document("NETWORK_LIST_OUTPUT", ctx, PATH, params, &state.now(), vec![list])
 }
 
-pub(crate) fn create(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+fn create(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     call.params.only(&["action", "name", "echo_request"])?;
     let name = call.params.require("name")?.trim().to_owned();
     let taken = name.eq_ignore_ascii_case(DEFAULT_NETWORK)
@@ -70,19 +76,19 @@ pub(crate) fn create(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     if taken {
         return Err(ApiError::invalid("name", &name, "A network with this name already exists"));
     }
-    let id = call.state.next_id(Kind::Network);
+    let id = call.state.next_id(IDS);
     let now = call.state.tick();
     call.state.networks.insert(id, Network { id, name });
     Ok(simple_return(call.ctx, &now, "Network created successfully", &[("ID", id.to_string())]).into())
 }
 
 /// Reads `NETWORK_LIST_OUTPUT`; the appliances it names are linked to their network.
-pub(crate) fn seed(state: &mut State, root: &Element) -> SeedResult {
-    let Some(list) = root.path(&["RESPONSE", "NETWORK_LIST"]) else { return Ok(()) };
+fn seed(state: &mut State, file: &SeedFile) -> SeedResult {
+    let Some(list) = file.root().path(&["RESPONSE", "NETWORK_LIST"]) else { return Ok(()) };
     for el in list.all("NETWORK") {
         let id = seed::id(el, "ID")?;
         if id != 0 {
-            state.observe_id(Kind::Network, id);
+            state.observe_id(IDS, id);
             state.networks.insert(id, Network { id, name: seed::text(el, "NAME")? });
         }
         for scanner in el.path(&["SCANNER_APPLIANCE_LIST"]).into_iter().flat_map(|l| l.all("SCANNER_APPLIANCE")) {

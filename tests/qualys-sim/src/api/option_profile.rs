@@ -3,13 +3,28 @@
 //! is kept as imported; the simulator owns only its ID and title (`BASIC_INFO/ID`,
 //! `BASIC_INFO/GROUP_NAME`) and its type (`BASIC_INFO/GROUP_TYPE`).
 
-use crate::api::{Call, Ctx, Reply, simple_return};
+use crate::api::{Call, Ctx, Registration, Reply, read, simple_return, write};
+use crate::export;
 use crate::params::{ApiError, Params};
-use crate::seed::{self, SeedResult};
-use crate::state::{Kind, State};
+use crate::seed::{self, SeedDoc, SeedFile, SeedResult};
+use crate::state::{IdSequence, State};
 use crate::xml::{Document, Element};
 
+const IDS: IdSequence = IdSequence::new("option_profile", 5_000_001);
 pub(crate) const PATH: &str = "/api/2.0/fo/subscription/option_profile/";
+
+pub(crate) static KIND: Registration = Registration {
+    ops: &[read(PATH, "export", export_doc), write(PATH, "import", import)],
+    // "Initial Options" stays whatever the seed holds: exports leave system profiles out.
+    seeds: &[SeedDoc::root("OPTION_PROFILES", seed).keeping_defaults()],
+    defaults: Some(add_defaults),
+    export: |state, ctx| {
+        // User-defined profiles only, as the migration guide exports them.
+        let params = [("action", "export"), ("include_system_option_profiles", "0")];
+        Ok(vec![export::file("option_profiles.xml", &params, |p| export_doc(state, p, ctx))?])
+    },
+    counts: &[("option_profiles", |state| state.option_profiles.len() as u64)],
+};
 const TYPES: &[&str] = &["user", "compliance", "pci"];
 /// The profile every subscription starts with.
 const INITIAL_OPTIONS: &str = "Initial Options";
@@ -25,11 +40,11 @@ pub(crate) struct OptionProfile {
 
 /// Adds "Initial Options" unless a profile of that title was seeded: exports leave system
 /// profiles out, yet every subscription has them.
-pub(crate) fn add_defaults(state: &mut State) {
+fn add_defaults(state: &mut State) {
     if state.option_profiles.values().any(|p| p.title == INITIAL_OPTIONS) {
         return;
     }
-    let id = state.next_id(Kind::OptionProfile);
+    let id = state.next_id(IDS);
     let body = Element::new("OPTION_PROFILE").child(
         Element::new("BASIC_INFO")
             .child(Element::text("GROUP_TYPE", "user"))
@@ -50,8 +65,8 @@ fn profile(id: u64, title: &str, kind: &str, system: bool, mut body: Element) ->
     OptionProfile { id, title: title.to_owned(), kind: kind.to_owned(), system, body }
 }
 
-pub(crate) fn export(call: &mut Call<'_>) -> Result<Reply, ApiError> {
-    call.params.only(&[
+fn export_doc(state: &State, params: &Params, ctx: &Ctx) -> Result<Document, ApiError> {
+    params.only(&[
         "action",
         "option_profile_id",
         "option_profile_title",
@@ -59,10 +74,6 @@ pub(crate) fn export(call: &mut Call<'_>) -> Result<Reply, ApiError> {
         "include_system_option_profiles",
         "scan_disconnected_esxi",
     ])?;
-    Ok(export_doc(call.state, call.params, call.ctx)?.into())
-}
-
-pub(crate) fn export_doc(state: &State, params: &Params, ctx: &Ctx) -> Result<Document, ApiError> {
     let id = params.number("option_profile_id")?;
     let title = params.value("option_profile_title");
     let kind = params.choice("option_profile_type", TYPES)?;
@@ -81,11 +92,6 @@ pub(crate) fn export_doc(state: &State, params: &Params, ctx: &Ctx) -> Result<Do
     Ok(Document::with_dtd(root, format!("{}{PATH}option_profile_info.dtd", ctx.base)))
 }
 
-/// The parameters an export uses: user-defined profiles only, as the migration guide does.
-pub(crate) fn export_params() -> Params {
-    Params::from_pairs(&[("action", "export"), ("include_system_option_profiles", "0")])
-}
-
 fn title_and_kind(el: &Element) -> Result<(String, String), String> {
     let info = el.get("BASIC_INFO").ok_or("an OPTION_PROFILE has no BASIC_INFO")?;
     let title = info.non_empty("GROUP_NAME").ok_or("an OPTION_PROFILE has no BASIC_INFO/GROUP_NAME")?;
@@ -96,7 +102,7 @@ fn title_and_kind(el: &Element) -> Result<(String, String), String> {
     Ok((title, kind))
 }
 
-pub(crate) fn import(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+fn import(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     call.params.only(&["action"])?;
     let doc = call.xml_body()?;
     if doc.name != "OPTION_PROFILES" {
@@ -118,7 +124,7 @@ pub(crate) fn import(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     let now = call.state.tick();
     let mut items = Vec::new();
     for (title, kind, el) in incoming {
-        let id = call.state.next_id(Kind::OptionProfile);
+        let id = call.state.next_id(IDS);
         call.state.option_profiles.insert(id, profile(id, &title, &kind, false, el.clone()));
         items.push(("ID", id.to_string()));
     }
@@ -127,14 +133,15 @@ pub(crate) fn import(call: &mut Call<'_>) -> Result<Reply, ApiError> {
 }
 
 /// Reads `OPTION_PROFILES`.
-pub(crate) fn seed(state: &mut State, root: &Element) -> SeedResult {
+fn seed(state: &mut State, file: &SeedFile) -> SeedResult {
+    let root = file.root();
     for el in root.all("OPTION_PROFILE") {
         let (title, kind) = title_and_kind(el)?;
         let id = el
             .get("BASIC_INFO")
             .ok_or("no BASIC_INFO")
             .and_then(|i| seed::id(i, "ID").map_err(|_| "no BASIC_INFO/ID"))?;
-        state.observe_id(Kind::OptionProfile, id);
+        state.observe_id(IDS, id);
         state.option_profiles.insert(id, profile(id, &title, &kind, false, el.clone()));
     }
     Ok(())

@@ -4,13 +4,40 @@
 
 use std::collections::BTreeSet;
 
-use crate::api::{Call, Ctx, Reply, id_runs, id_set, list_document, simple_return};
+use crate::api::{
+    Call, Ctx, Handler, Registration, Reply, id_runs, id_set, list_document, read, read_with, simple_return, write,
+};
+use crate::export;
 use crate::params::{ApiError, Params, id_matches, id_ranges};
-use crate::seed::{self, SeedResult};
-use crate::state::{Kind, State};
+use crate::seed::{self, SeedDoc, SeedFile, SeedResult};
+use crate::state::{IdSequence, State};
 use crate::xml::{Document, Element};
 
+const IDS: IdSequence = IdSequence::new("policy", 10_000_001);
 pub(crate) const PATH: &str = "/api/2.0/fo/compliance/policy/";
+
+pub(crate) static KIND: Registration = Registration {
+    ops: &[
+        read(PATH, "list", list_doc),
+        read_with(PATH, "export", Handler::Call(export)),
+        write(PATH, "import", import),
+        write(PATH, "add_asset_group_ids", add_asset_groups),
+        write(PATH, "set_asset_group_ids", set_asset_groups),
+        write(PATH, "add_asset_tags", add_asset_tags),
+        write(PATH, "set_asset_tags", set_asset_tags),
+    ],
+    seeds: &[SeedDoc::root("POLICY_LIST_OUTPUT", seed_list), SeedDoc::root("POLICY_EXPORT_OUTPUT", seed_export)],
+    defaults: None,
+    export: |state, ctx| {
+        let list = [("action", "list"), ("details", "Basic")];
+        let mut files = vec![export::file("policies.xml", &list, |p| list_doc(state, p, ctx))?];
+        for p in state.policies.values() {
+            files.push((format!("policy_{}.xml", p.id), export_doc(state, p, ctx)));
+        }
+        Ok(files)
+    },
+    counts: &[("policies", |state| state.policies.len() as u64)],
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Policy {
@@ -66,11 +93,7 @@ fn ranges(ids: &BTreeSet<u64>) -> String {
     runs.iter().map(|&(a, b)| if a == b { a.to_string() } else { format!("{a}-{b}") }).collect::<Vec<_>>().join(",")
 }
 
-pub(crate) fn list(call: &mut Call<'_>) -> Result<Reply, ApiError> {
-    Ok(list_doc(call.state, call.params, call.ctx)?.into())
-}
-
-pub(crate) fn list_doc(state: &State, params: &Params, ctx: &Ctx) -> Result<Document, ApiError> {
+fn list_doc(state: &State, params: &Params, ctx: &Ctx) -> Result<Document, ApiError> {
     params.only(&[
         "action",
         "echo_request",
@@ -138,7 +161,7 @@ fn element(p: &Policy) -> Element {
     el
 }
 
-pub(crate) fn export(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+fn export(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     let p = call.params;
     p.only(&["action", "id", "title", "show_user_controls", "show_appendix"])?;
     p.flag("show_user_controls", false)?;
@@ -160,7 +183,7 @@ pub(crate) fn export(call: &mut Call<'_>) -> Result<Reply, ApiError> {
 }
 
 /// `POLICY_EXPORT_OUTPUT/RESPONSE/(DATETIME, POLICY)`.
-pub(crate) fn export_doc(state: &State, policy: &Policy, ctx: &Ctx) -> Document {
+fn export_doc(state: &State, policy: &Policy, ctx: &Ctx) -> Document {
     let root = Element::new("POLICY_EXPORT_OUTPUT").child(
         Element::new("RESPONSE")
             .child(Element::text("DATETIME", state.now()))
@@ -169,7 +192,7 @@ pub(crate) fn export_doc(state: &State, policy: &Policy, ctx: &Ctx) -> Document 
     Document::with_dtd(root, format!("{}{PATH}policy_export_output.dtd", ctx.base))
 }
 
-pub(crate) fn import(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+fn import(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     let p = call.params;
     p.only(&["action", "title", "create_user_controls"])?;
     let title = p.require("title")?.trim().to_owned();
@@ -185,7 +208,7 @@ pub(crate) fn import(call: &mut Call<'_>) -> Result<Reply, ApiError> {
         ));
     }
     let body = body_with_title(body, &title);
-    let id = call.state.next_id(Kind::Policy);
+    let id = call.state.next_id(IDS);
     let now = call.state.tick();
     let policy = Policy {
         id,
@@ -237,11 +260,11 @@ fn change_asset_groups(call: &mut Call<'_>, replace: bool) -> Result<Reply, ApiE
         .into())
 }
 
-pub(crate) fn add_asset_groups(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+fn add_asset_groups(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     change_asset_groups(call, false)
 }
 
-pub(crate) fn set_asset_groups(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+fn set_asset_groups(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     change_asset_groups(call, true)
 }
 
@@ -296,16 +319,17 @@ fn change_tags(call: &mut Call<'_>, replace: bool) -> Result<Reply, ApiError> {
         .into())
 }
 
-pub(crate) fn add_asset_tags(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+fn add_asset_tags(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     change_tags(call, false)
 }
 
-pub(crate) fn set_asset_tags(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+fn set_asset_tags(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     change_tags(call, true)
 }
 
 /// Reads `POLICY_LIST_OUTPUT` (details Basic or All).
-pub(crate) fn seed_list(state: &mut State, root: &Element) -> SeedResult {
+fn seed_list(state: &mut State, file: &SeedFile) -> SeedResult {
+    let root = file.root();
     for el in root.path(&["RESPONSE", "POLICY_LIST"]).into_iter().flat_map(|l| l.all("POLICY")) {
         let id = seed::id(el, "ID")?;
         let title = seed::text(el, "TITLE")?;
@@ -335,7 +359,7 @@ pub(crate) fn seed_list(state: &mut State, root: &Element) -> SeedResult {
             },
             extra: seed::unmodelled(el, MODELLED),
         };
-        state.observe_id(Kind::Policy, id);
+        state.observe_id(IDS, id);
         state.policies.insert(id, policy);
     }
     Ok(())
@@ -343,13 +367,14 @@ pub(crate) fn seed_list(state: &mut State, root: &Element) -> SeedResult {
 
 /// Reads a `POLICY_EXPORT_OUTPUT`: the body joins the listed policy of the same title (read
 /// first), or becomes a policy of its own.
-pub(crate) fn seed_export(state: &mut State, root: &Element) -> SeedResult {
+fn seed_export(state: &mut State, file: &SeedFile) -> SeedResult {
+    let root = file.root();
     let body = root.find("POLICY").ok_or("no POLICY element")?;
     let title = seed::text(body, "TITLE")?;
     match state.policies.values_mut().find(|p| p.title == title) {
         Some(p) => p.body = body.clone(),
         None => {
-            let id = state.next_id(Kind::Policy);
+            let id = state.next_id(IDS);
             let now = state.now();
             let policy = Policy {
                 id,

@@ -5,15 +5,32 @@
 //! A v2 create answers with its success message in `CODE` ("Scan Report Template(s) Created
 //! Successfully [ID]"), which Qualys documents and clients must not mistake for an error.
 
-use crate::api::{Call, Ctx, Reply, simple_code};
+use crate::api::{Call, Ctx, Handler, Registration, Reply, Style, read_with, simple_code, typed, v1, write};
 use crate::params::{ApiError, Params};
-use crate::seed::{self, SeedResult};
-use crate::state::{Kind, State};
+use crate::seed::{self, SeedDoc, SeedFile, SeedResult};
+use crate::state::{IdSequence, State};
 use crate::xml::{Document, Element};
 
+const IDS: IdSequence = IdSequence::new("report_template", 6_000_001);
 pub(crate) const LIST_PATH: &str = "/msp/report_template_list.php";
 pub(crate) const PATH: &str = "/api/2.0/fo/report/template/*/";
-pub(crate) const TYPES: &[&str] = &["scan", "pciscan", "patch", "map"];
+const TYPES: &[&str] = &["scan", "pciscan", "patch", "map"];
+
+fn is_type(slug: &str) -> bool {
+    TYPES.contains(&slug)
+}
+
+pub(crate) static KIND: Registration = Registration {
+    ops: &[
+        v1(LIST_PATH, None, false, Style::GenericReturn, Handler::Doc(list_doc)),
+        typed(read_with(PATH, "export", Handler::TypedDoc(export_doc)), is_type),
+        typed(write(PATH, "create", create), is_type),
+    ],
+    seeds: &[SeedDoc::root("REPORT_TEMPLATE_LIST", seed_list), SeedDoc::root("REPORTTEMPLATE", seed_export)],
+    defaults: Some(add_defaults),
+    export,
+    counts: &[("report_templates", |state| state.report_templates.len() as u64)],
+};
 
 /// Per API type: the element inside `REPORTTEMPLATE`, the list's `TEMPLATE_TYPE`, and the
 /// name used in the create answer.
@@ -63,7 +80,7 @@ fn body(element: &str, title: &str, owner: &str) -> Element {
 }
 
 /// The templates Qualys gives every subscription.
-pub(crate) fn add_defaults(state: &mut State) {
+fn add_defaults(state: &mut State) {
     let defaults = [
         ("Scan", "Technical Report", true),
         ("Scan", "Executive Report", true),
@@ -74,7 +91,7 @@ pub(crate) fn add_defaults(state: &mut State) {
         ("Remediation", "Executive Remediation Report", false),
     ];
     for (template_type, title, has_api) in defaults {
-        let id = state.next_id(Kind::ReportTemplate);
+        let id = state.next_id(IDS);
         let element = SHAPES.into_iter().find(|s| s.2 == template_type).map(|s| s.1);
         state.report_templates.insert(
             id,
@@ -92,12 +109,8 @@ pub(crate) fn add_defaults(state: &mut State) {
     }
 }
 
-pub(crate) fn list(call: &mut Call<'_>) -> Result<Reply, ApiError> {
-    Ok(list_doc(call.state, call.params, call.ctx)?.into())
-}
-
 /// `REPORT_TEMPLATE_LIST/REPORT_TEMPLATE/(ID, TYPE, TEMPLATE_TYPE, TITLE, USER, LAST_UPDATE, GLOBAL)`.
-pub(crate) fn list_doc(state: &State, params: &Params, ctx: &Ctx) -> Result<Document, ApiError> {
+fn list_doc(state: &State, params: &Params, ctx: &Ctx) -> Result<Document, ApiError> {
     params.only(&[])?;
     let mut root = Element::new("REPORT_TEMPLATE_LIST");
     for t in state.report_templates.values() {
@@ -120,13 +133,9 @@ pub(crate) fn list_doc(state: &State, params: &Params, ctx: &Ctx) -> Result<Docu
     Ok(Document::with_dtd(root, format!("{}/report_template_list.dtd", ctx.base)))
 }
 
-pub(crate) fn export(call: &mut Call<'_>) -> Result<Reply, ApiError> {
-    call.params.only(&["action", "report_format", "template_id"])?;
-    Ok(export_doc(call.state, call.params, call.ctx, call.segment)?.into())
-}
-
 /// `REPORTTEMPLATE` holding one `*TEMPLATE` element per template of the type.
-pub(crate) fn export_doc(state: &State, params: &Params, ctx: &Ctx, slug: &str) -> Result<Document, ApiError> {
+fn export_doc(state: &State, params: &Params, ctx: &Ctx, slug: &str) -> Result<Document, ApiError> {
+    params.only(&["action", "report_format", "template_id"])?;
     check_format(params)?;
     let (_, _, template_type, _) = shape_of_slug(slug).ok_or_else(|| ApiError::invalid("type", slug, ""))?;
     let id = params.number("template_id")?;
@@ -146,7 +155,7 @@ fn check_format(params: &Params) -> Result<(), ApiError> {
     }
 }
 
-pub(crate) fn create(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+fn create(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     call.params.only(&["action", "report_format"])?;
     check_format(call.params)?;
     let (_, element, template_type, label) =
@@ -177,7 +186,7 @@ pub(crate) fn create(call: &mut Call<'_>) -> Result<Reply, ApiError> {
         }
         None => [call.state.api_login.clone(), String::new(), String::new()],
     };
-    let id = call.state.next_id(Kind::ReportTemplate);
+    let id = call.state.next_id(IDS);
     let now = call.state.tick();
     let template = ReportTemplate {
         id,
@@ -194,12 +203,25 @@ pub(crate) fn create(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     Ok(simple_code(call.ctx, &now, &code, "").into())
 }
 
+/// The list of every template, then one `REPORTTEMPLATE` per API type that has templates.
+fn export(state: &State, ctx: &Ctx) -> Result<Vec<(String, Document)>, ApiError> {
+    let mut files = vec![("report_templates.xml".to_owned(), list_doc(state, &Params::default(), ctx)?)];
+    let params = Params::from_pairs(&[("action", "export"), ("report_format", "xml")]);
+    for slug in TYPES {
+        let doc = export_doc(state, &params, ctx, slug)?;
+        if !doc.root.children.is_empty() {
+            files.push((format!("report_templates_{slug}.xml"), doc));
+        }
+    }
+    Ok(files)
+}
+
 /// Reads `REPORT_TEMPLATE_LIST`.
-pub(crate) fn seed_list(state: &mut State, root: &Element) -> SeedResult {
-    for el in root.all("REPORT_TEMPLATE") {
+fn seed_list(state: &mut State, file: &SeedFile) -> SeedResult {
+    for el in file.root().all("REPORT_TEMPLATE") {
         let id = seed::id(el, "ID")?;
         let user = |k: &str| el.get("USER").and_then(|u| u.child_value(k)).unwrap_or_default();
-        state.observe_id(Kind::ReportTemplate, id);
+        state.observe_id(IDS, id);
         let template = ReportTemplate {
             id,
             template_type: seed::text(el, "TEMPLATE_TYPE")?,
@@ -217,8 +239,8 @@ pub(crate) fn seed_list(state: &mut State, root: &Element) -> SeedResult {
 
 /// Reads a `REPORTTEMPLATE` export: each template body joins the listed template of the
 /// same type and title (read first), or becomes a template of its own.
-pub(crate) fn seed_export(state: &mut State, root: &Element) -> SeedResult {
-    for body in root.elements() {
+fn seed_export(state: &mut State, file: &SeedFile) -> SeedResult {
+    for body in file.root().elements() {
         let (_, _, template_type, _) = SHAPES
             .into_iter()
             .find(|s| s.1 == body.name)
@@ -229,7 +251,7 @@ pub(crate) fn seed_export(state: &mut State, root: &Element) -> SeedResult {
         match existing {
             Some(t) => t.body = Some(body.clone()),
             None => {
-                let id = state.next_id(Kind::ReportTemplate);
+                let id = state.next_id(IDS);
                 let template = ReportTemplate {
                     id,
                     template_type: template_type.into(),

@@ -9,15 +9,31 @@
 use std::collections::BTreeMap;
 
 use crate::api::ip::Module;
-use crate::api::{Call, Ctx, Reply, group, list_document, network, simple_return};
+use crate::api::{
+    Call, Ctx, Handler, Registration, Reply, group, list_document, network, read_with, simple_return, write,
+};
 use crate::ipset::Ipv4Set;
 use crate::params::{ApiError, Params, id_matches};
-use crate::seed::{self, SeedResult};
-use crate::state::{Kind, State, parse_datetime};
-use crate::xml::{Document, Element, Parsed};
+use crate::seed::{self, SeedDoc, SeedFile, SeedResult};
+use crate::state::{IdSequence, State, parse_datetime};
+use crate::xml::{Document, Element};
 
+const IDS: IdSequence = IdSequence::new("schedule", 9_000_001);
 pub(crate) const VM_PATH: &str = "/api/2.0/fo/schedule/scan/";
 pub(crate) const PC_PATH: &str = "/api/2.0/fo/schedule/scan/compliance/";
+
+pub(crate) static KIND: Registration = Registration {
+    ops: &[
+        read_with(VM_PATH, "list", Handler::Call(list)),
+        write(VM_PATH, "create", create),
+        read_with(PC_PATH, "list", Handler::Call(list)),
+        write(PC_PATH, "create", create),
+    ],
+    seeds: &[SeedDoc::root("SCHEDULE_SCAN_LIST_OUTPUT", seed)],
+    defaults: None,
+    export,
+    counts: &[("schedules", |state| state.schedules.len() as u64)],
+};
 
 const CREATE_PARAMS: &[&str] = &[
     "action",
@@ -199,7 +215,7 @@ fn required_in(p: &Params, name: &str, range: std::ops::RangeInclusive<u64>) -> 
     number_in(p, name, range)?.ok_or_else(|| ApiError::missing(&[name]))
 }
 
-pub(crate) fn create(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+fn create(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     let module = module_of(call.path);
     let p = call.params;
     let mut allowed = CREATE_PARAMS.to_vec();
@@ -208,7 +224,7 @@ pub(crate) fn create(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     }
     p.only(&allowed)?;
     let params = canonical(call.state, p, module)?;
-    let id = call.state.next_id(Kind::Schedule);
+    let id = call.state.next_id(IDS);
     let now = call.state.tick();
     let owner = call.state.api_login.clone();
     call.state.schedules.insert(id, Schedule { id, module, owner, params, extra: Vec::new() });
@@ -499,11 +515,11 @@ fn us_date(text: &str) -> Option<String> {
         .then(|| format!("{m:02}/{d:02}/{y:04}"))
 }
 
-pub(crate) fn list(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+fn list(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     Ok(list_doc(call.state, call.params, call.ctx, module_of(call.path))?.into())
 }
 
-pub(crate) fn list_doc(state: &State, params: &Params, ctx: &Ctx, module: Module) -> Result<Document, ApiError> {
+fn list_doc(state: &State, params: &Params, ctx: &Ctx, module: Module) -> Result<Document, ApiError> {
     params.only(&[
         "action",
         "echo_request",
@@ -529,13 +545,18 @@ pub(crate) fn list_doc(state: &State, params: &Params, ctx: &Ctx, module: Module
     list_document("SCHEDULE_SCAN_LIST_OUTPUT", ctx, path_of(module), params, &state.now(), vec![list])
 }
 
-/// The parameters of the export's list calls.
-pub(crate) fn export_params() -> Params {
-    Params::from_pairs(&[
+/// The VM and the PC list, with every detail and the request echoed, so that a seed tells
+/// them apart.
+fn export(state: &State, ctx: &Ctx) -> Result<Vec<(String, Document)>, ApiError> {
+    let params = Params::from_pairs(&[
         ("action", "list"),
         ("show_notifications", "1"),
         ("show_cloud_details", "1"),
         ("echo_request", "1"),
+    ]);
+    Ok(vec![
+        ("schedules_vm.xml".to_owned(), list_doc(state, &params, ctx, Module::Vm)?),
+        ("schedules_pc.xml".to_owned(), list_doc(state, &params, ctx, Module::Pc)?),
     ])
 }
 
@@ -646,14 +667,15 @@ fn element(s: &Schedule, notifications: bool, cloud: bool) -> Element {
 
 /// Reads a `SCHEDULE_SCAN_LIST_OUTPUT`. VM and PC lists share the root element; a PC list is
 /// recognised by the echoed request's resource or by its DTD, both under `/compliance/`.
-pub(crate) fn seed(state: &mut State, doc: &Parsed) -> SeedResult {
+fn seed(state: &mut State, file: &SeedFile) -> SeedResult {
+    let doc = &file.doc;
     let resource = doc.root.path(&["REQUEST", "RESOURCE"]).map(Element::value);
     let compliance = resource.as_deref().or(doc.doctype.as_deref()).is_some_and(|r| r.contains("/compliance/"));
     let module = if compliance { Module::Pc } else { Module::Vm };
     for el in doc.root.path(&["RESPONSE", "SCHEDULE_SCAN_LIST"]).into_iter().flat_map(|l| l.all("SCAN")) {
         let id = seed::id(el, "ID")?;
         let params = read_params(el, module)?;
-        state.observe_id(Kind::Schedule, id);
+        state.observe_id(IDS, id);
         let owner = el.child_value("USER_LOGIN").unwrap_or_default();
         let extra = seed::unmodelled(el, MODELLED);
         state.schedules.insert(id, Schedule { id, module, owner, params, extra });

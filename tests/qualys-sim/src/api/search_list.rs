@@ -5,14 +5,41 @@
 //! month", "Top Internal 10"). The simulator writes the prose at create time, following the
 //! phrases Qualys's migration scripts parse, and keeps it as it is from then on.
 
-use crate::api::{Call, Ctx, Reply, list_document, simple_return};
+use crate::api::{Call, Ctx, Registration, Reply, list_document, read, simple_return, write};
+use crate::export;
 use crate::params::{ApiError, Params, id_matches};
-use crate::seed::{self, SeedResult};
-use crate::state::{Kind, State};
+use crate::seed::{self, SeedDoc, SeedFile, SeedResult};
+use crate::state::{IdSequence, State};
 use crate::xml::{Document, Element};
 
+const IDS: IdSequence = IdSequence::new("search_list", 8_000_001);
 pub(crate) const STATIC_PATH: &str = "/api/2.0/fo/qid/search_list/static/";
 pub(crate) const DYNAMIC_PATH: &str = "/api/2.0/fo/qid/search_list/dynamic/";
+
+pub(crate) static KIND: Registration = Registration {
+    ops: &[
+        read(STATIC_PATH, "list", list_static_doc),
+        write(STATIC_PATH, "create", create_static),
+        read(DYNAMIC_PATH, "list", list_dynamic_doc),
+        write(DYNAMIC_PATH, "create", create_dynamic),
+    ],
+    seeds: &[
+        SeedDoc::root("STATIC_SEARCH_LIST_OUTPUT", seed_static),
+        SeedDoc::root("DYNAMIC_SEARCH_LIST_OUTPUT", seed_dynamic),
+    ],
+    defaults: None,
+    export: |state, ctx| {
+        let list = [("action", "list")];
+        Ok(vec![
+            export::file("search_lists_static.xml", &list, |p| list_static_doc(state, p, ctx))?,
+            export::file("search_lists_dynamic.xml", &list, |p| list_dynamic_doc(state, p, ctx))?,
+        ])
+    },
+    counts: &[
+        ("search_lists_static", |state| state.static_lists.len() as u64),
+        ("search_lists_dynamic", |state| state.dynamic_lists.len() as u64),
+    ],
+};
 
 const LIST_PARAMS: &[&str] = &[
     "action",
@@ -117,7 +144,7 @@ fn title_taken(state: &State, title: &str) -> bool {
 
 impl Header {
     fn new(state: &mut State, title: String, global: bool) -> (Self, String) {
-        let id = state.next_id(Kind::SearchList);
+        let id = state.next_id(IDS);
         let now = state.tick();
         let owner = state.api_login.clone();
         (Header { id, title, global, owner, created: now.clone(), modified: now.clone(), extra: Vec::new() }, now)
@@ -146,11 +173,7 @@ impl Header {
     }
 }
 
-pub(crate) fn list_static(call: &mut Call<'_>) -> Result<Reply, ApiError> {
-    Ok(list_static_doc(call.state, call.params, call.ctx)?.into())
-}
-
-pub(crate) fn list_static_doc(state: &State, params: &Params, ctx: &Ctx) -> Result<Document, ApiError> {
+fn list_static_doc(state: &State, params: &Params, ctx: &Ctx) -> Result<Document, ApiError> {
     params.only(LIST_PARAMS)?;
     let ids = params.id_list("ids")?;
     let mut lists = Element::new("STATIC_LISTS");
@@ -170,11 +193,7 @@ pub(crate) fn list_static_doc(state: &State, params: &Params, ctx: &Ctx) -> Resu
     list_document("STATIC_SEARCH_LIST_OUTPUT", ctx, STATIC_PATH, params, &state.now(), vec![lists])
 }
 
-pub(crate) fn list_dynamic(call: &mut Call<'_>) -> Result<Reply, ApiError> {
-    Ok(list_dynamic_doc(call.state, call.params, call.ctx)?.into())
-}
-
-pub(crate) fn list_dynamic_doc(state: &State, params: &Params, ctx: &Ctx) -> Result<Document, ApiError> {
+fn list_dynamic_doc(state: &State, params: &Params, ctx: &Ctx) -> Result<Document, ApiError> {
     params.only(LIST_PARAMS)?;
     let ids = params.id_list("ids")?;
     let mut lists = Element::new("DYNAMIC_LISTS");
@@ -194,7 +213,7 @@ pub(crate) fn list_dynamic_doc(state: &State, params: &Params, ctx: &Ctx) -> Res
     list_document("DYNAMIC_SEARCH_LIST_OUTPUT", ctx, DYNAMIC_PATH, params, &state.now(), vec![lists])
 }
 
-pub(crate) fn create_static(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+fn create_static(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     let p = call.params;
     p.only(&["action", "echo_request", "title", "qids", "global", "comments"])?;
     let title = new_title(call.state, p)?;
@@ -219,7 +238,7 @@ fn new_title(state: &State, p: &Params) -> Result<String, ApiError> {
     Ok(title)
 }
 
-pub(crate) fn create_dynamic(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+fn create_dynamic(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     let p = call.params;
     let mut allowed: Vec<String> = ["action", "echo_request", "title", "global", "comments"].map(String::from).to_vec();
     allowed.extend(CRITERIA.iter().map(|(param, _)| (*param).to_owned()));
@@ -293,8 +312,8 @@ fn criteria_prose(p: &Params) -> Result<Vec<(String, String)>, ApiError> {
 }
 
 /// Reads `STATIC_SEARCH_LIST_OUTPUT`.
-pub(crate) fn seed_static(state: &mut State, root: &Element) -> SeedResult {
-    for el in root.path(&["RESPONSE", "STATIC_LISTS"]).into_iter().flat_map(|l| l.all("STATIC_LIST")) {
+fn seed_static(state: &mut State, file: &SeedFile) -> SeedResult {
+    for el in file.root().path(&["RESPONSE", "STATIC_LISTS"]).into_iter().flat_map(|l| l.all("STATIC_LIST")) {
         let header = Header::read(el)?;
         let qids = el
             .get("QIDS")
@@ -302,19 +321,19 @@ pub(crate) fn seed_static(state: &mut State, root: &Element) -> SeedResult {
             .flat_map(|q| q.all("QID"))
             .map(|q| q.value().parse::<u64>().map_err(|_| format!("QID {:?}", q.value())))
             .collect::<Result<Vec<_>, _>>()?;
-        state.observe_id(Kind::SearchList, header.id);
+        state.observe_id(IDS, header.id);
         state.static_lists.insert(header.id, StaticList { header, qids, comments: el.non_empty("COMMENTS") });
     }
     Ok(())
 }
 
 /// Reads `DYNAMIC_SEARCH_LIST_OUTPUT`.
-pub(crate) fn seed_dynamic(state: &mut State, root: &Element) -> SeedResult {
-    for el in root.path(&["RESPONSE", "DYNAMIC_LISTS"]).into_iter().flat_map(|l| l.all("DYNAMIC_LIST")) {
+fn seed_dynamic(state: &mut State, file: &SeedFile) -> SeedResult {
+    for el in file.root().path(&["RESPONSE", "DYNAMIC_LISTS"]).into_iter().flat_map(|l| l.all("DYNAMIC_LIST")) {
         let header = Header::read(el)?;
         let criteria =
             el.get("CRITERIA").into_iter().flat_map(Element::elements).map(|c| (c.name.clone(), c.value())).collect();
-        state.observe_id(Kind::SearchList, header.id);
+        state.observe_id(IDS, header.id);
         state.dynamic_lists.insert(header.id, DynamicList { header, criteria, comments: el.non_empty("COMMENTS") });
     }
     Ok(())

@@ -2,19 +2,35 @@
 //! `/api/2.0/fo/subscription/`): `export` and `import`. The document is opaque to the
 //! simulator: an import replaces it, an export returns it.
 
-use crate::api::{Call, Ctx, Reply, simple_return};
-use crate::params::ApiError;
-use crate::seed::SeedResult;
+use crate::api::{Call, Ctx, Registration, Reply, read, simple_return, write};
+use crate::params::{ApiError, Params};
+use crate::seed::{SeedDoc, SeedFile, SeedResult};
 use crate::state::State;
 use crate::xml::{Document, Element};
 
 pub(crate) const PATH: &str = "/api/2.0/fo/subscription/";
 /// The same calls under the name Qualys's migration scripts use.
 pub(crate) const INDEX_PATH: &str = "/api/2.0/fo/subscription/index.php";
-pub(crate) const ROOT: &str = "RECORD";
+const ROOT: &str = "RECORD";
+
+pub(crate) static KIND: Registration = Registration {
+    ops: &[
+        read(INDEX_PATH, "export", export_doc),
+        write(INDEX_PATH, "import", import),
+        read(PATH, "export", export_doc),
+        write(PATH, "import", import),
+    ],
+    seeds: &[SeedDoc::root(ROOT, seed)],
+    defaults: Some(add_defaults),
+    export: |state, ctx| {
+        let params = Params::from_pairs(&[("action", "export")]);
+        Ok(vec![("subscription_config.xml".to_owned(), export_doc(state, &params, ctx)?)])
+    },
+    counts: &[],
+};
 
 /// The sections Qualys's migration guide lists as transferable, empty, as in a new subscription.
-pub(crate) fn add_defaults(state: &mut State) {
+fn add_defaults(state: &mut State) {
     let section = |name: &str, children: &[&str]| {
         children.iter().fold(Element::new(name), |el, child| el.child(Element::new(*child)))
     };
@@ -26,16 +42,12 @@ pub(crate) fn add_defaults(state: &mut State) {
     state.subscription = Element::new(ROOT).child(Element::new("SUBSCRIPTION").child(fo));
 }
 
-pub(crate) fn export(call: &mut Call<'_>) -> Result<Reply, ApiError> {
-    call.params.only(&["action"])?;
-    Ok(export_doc(call.state, call.ctx).into())
+fn export_doc(state: &State, params: &Params, ctx: &Ctx) -> Result<Document, ApiError> {
+    params.only(&["action"])?;
+    Ok(Document::with_dtd(state.subscription.clone(), format!("{}{PATH}subscription_config.dtd", ctx.base)))
 }
 
-pub(crate) fn export_doc(state: &State, ctx: &Ctx) -> Document {
-    Document::with_dtd(state.subscription.clone(), format!("{}{PATH}subscription_config.dtd", ctx.base))
-}
-
-pub(crate) fn import(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+fn import(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     call.params.only(&["action"])?;
     let doc = call.xml_body()?;
     if doc.name != ROOT {
@@ -46,7 +58,7 @@ pub(crate) fn import(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     Ok(simple_return(call.ctx, &now, "Subscription configuration imported successfully", &[]).into())
 }
 
-pub(crate) fn seed(state: &mut State, root: &Element) -> SeedResult {
-    state.subscription = root.clone();
+fn seed(state: &mut State, file: &SeedFile) -> SeedResult {
+    state.subscription = file.root().clone();
     Ok(())
 }

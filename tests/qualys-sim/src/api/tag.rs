@@ -6,14 +6,23 @@
 //! worked; read-only fields in a create (`id`, `created`, `modified`...) are refused the way
 //! Qualys refuses them.
 
-use crate::api::{Call, Ctx, Reply};
+use crate::api::{Call, Ctx, Registration, Reply, qps};
 use crate::params::ApiError;
-use crate::seed::{self, SeedResult};
-use crate::state::{Kind, State};
-use crate::xml::{Document, Element};
+use crate::seed::{self, SeedDoc, SeedFile, SeedResult};
+use crate::state::{IdSequence, State};
+use crate::xml::{Document, Element, Parsed};
 
+const IDS: IdSequence = IdSequence::new("tag", 11_000_001);
 pub(crate) const CREATE_PATH: &str = "/qps/rest/2.0/create/am/tag";
 pub(crate) const SEARCH_PATH: &str = "/qps/rest/2.0/search/am/tag";
+
+pub(crate) static KIND: Registration = Registration {
+    ops: &[qps(CREATE_PATH, true, create), qps(SEARCH_PATH, false, search)],
+    seeds: &[SeedDoc::test(is_tag_search, seed)],
+    defaults: Some(add_defaults),
+    export,
+    counts: &[("tags", |state| state.tags.len() as u64)],
+};
 const DEFAULT_LIMIT: usize = 100;
 const MAX_LIMIT: usize = 1000;
 /// Tags the platform creates in every subscription.
@@ -74,10 +83,10 @@ const MODELLED: &[&str] = &[
     "children",
 ];
 
-pub(crate) fn add_defaults(state: &mut State) {
+fn add_defaults(state: &mut State) {
     let now = state.now();
     for name in SYSTEM_TAGS {
-        let id = state.next_id(Kind::Tag);
+        let id = state.next_id(IDS);
         let tag = Tag {
             id,
             name: (*name).to_owned(),
@@ -199,7 +208,7 @@ fn read_new(el: &Element, nested: bool) -> Result<NewTag, ApiError> {
 }
 
 fn insert(state: &mut State, new: &NewTag, parent: Option<u64>, now: &str) -> u64 {
-    let id = state.next_id(Kind::Tag);
+    let id = state.next_id(IDS);
     let get = |k: &str| new.fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).filter(|v| !v.is_empty());
     let tag = Tag {
         id,
@@ -222,7 +231,7 @@ fn insert(state: &mut State, new: &NewTag, parent: Option<u64>, now: &str) -> u6
     id
 }
 
-pub(crate) fn create(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+fn create(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     call.params.only(&["fields"])?;
     let doc = call.xml_body().map_err(|e| invalid(e.text))?;
     let tag = doc
@@ -319,7 +328,7 @@ fn preference(doc: &Element, name: &str, default: usize) -> Result<usize, ApiErr
     }
 }
 
-pub(crate) fn search(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+fn search(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     call.params.only(&["fields"])?;
     let doc = if call.body.iter().all(u8::is_ascii_whitespace) {
         Element::new("ServiceRequest")
@@ -362,15 +371,23 @@ fn search_response(state: &State, ctx: &Ctx, page: &[&Tag], more: bool, fields: 
 }
 
 /// Every tag, as one search answer: what the export writes.
-pub(crate) fn export_doc(state: &State, ctx: &Ctx) -> Document {
+fn export(state: &State, ctx: &Ctx) -> Result<Vec<(String, Document)>, ApiError> {
     let all: Vec<&Tag> = state.tags.values().collect();
-    Document::new(search_response(state, ctx, &all, false, &[]))
+    Ok(vec![("tags.xml".to_owned(), Document::new(search_response(state, ctx, &all, false, &[])))])
+}
+
+/// A tag search answer; other QPS answers share the root but not the schema.
+fn is_tag_search(doc: &Parsed) -> bool {
+    let root = &doc.root;
+    root.name == "ServiceResponse"
+        && (root.attribute("xsi:noNamespaceSchemaLocation").is_some_and(|s| s.ends_with("/am/tag.xsd"))
+            || root.path(&["data", "Tag"]).is_some())
 }
 
 /// Reads a search answer (`ServiceResponse/data/Tag`). Parents come from `parentTagId` or
 /// from the `children/list/TagSimple` of the parent.
-pub(crate) fn seed(state: &mut State, root: &Element) -> SeedResult {
-    let Some(data) = root.get("data") else { return Ok(()) };
+fn seed(state: &mut State, file: &SeedFile) -> SeedResult {
+    let Some(data) = file.root().get("data") else { return Ok(()) };
     let mut adopted = Vec::new();
     for el in data.all("Tag") {
         let id = seed::id(el, "id")?;
@@ -392,7 +409,7 @@ pub(crate) fn seed(state: &mut State, root: &Element) -> SeedResult {
         for child in el.path(&["children", "list"]).into_iter().flat_map(|l| l.all("TagSimple")) {
             adopted.push((seed::id(child, "id")?, id));
         }
-        state.observe_id(Kind::Tag, id);
+        state.observe_id(IDS, id);
         state.tags.insert(id, tag);
     }
     for (child, parent) in adopted {

@@ -6,15 +6,39 @@
 
 use std::collections::BTreeMap;
 
-use crate::api::{Call, Ctx, Reply, group, simple_return, v1_api};
+use crate::api::{Call, Ctx, Handler, Registration, Reply, Style, group, read_with, simple_return, v1, v1_api, write};
 use crate::params::{ApiError, Params};
-use crate::seed::{self, SeedResult};
-use crate::state::{Kind, State};
+use crate::seed::{self, SeedDoc, SeedFile, SeedResult};
+use crate::state::{IdSequence, State};
 use crate::xml::{Document, Element};
 
+const IDS: IdSequence = IdSequence::new("user", 4_000_001);
 pub(crate) const ADD_PATH: &str = "/msp/user.php";
 pub(crate) const LIST_PATH: &str = "/msp/user_list.php";
 pub(crate) const PREFS_PATH: &str = "/api/2.0/fo/user_prefs/";
+
+pub(crate) static KIND: Registration = Registration {
+    ops: &[
+        v1(ADD_PATH, Some("add"), true, Style::UserOutput, Handler::Call(add)),
+        v1(LIST_PATH, None, false, Style::UserList, Handler::Doc(list_doc)),
+        read_with(PREFS_PATH, "export", Handler::Call(export_prefs)),
+        write(PREFS_PATH, "import", import_prefs),
+    ],
+    // Preferences alone leave the API user in place: they belong to users seeded or not.
+    seeds: &[
+        SeedDoc::root("USER_LIST_OUTPUT", seed),
+        SeedDoc::root("USER_PREFS_OUTPUT", seed_prefs).keeping_defaults(),
+    ],
+    defaults: Some(add_defaults),
+    export: |state, ctx| {
+        let mut files = vec![("users.xml".to_owned(), list_doc(state, &Params::default(), ctx)?)];
+        for id in state.users.keys() {
+            files.push((format!("user_prefs_{id}.xml"), prefs_doc(state, *id, ctx)));
+        }
+        Ok(files)
+    },
+    counts: &[("users", |state| state.users.len() as u64)],
+};
 
 /// (parameter, list output) of each role.
 const ROLES: &[(&str, &str)] = &[
@@ -107,8 +131,8 @@ fn default_notifications() -> Vec<(String, String)> {
 }
 
 /// The API user, Primary Manager of a subscription that was not seeded with its users.
-pub(crate) fn add_defaults(state: &mut State) {
-    let id = state.next_id(Kind::User);
+fn add_defaults(state: &mut State) {
+    let id = state.next_id(IDS);
     let login = state.api_login.clone();
     let contact = [
         ("FIRSTNAME", "API"),
@@ -170,7 +194,7 @@ fn generate_password(id: u64) -> String {
     (0..14).map(|_| alphabet[rng.usize(..alphabet.len())]).collect()
 }
 
-pub(crate) fn add(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+fn add(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     let p = call.params;
     let mut allowed = vec!["action", "user_role", "business_unit", "asset_groups", "external_id", "send_email"];
     allowed.extend(CONTACT.iter().map(|(param, _)| *param).filter(|param| !param.is_empty()));
@@ -215,7 +239,7 @@ pub(crate) fn add(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     contact.insert("COMPANY".into(), company(call.state));
     contact.entry("TIME_ZONE_CODE".into()).or_insert_with(|| "Auto".into());
     let login = generate_login(call.state, p.require("first_name")?, p.require("last_name")?);
-    let id = call.state.next_id(Kind::User);
+    let id = call.state.next_id(IDS);
     let now = call.state.tick();
     let display = ROLES.iter().find(|(r, _)| *r == role).map_or(role, |(_, d)| *d);
     call.state.users.insert(
@@ -254,12 +278,8 @@ pub(crate) fn add(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     Ok(Document::with_dtd(root, format!("{}/user_output.dtd", call.ctx.base)).into())
 }
 
-pub(crate) fn list(call: &mut Call<'_>) -> Result<Reply, ApiError> {
-    Ok(list_doc(call.state, call.params, call.ctx)?.into())
-}
-
 /// `USER_LIST_OUTPUT/USER_LIST/USER`.
-pub(crate) fn list_doc(state: &State, params: &Params, ctx: &Ctx) -> Result<Document, ApiError> {
+fn list_doc(state: &State, params: &Params, ctx: &Ctx) -> Result<Document, ApiError> {
     params.only(&["external_id_contains", "external_id_assigned"])?;
     let assigned =
         params.value("external_id_assigned").map(|_| params.flag("external_id_assigned", false)).transpose()?;
@@ -338,8 +358,8 @@ fn element(u: &User) -> Element {
 }
 
 /// Reads `USER_LIST_OUTPUT`; every business unit named there exists in the subscription.
-pub(crate) fn seed(state: &mut State, root: &Element) -> SeedResult {
-    let Some(list) = root.find("USER_LIST") else { return Ok(()) };
+fn seed(state: &mut State, file: &SeedFile) -> SeedResult {
+    let Some(list) = file.root().find("USER_LIST") else { return Ok(()) };
     for el in list.all("USER") {
         let id = seed::id(el, "USER_ID")?;
         let pairs = |name: &str| -> Vec<(String, String)> {
@@ -370,7 +390,7 @@ pub(crate) fn seed(state: &mut State, root: &Element) -> SeedResult {
             notifications: pairs("NOTIFICATIONS"),
             extra: seed::unmodelled(el, MODELLED),
         };
-        state.observe_id(Kind::User, id);
+        state.observe_id(IDS, id);
         state.users.insert(id, user);
     }
     Ok(())
@@ -393,14 +413,14 @@ fn user_param(state: &State, params: &Params) -> Result<u64, ApiError> {
     Ok(id)
 }
 
-pub(crate) fn export_prefs(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+fn export_prefs(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     call.params.only(&["action", "user_id", "echo_request"])?;
     let id = user_param(call.state, call.params)?;
     Ok(prefs_doc(call.state, id, call.ctx).into())
 }
 
 /// `USER_PREFS_OUTPUT/RESPONSE/(DATETIME, USER_PREFS/(USER_ID, USER_LOGIN, PREFERENCES))`.
-pub(crate) fn prefs_doc(state: &State, id: u64, ctx: &Ctx) -> Document {
+fn prefs_doc(state: &State, id: u64, ctx: &Ctx) -> Document {
     let prefs = state.user_prefs.get(&id).cloned().unwrap_or_else(default_preferences);
     let user = Element::new("USER_PREFS")
         .child(Element::text("USER_ID", id.to_string()))
@@ -411,7 +431,7 @@ pub(crate) fn prefs_doc(state: &State, id: u64, ctx: &Ctx) -> Document {
     Document::with_dtd(root, format!("{}{PREFS_PATH}user_prefs_output.dtd", ctx.base))
 }
 
-pub(crate) fn import_prefs(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+fn import_prefs(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     call.params.only(&["action", "user_id", "echo_request"])?;
     let id = user_param(call.state, call.params)?;
     let doc = call.xml_body()?;
@@ -425,8 +445,8 @@ pub(crate) fn import_prefs(call: &mut Call<'_>) -> Result<Reply, ApiError> {
 }
 
 /// Reads `USER_PREFS_OUTPUT`: the user comes from `USER_ID` inside the document.
-pub(crate) fn seed_prefs(state: &mut State, root: &Element) -> SeedResult {
-    let user = root.find("USER_PREFS").ok_or("no USER_PREFS element")?;
+fn seed_prefs(state: &mut State, file: &SeedFile) -> SeedResult {
+    let user = file.root().find("USER_PREFS").ok_or("no USER_PREFS element")?;
     let id = seed::id(user, "USER_ID")?;
     if let Some(prefs) = user.get("PREFERENCES") {
         state.user_prefs.insert(id, prefs.clone());

@@ -3,15 +3,26 @@
 
 use std::net::Ipv4Addr;
 
-use crate::api::{Call, Ctx, Reply, list_document, network, simple_return};
+use crate::api::{Call, Ctx, Registration, Reply, list_document, network, read, simple_return, write};
+use crate::export;
 use crate::params::{ApiError, Params};
-use crate::seed::{self, SeedResult};
+use crate::seed::{self, SeedDoc, SeedFile, SeedResult};
 use crate::state::State;
 use crate::xml::{Document, Element};
 
 pub(crate) const PATH: &str = "/api/2.0/fo/asset/vhost/";
 /// The FQDN list, commas included, must stay under this many bytes.
 const MAX_FQDN_BYTES: usize = 4000;
+
+pub(crate) static KIND: Registration = Registration {
+    ops: &[read(PATH, "list", list_doc), write(PATH, "create", create)],
+    seeds: &[SeedDoc::root("VIRTUAL_HOST_LIST_OUTPUT", seed)],
+    defaults: None,
+    export: |state, ctx| {
+        Ok(vec![export::file("virtual_hosts.xml", &[("action", "list")], |p| list_doc(state, p, ctx))?])
+    },
+    counts: &[("virtual_hosts", |state| state.vhosts.len() as u64)],
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct VirtualHost {
@@ -39,12 +50,8 @@ fn ip(p: &Params, required: bool) -> Result<Option<Ipv4Addr>, ApiError> {
     }
 }
 
-pub(crate) fn list(call: &mut Call<'_>) -> Result<Reply, ApiError> {
-    Ok(list_doc(call.state, call.params, call.ctx)?.into())
-}
-
 /// `VIRTUAL_HOST_LIST_OUTPUT/RESPONSE/(DATETIME, VIRTUAL_HOST_LIST/VIRTUAL_HOST/(IP, PORT, NETWORK_ID, FQDN+))`.
-pub(crate) fn list_doc(state: &State, params: &Params, ctx: &Ctx) -> Result<Document, ApiError> {
+fn list_doc(state: &State, params: &Params, ctx: &Ctx) -> Result<Document, ApiError> {
     params.only(&["action", "echo_request", "ip", "port", "network_id"])?;
     let (ip, port) = (ip(params, false)?, port(params, false)?);
     let net = network::param(state, params, "network_id")?;
@@ -65,7 +72,7 @@ pub(crate) fn list_doc(state: &State, params: &Params, ctx: &Ctx) -> Result<Docu
     list_document("VIRTUAL_HOST_LIST_OUTPUT", ctx, PATH, params, &state.now(), body)
 }
 
-pub(crate) fn create(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+fn create(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     let p = call.params;
     p.only(&["action", "echo_request", "ip", "port", "fqdn", "network_id"])?;
     let ip = ip(p, true)?.ok_or_else(|| ApiError::missing(&["ip"]))?;
@@ -89,8 +96,8 @@ pub(crate) fn create(call: &mut Call<'_>) -> Result<Reply, ApiError> {
 }
 
 /// Reads `VIRTUAL_HOST_LIST_OUTPUT`.
-pub(crate) fn seed(state: &mut State, root: &Element) -> SeedResult {
-    for el in root.path(&["RESPONSE", "VIRTUAL_HOST_LIST"]).into_iter().flat_map(|l| l.all("VIRTUAL_HOST")) {
+fn seed(state: &mut State, file: &SeedFile) -> SeedResult {
+    for el in file.root().path(&["RESPONSE", "VIRTUAL_HOST_LIST"]).into_iter().flat_map(|l| l.all("VIRTUAL_HOST")) {
         let ip: Ipv4Addr = seed::text(el, "IP")?.parse().map_err(|_| "bad IP".to_owned())?;
         let port: u16 = seed::text(el, "PORT")?.parse().map_err(|_| "bad PORT".to_owned())?;
         let network_id = seed::opt_id(el, "NETWORK_ID")?.unwrap_or(0);

@@ -75,6 +75,7 @@ fn layout(root: &str) -> Option<(Vec<&'static str>, String, Vec<&'static str>)> 
         "POLICY_LIST_OUTPUT" => (vec!["RESPONSE", "POLICY_LIST"], "POLICY", vec!["ID"]),
         "POLICY_EXPORT_OUTPUT" => (vec!["RESPONSE"], "POLICY", vec!["TITLE"]),
         "ServiceResponse" => (vec!["data"], "Tag", vec!["id"]),
+        "AUTH_VAULT_LIST_OUTPUT" => (vec!["RESPONSE", "AUTH_VAULTS"], "AUTH_VAULT", vec!["ID"]),
         auth if auth.starts_with("AUTH_") && auth.ends_with("_LIST_OUTPUT") => {
             let record = auth.trim_end_matches("_LIST_OUTPUT");
             return Some((vec!["RESPONSE"], format!("{record}_LIST/{record}"), vec!["ID"]));
