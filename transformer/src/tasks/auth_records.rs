@@ -92,7 +92,8 @@ impl<'a> AuthRecord<'a> {
             _ if self.uses_vault() => Vec::new(),
             Login::Host => Vec::new(),
             Login::Password => vec!["password"],
-            Login::Snmp if self.record.text("VERSION").is_some_and(|v| v.eq_ignore_ascii_case("v3")) => {
+            // Qualys writes the version as `3`; some documents say `v3` (UNVERIFIED): both are v3.
+            Login::Snmp if self.record.text("VERSION").is_some_and(|v| v.trim_start_matches(['v', 'V']) == "3") => {
                 let privacy = self.record.text("PRIV_ALG").is_some_and(|a| !a.eq_ignore_ascii_case("none"));
                 if privacy { vec!["password", "encrypt_password"] } else { vec!["password"] }
             }
@@ -492,7 +493,7 @@ mod tests {
                 "auth_snmp.xml".into(),
                 list(
                     "snmp",
-                    &record("snmp", 50, "Core switches", "<USERNAME>snmpv3</USERNAME><VERSION>v3</VERSION><AUTH_ALG>SHA1</AUTH_ALG><PRIV_ALG>AES</PRIV_ALG>"),
+                    &record("snmp", 50, "Core switches", "<USERNAME>snmpv3</USERNAME><VERSION>3</VERSION><AUTH_ALG>SHA1</AUTH_ALG><PRIV_ALG>AES</PRIV_ALG>"),
                 ),
             ),
             (
