@@ -175,6 +175,39 @@ fn tag_paths<'a>(export: &'a Export) -> BTreeSet<String> {
     tags.keys().map(|id| path(id)).collect()
 }
 
+/// Each authentication record the bundle created, by (type, title): every field the create call
+/// takes, with its network by name, its vault by title and its IPs normalised.
+fn auth_view(
+    export: &Export,
+    networks: &BTreeMap<&str, &str>,
+    created: &BTreeSet<(String, String)>,
+) -> BTreeMap<(String, String), BTreeMap<String, String>> {
+    let vaults = names(export, Kind::VaultList, "ID", "TITLE");
+    let output_only = ["ID", "TITLE", "CREATED", "LAST_MODIFIED", "IS_SYSTEM_CREATED"];
+    let mut view = BTreeMap::new();
+    for record in export.records(Kind::AuthRecordList) {
+        let kind = record.file.document.head.name.trim_start_matches("AUTH_").trim_end_matches("_LIST_OUTPUT");
+        let key = (kind.to_ascii_lowercase(), text(&record, "TITLE").to_owned());
+        if !created.contains(&key) {
+            continue;
+        }
+        let mut fields = BTreeMap::new();
+        for field in &record.element.children {
+            let value = match field.name.as_str() {
+                name if output_only.contains(&name) => continue,
+                "IP_SET" => format!("{:?}", ip_set(field.children.iter().map(|ip| ip.value())).entries()),
+                "NETWORK_ID" => networks.get(field.value()).copied().unwrap_or("default").to_owned(),
+                "VAULT_ID" => vaults.get(field.value()).copied().unwrap_or("unknown vault").to_owned(),
+                _ => field.value().to_owned(),
+            };
+            fields.insert(field.name.clone(), value);
+        }
+        fields.entry("NETWORK_ID".to_owned()).or_insert_with(|| "default".to_owned());
+        view.insert(key, fields);
+    }
+    view
+}
+
 #[test]
 fn the_sample_subscription_migrates_and_reconciles_object_by_object() {
     let rehearsal = Rehearsal::start(Some(samples("target-export")));
@@ -283,6 +316,21 @@ fn the_sample_subscription_migrates_and_reconciles_object_by_object() {
             .collect()
     };
     assert_eq!(vhosts(&target), vhosts(&source));
+
+    // Authentication records: every record the bundle creates, field by field, IDs through the maps.
+    let created: BTreeSet<(String, String)> = manifest
+        .requests
+        .iter()
+        .filter(|r| r.task == "authentication records")
+        .filter_map(|r| {
+            let (kind, title) = r.id.strip_prefix("auth-record/")?.split_once('/')?;
+            Some((kind.to_owned(), title.to_owned()))
+        })
+        .collect();
+    assert!(created.len() >= 2, "{created:?}");
+    let target_auth = auth_view(&target, &target_networks_by_id, &created);
+    assert_eq!(target_auth, auth_view(&source, &source_networks_by_id, &created));
+    assert_eq!(target_auth.len(), created.len());
 
     // Running the same bundle again sends nothing and changes nothing.
     let before = rehearsal.target.counters();
