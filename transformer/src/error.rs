@@ -27,6 +27,25 @@ pub enum TransformError {
     Xml { file: String, line: u64, column: u64, problem: XmlProblem },
     #[error("{file}: this is a Qualys error response (CODE {code}: {text}), not an export; capture it again")]
     ErrorResponse { file: String, code: String, text: String },
+    #[error("{file}: the file is empty (an interrupted or failed capture); capture it again or remove it")]
+    EmptyFile { file: String },
+    #[error(
+        "{file}: the file starts with HTTP response headers (`{status_line}`), as `curl -i` keeps them; \
+         capture it again without -i, or delete every line before the XML"
+    )]
+    HttpHeaders { file: String, status_line: String },
+    #[error("{file}: {kind} in the export directory; qmig reads only regular files and does not open it: remove it")]
+    SpecialFile { file: String, kind: &'static str },
+    #[error(
+        "{file}:{line}: the DOCTYPE declares <{declared}> but the root element is <{root}>: \
+         the file was damaged or assembled by hand; capture it again"
+    )]
+    DoctypeMismatch { file: String, line: u64, declared: String, root: String },
+    #[error(
+        "{source_ref}: {field} is given twice in one {kind} record (lines {first_line} and {second_line}); \
+         a capture has one value per field: capture it again"
+    )]
+    DuplicateField { source_ref: SourceRef, kind: String, field: String, first_line: u64, second_line: u64 },
     #[error("{file}: this is an HTML page, not an export (a failed capture: wrong URL, expired login or a proxy page)")]
     HtmlPage { file: String },
     #[error("{file}: not a Qualys export ({reason}); remove it from the export directory or run without --strict")]
@@ -89,8 +108,21 @@ pub enum XmlProblem {
         "entity &{0}; is not defined by XML; the export must only use &amp; &lt; &gt; &quot; &apos; and character references"
     )]
     UnknownEntity(String),
+    #[error("malformed XML: the character reference &{0}; does not name a character XML allows")]
+    InvalidReference(String),
     #[error("no root element")]
     NoRoot,
+    #[error("{}", forbidden_character(*.character, *.reference))]
+    ForbiddenCharacter { character: char, reference: bool },
+}
+
+fn forbidden_character(character: char, reference: bool) -> String {
+    let code = format!("U+{:04X}", u32::from(character));
+    if reference {
+        format!("malformed XML: the character reference to {code} names a character XML does not allow")
+    } else {
+        format!("malformed XML: character {code} is not allowed in XML (a damaged or binary capture)")
+    }
 }
 
 /// A reference from a source object to another object that has no counterpart in the target.
