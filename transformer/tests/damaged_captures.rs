@@ -236,3 +236,19 @@ fn a_field_given_twice_in_one_record_is_refused() {
     let message = refused(export_of(&[("users.xml", doubled.as_bytes())]).path());
     assert!(message.contains("CONTACT_INFO/EMAIL is given twice in one user list record"), "{message}");
 }
+
+#[test]
+fn no_control_character_reaches_the_review_raw() {
+    // XML allows C1 controls and bidirectional overrides; file names allow nearly anything.
+    let networks = network_list().replace("Global Default Network", "Corp\u{9b}8m hidden \u{202e}txet");
+    let export = export_of(&[("networks.xml", networks.as_bytes()), ("notes\u{1b}[8m.txt", b"captured Monday\r\n")]);
+    let out = tempfile::tempdir().expect("tempdir");
+    let run = cli(export.path(), &out.path().join("bundle"), &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let review = fs::read_to_string(out.path().join("bundle/REVIEW.md")).expect("review");
+    let raw: Vec<char> =
+        review.chars().filter(|c| (c.is_control() && *c != '\n') || ('\u{202a}'..='\u{202e}').contains(c)).collect();
+    assert!(raw.is_empty(), "raw control characters in REVIEW.md: {raw:?}");
+    assert!(review.contains("`notes\\u{1b}[8m.txt`: not an XML document"), "{review}");
+    assert!(review.contains("Corp\\u{9b}8m hidden \\u{202e}txet"), "{review}");
+}
