@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::manifest::{MANIFEST_FILE, Manifest, REVIEW_FILE, SECRETS_FILE, SUMS_FILE};
 use crate::sums::{self, SumLine};
+use crate::verify::{VerifyError, verify_sums};
 
 /// Everything a bundle holds, before it is written.
 #[derive(Debug, Clone)]
@@ -23,8 +24,8 @@ pub struct BundleContents {
 pub enum WriteError {
     #[error("{0} already exists; pass --force to replace it")]
     Exists(PathBuf),
-    #[error("{0} exists and is not a qmig bundle; refusing to replace it even with --force")]
-    NotABundle(PathBuf),
+    #[error("{} exists and is not a complete qmig bundle ({reason}); refusing to replace it even with --force", path.display())]
+    NotABundle { path: PathBuf, reason: VerifyError },
     #[error("cannot write {}", path.display())]
     Io { path: PathBuf, source: io::Error },
     #[error("cannot serialise the manifest: {0}")]
@@ -60,7 +61,7 @@ fn render(contents: &BundleContents) -> Result<(RenderedFiles, String), serde_js
 }
 
 /// Writes the bundle to `out` and returns its digest. An existing `out` is replaced only with
-/// `force`, and only when it is itself a bundle (or empty).
+/// `force`, and only when it is itself a complete bundle (or empty).
 pub fn write_bundle(out: &Path, contents: &BundleContents, force: bool) -> Result<String, WriteError> {
     let io_err = |path: &Path| {
         let path = path.to_path_buf();
@@ -71,11 +72,7 @@ pub fn write_bundle(out: &Path, contents: &BundleContents, force: bool) -> Resul
         if !force {
             return Err(WriteError::Exists(out.to_path_buf()));
         }
-        let is_bundle = out.join(SUMS_FILE).is_file() && out.join(MANIFEST_FILE).is_file();
-        let is_empty = fs::read_dir(out).map(|mut d| d.next().is_none()).unwrap_or(false);
-        if !(out.is_dir() && (is_bundle || is_empty)) {
-            return Err(WriteError::NotABundle(out.to_path_buf()));
-        }
+        replaceable(out)?;
     }
     let (files, digest) = render(contents)?;
     let parent = match out.parent() {
@@ -111,6 +108,21 @@ pub fn write_bundle(out: &Path, contents: &BundleContents, force: bool) -> Resul
     result?;
     File::open(&parent).and_then(|d| d.sync_all()).map_err(io_err(&parent))?;
     Ok(digest)
+}
+
+/// Whether `--force` may replace `out`: only a complete bundle, whose `SHA256SUMS` lists
+/// exactly its files with their hashes, so that nothing the operator added or edited there is
+/// lost; or an empty directory, which holds nothing to lose.
+fn replaceable(out: &Path) -> Result<(), WriteError> {
+    let refused = |reason| WriteError::NotABundle { path: out.to_path_buf(), reason };
+    // A link would be replaced itself, not the bundle it points to.
+    if !fs::symlink_metadata(out).is_ok_and(|m| m.is_dir()) {
+        return Err(refused(VerifyError::NotADirectory(out.to_path_buf())));
+    }
+    if fs::read_dir(out).is_ok_and(|mut entries| entries.next().is_none()) {
+        return Ok(());
+    }
+    verify_sums(out).map(drop).map_err(refused)
 }
 
 fn sync_dirs(root: &Path) -> Result<(), WriteError> {
