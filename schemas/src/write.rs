@@ -4,6 +4,7 @@
 use std::fs::{self, File};
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::manifest::{MANIFEST_FILE, Manifest, REVIEW_FILE, SECRETS_FILE, SUMS_FILE};
 use crate::sums::{self, SumLine};
@@ -28,6 +29,12 @@ pub enum WriteError {
     NotABundle { path: PathBuf, reason: VerifyError },
     #[error("cannot write {}", path.display())]
     Io { path: PathBuf, source: io::Error },
+    #[error(
+        "interrupted while the bundle was written: its unfinished copy {} was removed and {} was left as it was",
+        staging.display(),
+        out.display()
+    )]
+    Interrupted { staging: PathBuf, out: PathBuf },
     #[error("cannot serialise the manifest: {0}")]
     Manifest(#[from] serde_json::Error),
 }
@@ -63,6 +70,19 @@ fn render(contents: &BundleContents) -> Result<(RenderedFiles, String), serde_js
 /// Writes the bundle to `out` and returns its digest. An existing `out` is replaced only with
 /// `force`, and only when it is itself a complete bundle (or empty).
 pub fn write_bundle(out: &Path, contents: &BundleContents, force: bool) -> Result<String, WriteError> {
+    write_bundle_interruptible(out, contents, force, &AtomicBool::new(false))
+}
+
+/// `write_bundle` that stops when `interrupted` is set (by a signal handler) before the bundle
+/// is renamed into place: the staging directory is removed and `out` is left as it was. Once
+/// the rename has begun, the bundle is completed, since stopping half-way through replacing an
+/// old bundle would leave neither.
+pub fn write_bundle_interruptible(
+    out: &Path,
+    contents: &BundleContents,
+    force: bool,
+    interrupted: &AtomicBool,
+) -> Result<String, WriteError> {
     let io_err = |path: &Path| {
         let path = path.to_path_buf();
         move |source| WriteError::Io { path, source }
@@ -81,7 +101,17 @@ pub fn write_bundle(out: &Path, contents: &BundleContents, force: bool) -> Resul
     };
     fs::create_dir_all(&parent).map_err(io_err(&parent))?;
     let staging = tempfile::Builder::new().prefix(".qmig-bundle-").tempdir_in(&parent).map_err(io_err(&parent))?;
+    let stop = |staging: tempfile::TempDir| {
+        let path = staging.path().to_path_buf();
+        match staging.close() {
+            Ok(()) => WriteError::Interrupted { staging: path, out: out.to_path_buf() },
+            Err(source) => WriteError::Io { path, source },
+        }
+    };
     for (relative, bytes) in &files {
+        if interrupted.load(Ordering::SeqCst) {
+            return Err(stop(staging));
+        }
         let path = staging.path().join(relative);
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir).map_err(io_err(dir))?;
@@ -90,14 +120,19 @@ pub fn write_bundle(out: &Path, contents: &BundleContents, force: bool) -> Resul
         file.write_all(bytes).and_then(|()| file.sync_all()).map_err(io_err(&path))?;
     }
     sync_dirs(staging.path())?;
+    if interrupted.load(Ordering::SeqCst) {
+        return Err(stop(staging));
+    }
 
     let staged = staging.keep();
     let result = if replacing {
-        let old = tempfile::Builder::new().prefix(".qmig-old-").tempdir_in(&parent).map_err(io_err(&parent))?.keep();
-        fs::remove_dir(&old)
-            .and_then(|()| fs::rename(out, &old))
-            .and_then(|()| fs::rename(&staged, out))
-            .and_then(|()| fs::remove_dir_all(&old))
+        tempfile::Builder::new()
+            .prefix(".qmig-old-")
+            .tempdir_in(&parent)
+            .map(tempfile::TempDir::keep)
+            .and_then(|old| fs::remove_dir(&old).map(|()| old))
+            .and_then(|old| fs::rename(out, &old).map(|()| old))
+            .and_then(|old| fs::rename(&staged, out).and_then(|()| fs::remove_dir_all(&old)))
             .map_err(io_err(out))
     } else {
         fs::rename(&staged, out).map_err(io_err(out))

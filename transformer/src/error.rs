@@ -12,6 +12,8 @@ pub const EXIT_INVALID_INPUT: u8 = 3;
 pub const EXIT_OUTPUT: u8 = 4;
 /// Exit status for an I/O failure of the machine (disk, permissions).
 pub const EXIT_IO: u8 = 1;
+/// Exit status when SIGINT or SIGTERM stopped the run (128 + SIGINT, as shells report it).
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TransformError {
@@ -85,6 +87,8 @@ pub enum TransformError {
     Output(#[from] qmig_schemas::WriteError),
     #[error("the bundle was written, but its report could not be printed")]
     Report(#[source] io::Error),
+    #[error("interrupted before the bundle was written: nothing was written")]
+    Interrupted,
     #[error("cannot start {threads} worker threads: {message}")]
     Threads { threads: usize, message: String },
 }
@@ -94,6 +98,9 @@ impl TransformError {
         match self {
             TransformError::Io { .. } | TransformError::Threads { .. } | TransformError::Report(_) => EXIT_IO,
             TransformError::Output(qmig_schemas::WriteError::Io { .. }) => EXIT_IO,
+            TransformError::Output(qmig_schemas::WriteError::Interrupted { .. }) | TransformError::Interrupted => {
+                EXIT_INTERRUPTED
+            }
             TransformError::Output(_) => EXIT_OUTPUT,
             _ => EXIT_INVALID_INPUT,
         }

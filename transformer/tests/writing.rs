@@ -81,3 +81,83 @@ fn force_replaces_a_complete_bundle_or_an_empty_directory() {
     assert_eq!(forced.code, 0, "{}", forced.stderr);
     qmig_schemas::verify_bundle(&empty).expect("written");
 }
+
+/// An export of `count` root tags: each is a request with its own body file, so that writing
+/// the bundle takes long enough (every file is synced) to be interrupted.
+fn many_tags(count: usize) -> tempfile::TempDir {
+    let tags: String = (0..count)
+        .map(|i| format!("<Tag><id>{}</id><name>Tag {i}</name><ruleType>STATIC</ruleType></Tag>\n", 1000 + i))
+        .collect();
+    let search = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ServiceResponse><responseCode>SUCCESS</responseCode>\
+         <count>{count}</count><hasMoreRecords>false</hasMoreRecords><data>\n{tags}</data></ServiceResponse>\n"
+    );
+    common::export_with(&[("tags.xml", &search)])
+}
+
+/// The entries of `dir` whose names start with `.qmig`.
+fn staging_dirs(dir: &Path) -> Vec<String> {
+    fs::read_dir(dir)
+        .expect("read dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with(".qmig"))
+        .collect()
+}
+
+/// Whether the process handles SIGINT yet (bit 2 of `SigCgt` in its status).
+fn catches_sigint(pid: u32) -> bool {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let caught = status.lines().find_map(|l| l.strip_prefix("SigCgt:")).map(str::trim).unwrap_or("0");
+    u64::from_str_radix(caught, 16).is_ok_and(|mask| mask & 0b10 != 0)
+}
+
+/// Starts a transformation of `export` into `out`, waits until `ready` says so, sends
+/// `signal`, and returns the exit code and the error output.
+fn interrupted(export: &Path, out: &Path, signal: &str, ready: impl Fn(u32) -> bool) -> (i32, String) {
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("qmig-transform"))
+        .arg("bundle")
+        .arg(export)
+        .arg("--out")
+        .arg(out)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("qmig-transform starts");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !ready(child.id()) {
+        assert!(std::time::Instant::now() < deadline, "the run never reached the point to interrupt");
+        assert!(child.try_wait().expect("wait").is_none(), "the run ended before it could be interrupted");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let kill = std::process::Command::new("kill").arg(format!("-{signal}")).arg(child.id().to_string()).status();
+    assert!(kill.expect("kill runs").success());
+    let output = child.wait_with_output().expect("the run ends");
+    (output.status.code().unwrap_or(-1), String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+#[test]
+fn a_signal_while_the_bundle_is_written_removes_the_staging_directory() {
+    let export = many_tags(400);
+    for signal in ["INT", "TERM"] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = dir.path().join("bundle");
+        let (code, stderr) = interrupted(export.path(), &out, signal, |_| !staging_dirs(dir.path()).is_empty());
+        assert_eq!(code, 130, "SIG{signal}: {stderr}");
+        assert!(stderr.contains("interrupted while the bundle was written"), "{stderr}");
+        assert!(stderr.contains(".qmig-bundle-") && stderr.contains("was removed"), "{stderr}");
+        assert!(!out.exists(), "SIG{signal}: a bundle was written");
+        assert_eq!(staging_dirs(dir.path()), Vec::<String>::new(), "SIG{signal}: left behind");
+    }
+}
+
+#[test]
+fn a_signal_before_the_bundle_is_written_leaves_nothing() {
+    let export = many_tags(400);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("bundle");
+    let (code, stderr) = interrupted(export.path(), &out, "INT", catches_sigint);
+    assert_eq!(code, 130, "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(!out.exists(), "a bundle was written");
+    assert_eq!(staging_dirs(dir.path()), Vec::<String>::new());
+}
