@@ -83,6 +83,8 @@ pub enum TransformError {
     Input { file: String, line: u64, message: String },
     #[error("{}", UnresolvedList(.0))]
     Unresolved(Vec<Unresolved>),
+    #[error("{}", RefusedList(.0))]
+    TargetWouldRefuse(Vec<Refused>),
     #[error(transparent)]
     Output(#[from] qmig_schemas::WriteError),
     #[error("the bundle was written, but its report could not be printed")]
@@ -143,6 +145,28 @@ pub struct Unresolved {
     pub used_by: Vec<String>,
     /// How to resolve it (which mapping file or target export).
     pub hint: String,
+}
+
+/// A source object with a value the target's create call refuses, found before any request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    pub source_ref: SourceRef,
+    /// How the review names it (`user nw_jd`).
+    pub object: String,
+    /// What the call refuses, and how to give it what it needs.
+    pub problem: String,
+}
+
+struct RefusedList<'a>(&'a [Refused]);
+
+impl fmt::Display for RefusedList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} object(s) have values the target would refuse:", self.0.len())?;
+        for refused in self.0 {
+            write!(f, "\n  {}: {}: {}", refused.source_ref, refused.object, refused.problem)?;
+        }
+        Ok(())
+    }
 }
 
 struct UnresolvedList<'a>(&'a [Unresolved]);
