@@ -13,6 +13,9 @@ use crate::manifest::{
 };
 use crate::sums::{self, SumsError};
 
+/// The files of a bundle by relative path, with their bytes.
+pub type BundleFiles = BTreeMap<String, Vec<u8>>;
+
 /// A bundle whose every byte matched `SHA256SUMS` and whose manifest passed every check.
 #[derive(Debug, Clone)]
 pub struct VerifiedBundle {
@@ -128,7 +131,7 @@ pub fn verify_bundle(dir: &Path) -> Result<VerifiedBundle, VerifyError> {
 /// Checks that `SHA256SUMS` lists exactly the files of `dir`, each with its hash, and returns
 /// its bytes and every other file's: what makes a directory a complete bundle, whatever its
 /// manifest says.
-pub fn verify_sums(dir: &Path) -> Result<(Vec<u8>, BTreeMap<String, Vec<u8>>), VerifyError> {
+pub fn verify_sums(dir: &Path) -> Result<(Vec<u8>, BundleFiles), VerifyError> {
     if !dir.is_dir() {
         return Err(VerifyError::NotADirectory(dir.to_path_buf()));
     }
