@@ -164,28 +164,32 @@ fn a_fifo_is_refused_by_name_and_never_opened() {
     assert!(message.contains("users.xml: a FIFO (named pipe) in the export directory"), "{message}");
 }
 
-/// A user list whose response is the failure a V1 call writes inside its own root.
-fn refused_failure(name: &str, document: &str) -> String {
-    refused_beside_networks(name, document.as_bytes())
-}
-
 #[test]
 fn failed_v1_captures_are_refused_with_their_code_and_text() {
-    let generic = "<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<!DOCTYPE GENERIC_RETURN SYSTEM \"https://qualysapi.qualys.com/generic_return.dtd\">\n<GENERIC_RETURN>\n  <API name=\"user_list.php\" username=\"nwind_mg\" at=\"2026-10-02T09:14:07Z\" />\n  <RETURN status=\"FAILED\" number=\"2001\">Account Expired</RETURN>\n</GENERIC_RETURN>\n";
-    let message = refused_failure("users.xml", generic);
-    assert!(message.contains("users.xml: this is a Qualys error response (CODE 2001: Account Expired)"), "{message}");
-
-    let in_user_list = "<?xml version=\"1.0\"?>\n<USER_LIST_OUTPUT>\n  <API name=\"user_list.php\" username=\"nwind_mg\" at=\"2026-10-02T09:14:07Z\"/>\n  <RETURN status=\"FAILED\" number=\"1903\"><MESSAGE><![CDATA[Missing required parameter(s): action]]></MESSAGE></RETURN>\n</USER_LIST_OUTPUT>\n";
-    let message = refused_failure("users.xml", in_user_list);
-    assert!(message.contains("CODE 1903: Missing required parameter(s): action"), "{message}");
-
-    let user_output = "<?xml version=\"1.0\"?>\n<USER_OUTPUT>\n  <RETURN status=\"FAILED\" number=\"1903\"><MESSAGE>Missing required parameter(s): state</MESSAGE></RETURN>\n</USER_OUTPUT>\n";
-    let message = refused_failure("user.xml", user_output);
-    assert!(message.contains("CODE 1903: Missing required parameter(s): state"), "{message}");
-
-    let list_error = "<?xml version=\"1.0\"?>\n<USER_LIST_OUTPUT><ERROR number=\"2001\">Account Expired</ERROR></USER_LIST_OUTPUT>\n";
-    let message = refused_failure("users.xml", list_error);
-    assert!(message.contains("CODE 2001: Account Expired"), "{message}");
+    // The failures V1 calls write inside their own roots: GENERIC_RETURN, USER_LIST_OUTPUT
+    // (RETURN or ERROR) and USER_OUTPUT.
+    let cases = [
+        (
+            "<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<!DOCTYPE GENERIC_RETURN SYSTEM \"https://qualysapi.qualys.com/generic_return.dtd\">\n<GENERIC_RETURN>\n  <API name=\"user_list.php\" username=\"nwind_mg\" at=\"2026-10-02T09:14:07Z\" />\n  <RETURN status=\"FAILED\" number=\"2001\">Account Expired</RETURN>\n</GENERIC_RETURN>\n",
+            "users.xml: this is a Qualys error response (CODE 2001: Account Expired)",
+        ),
+        (
+            "<?xml version=\"1.0\"?>\n<USER_LIST_OUTPUT>\n  <API name=\"user_list.php\" username=\"nwind_mg\" at=\"2026-10-02T09:14:07Z\"/>\n  <RETURN status=\"FAILED\" number=\"1903\"><MESSAGE><![CDATA[Missing required parameter(s): action]]></MESSAGE></RETURN>\n</USER_LIST_OUTPUT>\n",
+            "users.xml: this is a Qualys error response (CODE 1903: Missing required parameter(s): action)",
+        ),
+        (
+            "<?xml version=\"1.0\"?>\n<USER_OUTPUT>\n  <RETURN status=\"FAILED\" number=\"1903\"><MESSAGE>Missing required parameter(s): state</MESSAGE></RETURN>\n</USER_OUTPUT>\n",
+            "users.xml: this is a Qualys error response (CODE 1903: Missing required parameter(s): state)",
+        ),
+        (
+            "<?xml version=\"1.0\"?>\n<USER_LIST_OUTPUT><ERROR number=\"2001\">Account Expired</ERROR></USER_LIST_OUTPUT>\n",
+            "users.xml: this is a Qualys error response (CODE 2001: Account Expired)",
+        ),
+    ];
+    for (document, expected) in cases {
+        let message = refused_beside_networks("users.xml", document.as_bytes());
+        assert!(message.contains(expected), "{message}");
+    }
 }
 
 #[test]

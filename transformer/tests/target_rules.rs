@@ -59,13 +59,16 @@ fn every_user_the_add_call_would_refuse_is_listed_at_once() {
     assert!(!out.path().join("bundle").exists());
 }
 
+/// The export of `users()` and an inputs directory holding `user_fields.csv` with these rows.
+fn with_user_fields(rows: &str) -> (tempfile::TempDir, tempfile::TempDir) {
+    let csv = format!("login,field,value\n{rows}");
+    (export_with(&[("users.xml", &users())]), export_with(&[("user_fields.csv", &csv)]))
+}
+
 #[test]
 fn the_operator_supplies_what_the_source_lacks() {
-    let export = export_with(&[("users.xml", &users())]);
-    let inputs = export_with(&[(
-        "user_fields.csv",
-        "login,field,value\nnw_us,state,Massachusetts\nnw_no,city,Oslo\nnw_no,external_id,EMP-00142\n",
-    )]);
+    let (export, inputs) =
+        with_user_fields("nw_us,state,Massachusetts\nnw_no,city,Oslo\nnw_no,external_id,EMP-00142\n");
     let contents =
         transform(export.path(), |args| args.inputs = Some(inputs.path().to_path_buf())).expect("transforms");
     let requests = &contents.manifest.requests;
@@ -84,11 +87,8 @@ fn the_operator_supplies_what_the_source_lacks() {
 
 #[test]
 fn a_supplied_value_for_a_login_the_export_lacks_is_refused() {
-    let export = export_with(&[("users.xml", &users())]);
-    let inputs = export_with(&[(
-        "user_fields.csv",
-        "login,field,value\nnw_us,state,Massachusetts\nnw_nx,city,Oslo\nnw_no,city,Oslo\nnw_no,external_id,E-1\n",
-    )]);
+    let (export, inputs) =
+        with_user_fields("nw_us,state,Massachusetts\nnw_nx,city,Oslo\nnw_no,city,Oslo\nnw_no,external_id,E-1\n");
     let out = tempfile::tempdir().expect("tempdir");
     let run = cli(export.path(), &out.path().join("bundle"), &["--inputs", &inputs.path().to_string_lossy()]);
     assert_eq!(run.code, 3, "{}", run.stderr);
