@@ -309,8 +309,10 @@ impl Export {
         self.files.iter().filter(move |f| f.kind == kind)
     }
 
-    /// The exact bytes of a file, for the imports that send an exported document as it is.
-    /// A file that changed since it was read would make the bundle disagree with its manifest.
+    /// The bytes of a file, for the imports that send an exported document as it is: exactly
+    /// the file's, except that a UTF-16 file is sent in UTF-8 (its declaration saying so), the
+    /// encoding every Qualys import is documented with. A file that changed since it was read
+    /// would make the bundle disagree with its manifest.
     pub fn bytes(&self, file: &ExportFile) -> Result<Vec<u8>, TransformError> {
         let path = self.root.join(file.path.strip_prefix(self.prefix).unwrap_or(&file.path));
         let bytes = std::fs::read(&path).map_err(|source| TransformError::Io { path: path.clone(), source })?;
@@ -318,7 +320,7 @@ impl Export {
             let source = std::io::Error::other("the file changed while qmig was reading the export");
             return Err(TransformError::Io { path, source });
         }
-        Ok(bytes)
+        xml::as_utf8(bytes).map_err(|source| TransformError::Io { path, source })
     }
 
     /// Every record of one kind over all its pages, in path order, duplicates removed.
@@ -507,12 +509,12 @@ fn load_file(relative: &str, path: &Path) -> Result<Loaded, TransformError> {
         return unrecognised(reason);
     };
     let file = ExportFile { path: relative.to_owned(), kind: spec.kind, document };
-    file.records().try_for_each(|record| check_fields(record, record.element, ""))?;
     if spec.kind == Kind::TagSearch
         && let Some(reason) = not_a_tag_search(relative, &file.document)?
     {
         return unrecognised(reason);
     }
+    file.records().try_for_each(|record| check_fields(record, record.element, ""))?;
     Ok(Loaded::File(file))
 }
 

@@ -418,6 +418,31 @@ fn line_and_column(path: &Path, offset: u64) -> (u64, u64) {
     (line, column)
 }
 
+/// A document's bytes in UTF-8: as they are, unless they are UTF-16 with a byte order mark,
+/// which are decoded, and whose XML declaration then names UTF-8.
+pub fn as_utf8(bytes: Vec<u8>) -> io::Result<Vec<u8>> {
+    if !(bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF])) {
+        return Ok(bytes);
+    }
+    let mut text = String::new();
+    Decoded::new(bytes.as_slice()).read_to_string(&mut text)?;
+    if let Some(value) = declared_encoding(&text) {
+        text.replace_range(value, "UTF-8");
+    }
+    Ok(text.into_bytes())
+}
+
+/// Where the value of the XML declaration's `encoding` is (`UTF-16` of `encoding="UTF-16"`).
+fn declared_encoding(text: &str) -> Option<std::ops::Range<usize>> {
+    let declaration = &text[..text.find("?>").filter(|_| text.starts_with("<?xml"))?];
+    let after_name = declaration.find("encoding")? + "encoding".len();
+    let after_equals = after_name + declaration[after_name..].find('=')? + 1;
+    let quote_at = after_equals + declaration[after_equals..].find(['"', '\''])?;
+    let quote = &declaration[quote_at..=quote_at];
+    let start = quote_at + 1;
+    Some(start..start + declaration[start..].find(quote)?)
+}
+
 /// The encodings an export file comes in: UTF-8 as curl saves it, and UTF-16 with a byte order
 /// mark as Windows PowerShell writes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -256,3 +256,14 @@ fn no_control_character_reaches_the_review_raw() {
     assert!(review.contains("`notes\\u{1b}[8m.txt`: not an XML document"), "{review}");
     assert!(review.contains("Corp\\u{9b}8m hidden \\u{202e}txet"), "{review}");
 }
+
+#[test]
+fn a_utf16_document_imported_as_it_is_is_sent_in_utf8() {
+    let config = fs::read_to_string(samples().join("subscription_config.xml")).expect("read");
+    let as_powershell_writes_it = config.replace("encoding=\"UTF-8\"", "encoding = 'UTF-16LE'");
+    let export = export_of(&[("subscription_config.xml", &utf16(&as_powershell_writes_it, false))]);
+    let contents = transform(export.path(), |_| {}).expect("transforms");
+    let body = &contents.bodies.iter().find(|(name, _)| name.contains("subscription")).expect("the import body").1;
+    let expected = config.replace("encoding=\"UTF-8\"", "encoding = 'UTF-8'");
+    assert_eq!(String::from_utf8_lossy(body), expected, "decoded, and the declaration names UTF-8");
+}
