@@ -698,4 +698,59 @@ mod tests {
         let err = doc("<L><R>&custom;</R></L>", &["R"]).expect_err("entity");
         assert!(matches!(err, TransformError::Xml { problem: XmlProblem::UnknownEntity(ref e), .. } if e == "custom"));
     }
+
+    /// Hands out its bytes a few at a time, so that every split of a character is seen.
+    struct Trickle<'a>(&'a [u8], usize);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            self.1 = self.1 % 3 + 1;
+            let n = self.1.min(out.len()).min(self.0.len());
+            out[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    fn decode(bytes: &[u8]) -> io::Result<String> {
+        let mut text = String::new();
+        Decoded::new(Trickle(bytes, 0)).read_to_string(&mut text)?;
+        Ok(text)
+    }
+
+    #[test]
+    fn utf16_is_decoded_whatever_the_reads_split() {
+        let text = "<L>Zoë 🌐 𝄞 end</L>";
+        for big_endian in [false, true] {
+            let mut bytes = if big_endian { vec![0xFE, 0xFF] } else { vec![0xFF, 0xFE] };
+            for unit in text.encode_utf16() {
+                bytes.extend(if big_endian { unit.to_be_bytes() } else { unit.to_le_bytes() });
+            }
+            assert_eq!(decode(&bytes).expect("decodes"), text);
+            assert!(decode(&bytes[..bytes.len() - 1]).is_err(), "a cut character is an error");
+        }
+        assert!(decode(&[0xFF, 0xFE, 0x3D, 0xD8, b'<', 0]).is_err(), "a lone surrogate is an error");
+        assert_eq!(decode(b"\xEF\xBB\xBF<L/>").expect("decodes"), "<L/>", "the UTF-8 mark is dropped");
+        assert_eq!(decode(b"<L/>").expect("decodes"), "<L/>");
+    }
+
+    #[test]
+    fn non_characters_are_refused_where_they_are() {
+        let err = doc("<L>\n<R>a\u{ffff}</R></L>", &["R"]).expect_err("U+FFFF");
+        match err {
+            TransformError::Xml { line, column, problem, .. } => {
+                assert_eq!((line, column), (2, 5));
+                assert_eq!(problem, XmlProblem::ForbiddenCharacter { character: '\u{ffff}', reference: false });
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_declared_encoding_is_found_in_either_quotes() {
+        let text = "<?xml version=\"1.0\" encoding = 'UTF-16LE' ?><L/>";
+        assert_eq!(declared_encoding(text).map(|r| &text[r]), Some("UTF-16LE"));
+        assert_eq!(declared_encoding("<?xml version=\"1.0\"?><L encoding=\"x\"/>"), None);
+        assert_eq!(declared_encoding("<L/>"), None);
+    }
 }
