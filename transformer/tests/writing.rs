@@ -137,7 +137,7 @@ fn interrupted(export: &Path, out: &Path, signal: &str, ready: impl Fn(u32) -> b
 
 #[test]
 fn a_signal_while_the_bundle_is_written_removes_the_staging_directory() {
-    let export = many_tags(400);
+    let export = many_tags(2000);
     for signal in ["INT", "TERM"] {
         let dir = tempfile::tempdir().expect("tempdir");
         let out = dir.path().join("bundle");
@@ -152,7 +152,7 @@ fn a_signal_while_the_bundle_is_written_removes_the_staging_directory() {
 
 #[test]
 fn a_signal_before_the_bundle_is_written_leaves_nothing() {
-    let export = many_tags(400);
+    let export = many_tags(2000);
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("bundle");
     let (code, stderr) = interrupted(export.path(), &out, "INT", catches_sigint);
