@@ -1,6 +1,8 @@
 //! Reading an export directory: every file's kind is recognised from its root element (never its
 //! name), pages of one list are merged with duplicates detected, truncated lists must have their
-//! next page, and files that are not a known export are listed rather than ignored.
+//! next page, and files that are not a known export are listed rather than ignored. Damaged and
+//! failed captures (malformed XML, an error response, a field given twice) and special files
+//! are refused: skipping them would drop their objects without anyone noticing.
 
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};

@@ -1,6 +1,8 @@
 //! XML plumbing shared by every task: a streaming reader that cuts a document into small record
 //! subtrees (so memory follows the largest object, not the largest file), with line numbers for
-//! error messages, and the escaping used when bodies are written.
+//! error messages, and the escaping used when bodies are written. It reads UTF-8 and UTF-16
+//! with a byte order mark, refuses the characters XML forbids wherever they are, and tells a
+//! damaged capture (refused with its position) from a file that was never XML (listed).
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
@@ -173,7 +175,7 @@ enum Cut {
     Prologue,
     /// Cut the records at these paths out of the head.
     Records(RecordPaths),
-    /// Keep the elements down to this depth (the root is depth 1).
+    /// Keep the elements down to `OUTLINE_DEPTH` (the root is depth 1).
     Outline,
 }
 
