@@ -7,6 +7,7 @@ use std::fs;
 use std::path::Path;
 
 use common::{cli, samples, transform};
+use proptest::prelude::*;
 
 /// The sample's network list, which every scenario damages in its own way.
 fn network_list() -> String {
@@ -266,4 +267,56 @@ fn a_utf16_document_imported_as_it_is_is_sent_in_utf8() {
     let body = &contents.bodies.iter().find(|(name, _)| name.contains("subscription")).expect("the import body").1;
     let expected = config.replace("encoding=\"UTF-8\"", "encoding = 'UTF-8'");
     assert_eq!(String::from_utf8_lossy(body), expected, "decoded, and the declaration names UTF-8");
+}
+
+/// One byte of a capture changed, added or removed.
+#[derive(Debug, Clone)]
+enum Damage {
+    Flip { at: usize, xor: u8 },
+    Insert { at: usize, byte: u8 },
+    Remove { at: usize },
+}
+
+fn damage() -> impl Strategy<Value = Damage> {
+    prop_oneof![
+        (any::<usize>(), 1u8..=255).prop_map(|(at, xor)| Damage::Flip { at, xor }),
+        (any::<usize>(), any::<u8>()).prop_map(|(at, byte)| Damage::Insert { at, byte }),
+        any::<usize>().prop_map(|at| Damage::Remove { at }),
+    ]
+}
+
+/// How many networks the tasks see in `contents`.
+fn networks_read(contents: &qmig_schemas::BundleContents) -> u64 {
+    contents.manifest.tasks.iter().find(|t| t.task == "networks").map_or(0, |t| t.source_objects)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// Whatever single byte is damaged, and wherever (mostly in the prologue and the root
+    /// element, where damage used to make a capture "unrecognised"), the capture is either
+    /// refused as invalid input or still read with all its objects: never skipped.
+    #[test]
+    fn a_damaged_capture_is_refused_or_read_whole_never_skipped(damage in damage(), near_the_start in any::<bool>()) {
+        // Beside another list, so that a skipped file would not leave the export empty.
+        let domains = fs::read(samples().join("domains.xml")).expect("read the sample domain list");
+        let original = network_list().into_bytes();
+        let whole = export_of(&[("networks.xml", &original), ("domains.xml", &domains)]);
+        let expected = networks_read(&transform(whole.path(), |_| {}).expect("the sample reads"));
+        let span = if near_the_start { 200.min(original.len()) } else { original.len() };
+        let mut bytes = original.clone();
+        match damage {
+            Damage::Flip { at, xor } => bytes[at % span] ^= xor,
+            Damage::Insert { at, byte } => bytes.insert(at % (span + 1), byte),
+            Damage::Remove { at } => { bytes.remove(at % span); }
+        }
+        let export = export_of(&[("networks.xml", &bytes), ("domains.xml", &domains)]);
+        match transform(export.path(), |_| {}) {
+            Err(error) => prop_assert_eq!(error.exit_code(), 3, "{}", error),
+            Ok(contents) => {
+                prop_assert!(contents.manifest.unrecognised.is_empty(), "skipped: {:?}", contents.manifest.unrecognised);
+                prop_assert_eq!(networks_read(&contents), expected);
+            }
+        }
+    }
 }
