@@ -23,5 +23,5 @@ pub mod write;
 
 pub use manifest::*;
 pub use sums::{DIGEST_PREFIX, bundle_digest, sha256_hex};
-pub use verify::{VerifiedBundle, VerifyError, verify_bundle};
-pub use write::{BundleContents, WriteError, write_bundle};
+pub use verify::{VerifiedBundle, VerifyError, verify_bundle, verify_sums};
+pub use write::{BundleContents, WriteError, write_bundle, write_bundle_interruptible};

@@ -13,6 +13,9 @@ use crate::manifest::{
 };
 use crate::sums::{self, SumsError};
 
+/// The files of a bundle by relative path, with their bytes.
+pub type BundleFiles = BTreeMap<String, Vec<u8>>;
+
 /// A bundle whose every byte matched `SHA256SUMS` and whose manifest passed every check.
 #[derive(Debug, Clone)]
 pub struct VerifiedBundle {
@@ -113,6 +116,22 @@ pub enum RequestProblem {
 
 /// Verifies the bundle in `dir` and returns its digest, manifest and verified bytes.
 pub fn verify_bundle(dir: &Path) -> Result<VerifiedBundle, VerifyError> {
+    let (sums_bytes, files) = verify_sums(dir)?;
+    for required in [MANIFEST_FILE, REVIEW_FILE] {
+        if !files.contains_key(required) {
+            return Err(VerifyError::MissingRequiredFile(required));
+        }
+    }
+
+    let manifest = parse_manifest(&files[MANIFEST_FILE])?;
+    check_manifest(&manifest, &files)?;
+    Ok(VerifiedBundle { digest: sums::bundle_digest(&sums_bytes), manifest, files })
+}
+
+/// Checks that `SHA256SUMS` lists exactly the files of `dir`, each with its hash, and returns
+/// its bytes and every other file's: what makes a directory a complete bundle, whatever its
+/// manifest says.
+pub fn verify_sums(dir: &Path) -> Result<(Vec<u8>, BundleFiles), VerifyError> {
     if !dir.is_dir() {
         return Err(VerifyError::NotADirectory(dir.to_path_buf()));
     }
@@ -144,15 +163,7 @@ pub fn verify_bundle(dir: &Path) -> Result<VerifiedBundle, VerifyError> {
         }
         files.insert(line.path.clone(), bytes);
     }
-    for required in [MANIFEST_FILE, REVIEW_FILE] {
-        if !files.contains_key(required) {
-            return Err(VerifyError::MissingRequiredFile(required));
-        }
-    }
-
-    let manifest = parse_manifest(&files[MANIFEST_FILE])?;
-    check_manifest(&manifest, &files)?;
-    Ok(VerifiedBundle { digest: sums::bundle_digest(&sums_bytes), manifest, files })
+    Ok((sums_bytes, files))
 }
 
 /// Parses `manifest.json`: the format version first (so an unknown version is named as such),

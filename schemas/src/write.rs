@@ -4,9 +4,11 @@
 use std::fs::{self, File};
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::manifest::{MANIFEST_FILE, Manifest, REVIEW_FILE, SECRETS_FILE, SUMS_FILE};
 use crate::sums::{self, SumLine};
+use crate::verify::{VerifyError, verify_sums};
 
 /// Everything a bundle holds, before it is written.
 #[derive(Debug, Clone)]
@@ -23,10 +25,16 @@ pub struct BundleContents {
 pub enum WriteError {
     #[error("{0} already exists; pass --force to replace it")]
     Exists(PathBuf),
-    #[error("{0} exists and is not a qmig bundle; refusing to replace it even with --force")]
-    NotABundle(PathBuf),
+    #[error("{} exists and is not a complete qmig bundle ({reason}); refusing to replace it even with --force", path.display())]
+    NotABundle { path: PathBuf, reason: VerifyError },
     #[error("cannot write {}", path.display())]
     Io { path: PathBuf, source: io::Error },
+    #[error(
+        "interrupted while the bundle was written: its unfinished copy {} was removed and {} was left as it was",
+        staging.display(),
+        out.display()
+    )]
+    Interrupted { staging: PathBuf, out: PathBuf },
     #[error("cannot serialise the manifest: {0}")]
     Manifest(#[from] serde_json::Error),
 }
@@ -60,8 +68,21 @@ fn render(contents: &BundleContents) -> Result<(RenderedFiles, String), serde_js
 }
 
 /// Writes the bundle to `out` and returns its digest. An existing `out` is replaced only with
-/// `force`, and only when it is itself a bundle (or empty).
+/// `force`, and only when it is itself a complete bundle (or empty).
 pub fn write_bundle(out: &Path, contents: &BundleContents, force: bool) -> Result<String, WriteError> {
+    write_bundle_interruptible(out, contents, force, &AtomicBool::new(false))
+}
+
+/// `write_bundle` that stops when `interrupted` is set (by a signal handler) before the bundle
+/// is renamed into place: the staging directory is removed and `out` is left as it was. Once
+/// the rename has begun, the bundle is completed, since stopping half-way through replacing an
+/// old bundle would leave neither.
+pub fn write_bundle_interruptible(
+    out: &Path,
+    contents: &BundleContents,
+    force: bool,
+    interrupted: &AtomicBool,
+) -> Result<String, WriteError> {
     let io_err = |path: &Path| {
         let path = path.to_path_buf();
         move |source| WriteError::Io { path, source }
@@ -71,11 +92,7 @@ pub fn write_bundle(out: &Path, contents: &BundleContents, force: bool) -> Resul
         if !force {
             return Err(WriteError::Exists(out.to_path_buf()));
         }
-        let is_bundle = out.join(SUMS_FILE).is_file() && out.join(MANIFEST_FILE).is_file();
-        let is_empty = fs::read_dir(out).map(|mut d| d.next().is_none()).unwrap_or(false);
-        if !(out.is_dir() && (is_bundle || is_empty)) {
-            return Err(WriteError::NotABundle(out.to_path_buf()));
-        }
+        replaceable(out)?;
     }
     let (files, digest) = render(contents)?;
     let parent = match out.parent() {
@@ -84,7 +101,17 @@ pub fn write_bundle(out: &Path, contents: &BundleContents, force: bool) -> Resul
     };
     fs::create_dir_all(&parent).map_err(io_err(&parent))?;
     let staging = tempfile::Builder::new().prefix(".qmig-bundle-").tempdir_in(&parent).map_err(io_err(&parent))?;
+    let stop = |staging: tempfile::TempDir| {
+        let path = staging.path().to_path_buf();
+        match staging.close() {
+            Ok(()) => WriteError::Interrupted { staging: path, out: out.to_path_buf() },
+            Err(source) => WriteError::Io { path, source },
+        }
+    };
     for (relative, bytes) in &files {
+        if interrupted.load(Ordering::SeqCst) {
+            return Err(stop(staging));
+        }
         let path = staging.path().join(relative);
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir).map_err(io_err(dir))?;
@@ -93,14 +120,19 @@ pub fn write_bundle(out: &Path, contents: &BundleContents, force: bool) -> Resul
         file.write_all(bytes).and_then(|()| file.sync_all()).map_err(io_err(&path))?;
     }
     sync_dirs(staging.path())?;
+    if interrupted.load(Ordering::SeqCst) {
+        return Err(stop(staging));
+    }
 
     let staged = staging.keep();
     let result = if replacing {
-        let old = tempfile::Builder::new().prefix(".qmig-old-").tempdir_in(&parent).map_err(io_err(&parent))?.keep();
-        fs::remove_dir(&old)
-            .and_then(|()| fs::rename(out, &old))
-            .and_then(|()| fs::rename(&staged, out))
-            .and_then(|()| fs::remove_dir_all(&old))
+        tempfile::Builder::new()
+            .prefix(".qmig-old-")
+            .tempdir_in(&parent)
+            .map(tempfile::TempDir::keep)
+            .and_then(|old| fs::remove_dir(&old).map(|()| old))
+            .and_then(|old| fs::rename(out, &old).map(|()| old))
+            .and_then(|old| fs::rename(&staged, out).and_then(|()| fs::remove_dir_all(&old)))
             .map_err(io_err(out))
     } else {
         fs::rename(&staged, out).map_err(io_err(out))
@@ -111,6 +143,21 @@ pub fn write_bundle(out: &Path, contents: &BundleContents, force: bool) -> Resul
     result?;
     File::open(&parent).and_then(|d| d.sync_all()).map_err(io_err(&parent))?;
     Ok(digest)
+}
+
+/// Whether `--force` may replace `out`: only a complete bundle, whose `SHA256SUMS` lists
+/// exactly its files with their hashes, so that nothing the operator added or edited there is
+/// lost; or an empty directory, which holds nothing to lose.
+fn replaceable(out: &Path) -> Result<(), WriteError> {
+    let refused = |reason| WriteError::NotABundle { path: out.to_path_buf(), reason };
+    // A link would be replaced itself, not the bundle it points to.
+    if !fs::symlink_metadata(out).is_ok_and(|m| m.is_dir()) {
+        return Err(refused(VerifyError::NotADirectory(out.to_path_buf())));
+    }
+    if fs::read_dir(out).is_ok_and(|mut entries| entries.next().is_none()) {
+        return Ok(());
+    }
+    verify_sums(out).map(drop).map_err(refused)
 }
 
 fn sync_dirs(root: &Path) -> Result<(), WriteError> {

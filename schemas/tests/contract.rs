@@ -189,7 +189,7 @@ fn force_never_replaces_a_directory_that_is_not_a_bundle() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("precious.txt"), "keep me").expect("write");
     let result = write_bundle(dir.path(), &contents(all()), true);
-    assert!(matches!(result, Err(qmig_schemas::WriteError::NotABundle(_))));
+    assert!(matches!(result, Err(qmig_schemas::WriteError::NotABundle { .. })));
     assert!(dir.path().join("precious.txt").exists());
 }
 

@@ -12,6 +12,8 @@ pub const EXIT_INVALID_INPUT: u8 = 3;
 pub const EXIT_OUTPUT: u8 = 4;
 /// Exit status for an I/O failure of the machine (disk, permissions).
 pub const EXIT_IO: u8 = 1;
+/// Exit status when SIGINT or SIGTERM stopped the run (128 + SIGINT, as shells report it).
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TransformError {
@@ -27,6 +29,25 @@ pub enum TransformError {
     Xml { file: String, line: u64, column: u64, problem: XmlProblem },
     #[error("{file}: this is a Qualys error response (CODE {code}: {text}), not an export; capture it again")]
     ErrorResponse { file: String, code: String, text: String },
+    #[error("{file}: the file is empty (an interrupted or failed capture); capture it again or remove it")]
+    EmptyFile { file: String },
+    #[error(
+        "{file}: the file starts with HTTP response headers (`{status_line}`), as `curl -i` keeps them; \
+         capture it again without -i, or delete every line before the XML"
+    )]
+    HttpHeaders { file: String, status_line: String },
+    #[error("{file}: {kind} in the export directory; qmig reads only regular files and does not open it: remove it")]
+    SpecialFile { file: String, kind: &'static str },
+    #[error(
+        "{file}:{line}: the DOCTYPE declares <{declared}> but the root element is <{root}>: \
+         the file was damaged or assembled by hand; capture it again"
+    )]
+    DoctypeMismatch { file: String, line: u64, declared: String, root: String },
+    #[error(
+        "{source_ref}: {field} is given twice in one {kind} record (lines {first_line} and {second_line}); \
+         a capture has one value per field: capture it again"
+    )]
+    DuplicateField { source_ref: SourceRef, kind: String, field: String, first_line: u64, second_line: u64 },
     #[error("{file}: this is an HTML page, not an export (a failed capture: wrong URL, expired login or a proxy page)")]
     HtmlPage { file: String },
     #[error("{file}: not a Qualys export ({reason}); remove it from the export directory or run without --strict")]
@@ -62,6 +83,8 @@ pub enum TransformError {
     Input { file: String, line: u64, message: String },
     #[error("{}", UnresolvedList(.0))]
     Unresolved(Vec<Unresolved>),
+    #[error("{}", RefusedList(.0))]
+    TargetWouldRefuse(Vec<Refused>),
     #[error(transparent)]
     Output(#[from] qmig_schemas::WriteError),
     #[error("the bundle was written, but its report could not be printed")]
@@ -82,6 +105,8 @@ pub enum TransformError {
         .0.iter().map(|m| format!("\n  {m}")).collect::<String>()
     )]
     AuthRecordsNotCaptured(Vec<String>),
+    #[error("interrupted before the bundle was written: nothing was written")]
+    Interrupted,
     #[error("cannot start {threads} worker threads: {message}")]
     Threads { threads: usize, message: String },
 }
@@ -91,6 +116,9 @@ impl TransformError {
         match self {
             TransformError::Io { .. } | TransformError::Threads { .. } | TransformError::Report(_) => EXIT_IO,
             TransformError::Output(qmig_schemas::WriteError::Io { .. }) => EXIT_IO,
+            TransformError::Output(qmig_schemas::WriteError::Interrupted { .. }) | TransformError::Interrupted => {
+                EXIT_INTERRUPTED
+            }
             TransformError::Output(_) => EXIT_OUTPUT,
             _ => EXIT_INVALID_INPUT,
         }
@@ -105,8 +133,21 @@ pub enum XmlProblem {
         "entity &{0}; is not defined by XML; the export must only use &amp; &lt; &gt; &quot; &apos; and character references"
     )]
     UnknownEntity(String),
+    #[error("malformed XML: the character reference &{0}; does not name a character XML allows")]
+    InvalidReference(String),
     #[error("no root element")]
     NoRoot,
+    #[error("{}", forbidden_character(*.character, *.reference))]
+    ForbiddenCharacter { character: char, reference: bool },
+}
+
+fn forbidden_character(character: char, reference: bool) -> String {
+    let code = format!("U+{:04X}", u32::from(character));
+    if reference {
+        format!("malformed XML: the character reference to {code} names a character XML does not allow")
+    } else {
+        format!("malformed XML: character {code} is not allowed in XML (a damaged or binary capture)")
+    }
 }
 
 /// A reference from a source object to another object that has no counterpart in the target.
@@ -120,6 +161,28 @@ pub struct Unresolved {
     pub used_by: Vec<String>,
     /// How to resolve it (which mapping file or target export).
     pub hint: String,
+}
+
+/// A source object with a value the target's create call refuses, found before any request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    pub source_ref: SourceRef,
+    /// How the review names it (`user nw_jd`).
+    pub object: String,
+    /// What the call refuses, and how to give it what it needs.
+    pub problem: String,
+}
+
+struct RefusedList<'a>(&'a [Refused]);
+
+impl fmt::Display for RefusedList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} object(s) have values the target would refuse:", self.0.len())?;
+        for refused in self.0 {
+            write!(f, "\n  {}: {}: {}", refused.source_ref, refused.object, refused.problem)?;
+        }
+        Ok(())
+    }
 }
 
 struct UnresolvedList<'a>(&'a [Unresolved]);

@@ -1,6 +1,8 @@
 //! Reading an export directory: every file's kind is recognised from its root element (never its
 //! name), pages of one list are merged with duplicates detected, truncated lists must have their
-//! next page, and files that are not a known export are listed rather than ignored.
+//! next page, and files that are not a known export are listed rather than ignored. Damaged and
+//! failed captures (malformed XML, an error response, a field given twice) and special files
+//! are refused: skipping them would drop their objects without anyone noticing.
 
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
@@ -10,9 +12,9 @@ use qmig_schemas::{SourceFile, SourceRef, Unrecognised, Warning};
 use rayon::prelude::*;
 use walkdir::WalkDir;
 
-use crate::error::{TransformError, XmlProblem};
+use crate::error::TransformError;
 use crate::tasks::auth_records::types as auth_types;
-use crate::xml::{self, Document, Element, RecordPaths};
+use crate::xml::{self, Document, Element, Prologue, RecordPaths, Shape};
 
 /// The kinds of exported document qmig reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -46,6 +48,9 @@ pub struct KindSpec {
     pub key: &'static [&'static str],
     /// The numeric ID a truncated list continues from (`id_min` in the WARNING's URL).
     pub paging_id: Option<&'static str>,
+    /// Fields of a record that may be given more than once, besides the items of lists
+    /// (elements named `*_LIST`, `*_SET`, `list`): a virtual host's FQDNs, a user's groups.
+    pub repeatable: &'static [&'static str],
 }
 
 /// How the files of the target's export are named in messages and the manifest.
@@ -59,6 +64,7 @@ pub const KINDS: &[KindSpec] = &[
         records: &["RESPONSE/NETWORK_LIST/NETWORK"],
         key: &["ID"],
         paging_id: Some("ID"),
+        repeatable: &[],
     },
     KindSpec {
         kind: Kind::IpList,
@@ -67,6 +73,7 @@ pub const KINDS: &[KindSpec] = &[
         records: &["RESPONSE/IP_SET/*"],
         key: &[],
         paging_id: None,
+        repeatable: &[],
     },
     KindSpec {
         kind: Kind::DomainList,
@@ -76,6 +83,7 @@ pub const KINDS: &[KindSpec] = &[
         records: &["DOMAIN", "RESPONSE/DOMAIN_LIST/DOMAIN"],
         key: &["DOMAIN_NAME"],
         paging_id: Some("DOMAIN_ID"),
+        repeatable: &[],
     },
     KindSpec {
         kind: Kind::AssetGroupList,
@@ -84,6 +92,7 @@ pub const KINDS: &[KindSpec] = &[
         records: &["RESPONSE/ASSET_GROUP_LIST/ASSET_GROUP"],
         key: &["ID"],
         paging_id: Some("ID"),
+        repeatable: &[],
     },
     KindSpec {
         kind: Kind::UserList,
@@ -93,6 +102,7 @@ pub const KINDS: &[KindSpec] = &[
         records: &["USER_LIST/USER", "RESPONSE/USER_LIST/USER"],
         key: &["USER_LOGIN"],
         paging_id: None,
+        repeatable: &["ASSET_GROUP_TITLE"],
     },
     KindSpec {
         kind: Kind::UserPrefs,
@@ -102,6 +112,7 @@ pub const KINDS: &[KindSpec] = &[
         records: &[],
         key: &[],
         paging_id: None,
+        repeatable: &[],
     },
     KindSpec {
         kind: Kind::ApplianceList,
@@ -110,6 +121,7 @@ pub const KINDS: &[KindSpec] = &[
         records: &["RESPONSE/APPLIANCE_LIST/APPLIANCE"],
         key: &["ID"],
         paging_id: Some("ID"),
+        repeatable: &[],
     },
     KindSpec {
         kind: Kind::SubscriptionConfig,
@@ -119,6 +131,7 @@ pub const KINDS: &[KindSpec] = &[
         records: &[],
         key: &[],
         paging_id: None,
+        repeatable: &[],
     },
     KindSpec {
         kind: Kind::VirtualHostList,
@@ -127,6 +140,7 @@ pub const KINDS: &[KindSpec] = &[
         records: &["RESPONSE/VIRTUAL_HOST_LIST/VIRTUAL_HOST"],
         key: &["IP", "PORT", "NETWORK_ID"],
         paging_id: None,
+        repeatable: &["FQDN"],
     },
     KindSpec {
         kind: Kind::Ipv6MappingList,
@@ -135,6 +149,7 @@ pub const KINDS: &[KindSpec] = &[
         records: &["RESPONSE/IP_MAP_LIST/IP_MAP"],
         key: &["ID", "V4"],
         paging_id: Some("ID"),
+        repeatable: &[],
     },
     KindSpec {
         kind: Kind::TagSearch,
@@ -144,6 +159,7 @@ pub const KINDS: &[KindSpec] = &[
         records: &["data/*"],
         key: &["id"],
         paging_id: Some("id"),
+        repeatable: &[],
     },
     KindSpec {
         kind: Kind::AuthInventory,
@@ -153,6 +169,7 @@ pub const KINDS: &[KindSpec] = &[
         records: &["RESPONSE/AUTH_RECORDS/*"],
         key: &[],
         paging_id: None,
+        repeatable: &[],
     },
     KindSpec {
         kind: Kind::AuthRecordList,
@@ -162,6 +179,8 @@ pub const KINDS: &[KindSpec] = &[
         records: auth_types::RECORD_PATHS,
         key: &["ID"],
         paging_id: Some("ID"),
+        // Tag targets list their tags as TAG_ID children (UNVERIFIED layout).
+        repeatable: &["TAG_ID"],
     },
     KindSpec {
         kind: Kind::VaultList,
@@ -170,6 +189,7 @@ pub const KINDS: &[KindSpec] = &[
         records: &["RESPONSE/AUTH_VAULTS/AUTH_VAULT"],
         key: &["ID"],
         paging_id: Some("ID"),
+        repeatable: &[],
     },
 ];
 
@@ -325,8 +345,10 @@ impl Export {
         self.files.iter().filter(move |f| f.kind == kind)
     }
 
-    /// The exact bytes of a file, for the imports that send an exported document as it is.
-    /// A file that changed since it was read would make the bundle disagree with its manifest.
+    /// The bytes of a file, for the imports that send an exported document as it is: exactly
+    /// the file's, except that a UTF-16 file is sent in UTF-8 (its declaration saying so), the
+    /// encoding every Qualys import is documented with. A file that changed since it was read
+    /// would make the bundle disagree with its manifest.
     pub fn bytes(&self, file: &ExportFile) -> Result<Vec<u8>, TransformError> {
         let path = self.root.join(file.path.strip_prefix(self.prefix).unwrap_or(&file.path));
         let bytes = std::fs::read(&path).map_err(|source| TransformError::Io { path: path.clone(), source })?;
@@ -334,7 +356,7 @@ impl Export {
             let source = std::io::Error::other("the file changed while qmig was reading the export");
             return Err(TransformError::Io { path, source });
         }
-        Ok(bytes)
+        xml::as_utf8(bytes).map_err(|source| TransformError::Io { path, source })
     }
 
     /// Every record of one kind over all its pages, in path order, duplicates removed.
@@ -459,62 +481,142 @@ fn list_files(root: &Path) -> Result<Vec<(String, PathBuf)>, TransformError> {
             source: e.into_io_error().unwrap_or_else(|| std::io::Error::other("directory loop")),
         })?;
         let hidden = entry.depth() > 0 && entry.file_name().to_string_lossy().starts_with('.');
-        if hidden || !entry.file_type().is_file() {
+        let file_type = entry.file_type();
+        if hidden || file_type.is_dir() {
             continue;
         }
         let relative = entry.path().strip_prefix(root).unwrap_or(entry.path());
         let relative: Vec<String> =
             relative.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
-        paths.push((relative.join("/"), entry.path().to_path_buf()));
+        let relative = relative.join("/");
+        // Opening a FIFO blocks until someone writes to it, and a device may never end.
+        if !file_type.is_file() {
+            return Err(TransformError::SpecialFile { file: relative, kind: special_kind(file_type) });
+        }
+        paths.push((relative, entry.path().to_path_buf()));
     }
     Ok(paths)
 }
 
+#[cfg(unix)]
+fn special_kind(file_type: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt as _;
+    if file_type.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if file_type.is_socket() {
+        "a socket"
+    } else if file_type.is_block_device() || file_type.is_char_device() {
+        "a device"
+    } else {
+        "a special file"
+    }
+}
+
+#[cfg(not(unix))]
+fn special_kind(_: std::fs::FileType) -> &'static str {
+    "a special file"
+}
+
 fn load_file(relative: &str, path: &Path) -> Result<Loaded, TransformError> {
     let unrecognised = |reason: String| Ok(Loaded::Unrecognised(Unrecognised { path: relative.to_owned(), reason }));
-    let Some(prologue) = xml::sniff(path, relative)? else {
-        return unrecognised("not an XML document".to_owned());
-    };
+    match xml::classify(path, relative)? {
+        Shape::Xml => {}
+        Shape::NotXml => return unrecognised("not an XML document".to_owned()),
+        Shape::Empty => return Err(TransformError::EmptyFile { file: relative.to_owned() }),
+        Shape::HttpHeaders(status_line) => {
+            return Err(TransformError::HttpHeaders { file: relative.to_owned(), status_line });
+        }
+    }
+    let prologue = xml::sniff(path, relative)?;
     if prologue.root.eq_ignore_ascii_case("html") {
         return Err(TransformError::HtmlPage { file: relative.to_owned() });
     }
-    if prologue.root == "SIMPLE_RETURN" {
-        let document = xml::read_document(path, relative, &[])?;
-        let code = document.head.text_at("RESPONSE/CODE").unwrap_or_default();
-        if code.chars().all(|c| c.is_ascii_digit()) && !code.is_empty() {
-            let text = document.head.text_at("RESPONSE/TEXT").unwrap_or_default().to_owned();
-            return Err(TransformError::ErrorResponse { file: relative.to_owned(), code: code.to_owned(), text });
-        }
-        return unrecognised("a SIMPLE_RETURN response, not a list".to_owned());
-    }
-    let Some(spec) = KINDS.iter().find(|s| s.roots.contains(&prologue.root.as_str())) else {
-        return unrecognised(format!("root element <{}> is not a kind qmig migrates", prologue.root));
+    check_doctype(relative, &prologue)?;
+    let spec = KINDS.iter().find(|s| s.roots.contains(&prologue.root.as_str()));
+    let document = match spec {
+        Some(spec) => xml::read_document(path, relative, spec.records)?,
+        None => xml::read_outline(path, relative)?,
     };
-    let document = xml::read_document(path, relative, spec.records)?;
-    check_doctype(relative, &document)?;
+    if let Some((code, text)) = captured_failure(&document.head) {
+        return Err(TransformError::ErrorResponse { file: relative.to_owned(), code, text });
+    }
+    let Some(spec) = spec else {
+        let reason = match prologue.root.as_str() {
+            "SIMPLE_RETURN" | "GENERIC_RETURN" => format!("a {} response, not a list", prologue.root),
+            root => format!("root element <{root}> is not a kind qmig migrates"),
+        };
+        return unrecognised(reason);
+    };
+    let file = ExportFile { path: relative.to_owned(), kind: spec.kind, document };
     if spec.kind == Kind::TagSearch
-        && let Some(reason) = not_a_tag_search(relative, &document)?
+        && let Some(reason) = not_a_tag_search(relative, &file.document)?
     {
         return unrecognised(reason);
     }
-    Ok(Loaded::File(ExportFile { path: relative.to_owned(), kind: spec.kind, document }))
+    file.records().try_for_each(|record| check_fields(record, record.element, ""))?;
+    Ok(Loaded::File(file))
 }
 
-/// A DOCTYPE names the root element it describes: a file whose root differs was assembled by
-/// hand wrongly, and cannot be trusted to be the list it claims to be.
-fn check_doctype(relative: &str, document: &Document) -> Result<(), TransformError> {
-    match document.doctype.as_deref().and_then(|d| d.split_whitespace().next()) {
-        Some(declared) if declared != document.head.name => Err(TransformError::Xml {
+/// A DOCTYPE names the root element it describes: a file whose root differs was damaged or
+/// assembled by hand wrongly, and cannot be trusted to be the list it claims to be.
+fn check_doctype(relative: &str, prologue: &Prologue) -> Result<(), TransformError> {
+    match prologue.doctype.as_deref().and_then(|d| d.split_whitespace().next()) {
+        Some(declared) if declared != prologue.root => Err(TransformError::DoctypeMismatch {
             file: relative.to_owned(),
-            line: document.head.line,
-            column: 1,
-            problem: XmlProblem::Syntax(format!(
-                "the DOCTYPE declares <{declared}> but the root element is <{}>",
-                document.head.name
-            )),
+            line: prologue.line,
+            declared: declared.to_owned(),
+            root: prologue.root.clone(),
         }),
         _ => Ok(()),
     }
+}
+
+/// The code and text of a captured error, in every form the APIs qmig captures write one:
+/// `SIMPLE_RETURN` with a numeric CODE (v2), `RETURN status="FAILED"` (V1: `GENERIC_RETURN`,
+/// `USER_OUTPUT`, ...) and `ERROR` (V1 `user_list.php`), in any root.
+fn captured_failure(head: &Element) -> Option<(String, String)> {
+    let no_code = || "(none)".to_owned();
+    if head.name == "SIMPLE_RETURN" {
+        let code = head.text_at("RESPONSE/CODE").filter(|c| c.chars().all(|c| c.is_ascii_digit()))?;
+        return Some((code.to_owned(), head.text_at("RESPONSE/TEXT").unwrap_or_default().to_owned()));
+    }
+    let failed =
+        head.children_named("RETURN").find(|r| r.attr("status").is_some_and(|s| s.eq_ignore_ascii_case("FAILED")));
+    if let Some(failed) = failed {
+        let text = failed.text_at("MESSAGE").unwrap_or_else(|| failed.value());
+        return Some((failed.attr("number").map_or_else(no_code, str::to_owned), text.to_owned()));
+    }
+    let error = head.child("ERROR")?;
+    Some((error.attr("number").map_or_else(no_code, str::to_owned), error.value().to_owned()))
+}
+
+/// A field given twice in one record cannot be resolved: either value could be the true one.
+/// `path` is where `element` is below the record (`CONTACT_INFO/`).
+fn check_fields(record: Record<'_>, element: &Element, path: &str) -> Result<(), TransformError> {
+    let spec = record.file.kind.spec();
+    let list = element.name.ends_with("_LIST") || element.name.ends_with("_SET") || element.name == "list";
+    let mut seen: BTreeMap<&str, &Element> = BTreeMap::new();
+    for child in &element.children {
+        if !child.children.is_empty() {
+            check_fields(record, child, &format!("{path}{}/", child.name))?;
+            continue;
+        }
+        if list || spec.repeatable.contains(&child.name.as_str()) {
+            continue;
+        }
+        if let Some(first) = seen.insert(&child.name, child) {
+            let key: Vec<&str> = spec.key.iter().filter_map(|k| record.text(k)).collect();
+            let id = (!key.is_empty()).then(|| key.join("/"));
+            return Err(TransformError::DuplicateField {
+                source_ref: record.source(id.as_deref(), None),
+                kind: spec.label.to_owned(),
+                field: format!("{path}{}", child.name),
+                first_line: first.line,
+                second_line: child.line,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Every QPS response has the root `ServiceResponse`: a failure is refused like a SIMPLE_RETURN

@@ -10,6 +10,7 @@ pub mod credentials;
 pub mod error;
 pub mod export;
 pub mod inputs;
+pub mod interrupt;
 pub mod plan;
 pub mod ranges;
 pub mod review;
@@ -26,10 +27,11 @@ use crate::context::{Context, Options};
 use crate::error::TransformError;
 use crate::export::Export;
 use crate::inputs::Inputs;
+use crate::interrupt::Interruption;
 use crate::plan::Refs;
 
 /// Runs the command line; the report goes to `out`, its last line being the bundle digest.
-pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), TransformError> {
+pub fn run(cli: Cli, out: &mut dyn Write, interruption: &Interruption) -> Result<(), TransformError> {
     match cli.command {
         Command::Bundle(args) => {
             let contents = match args.threads {
@@ -43,7 +45,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), TransformError> {
                 }
                 None => build(&args)?,
             };
-            let digest = qmig_schemas::write_bundle(&args.out, &contents, args.force)?;
+            let interrupted = interruption.start_writing().ok_or(TransformError::Interrupted)?;
+            let digest = qmig_schemas::write_bundle_interruptible(&args.out, &contents, args.force, interrupted)?;
             report(out, &args, &contents, &digest).map_err(TransformError::Report)
         }
         Command::CredentialsTemplate(args) => credentials_template(&args, out),

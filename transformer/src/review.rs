@@ -50,10 +50,33 @@ fn md(text: &str) -> String {
                 escaped.push(c);
             }
             '\n' | '\r' => escaped.push(' '),
+            c if hides_text(c) => escaped.extend(c.escape_unicode()),
             _ => escaped.push(c),
         }
     }
     escaped
+}
+
+/// Text for a Markdown code span: backticks would end it early.
+fn code(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '`' => escaped.push('\''),
+            '\n' => escaped.push(c),
+            c if hides_text(c) => escaped.extend(c.escape_unicode()),
+            _ => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+/// Characters a terminal or an editor acts on instead of showing (escape sequences, carriage
+/// returns, bidirectional overrides), with which a value could hide or disguise part of the
+/// review: they are shown as `\u{1b}`. Tabs and line ends are layout, not hidden text.
+fn hides_text(c: char) -> bool {
+    (c.is_control() && !matches!(c, '\t' | '\n'))
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 fn summary(w: &mut String, manifest: &Manifest) {
@@ -114,7 +137,7 @@ fn describe(w: &mut String, request: &Request) {
     let marker = format!("{}. ", request.seq);
     // Details indented as far as the item's text, so that Markdown nests them under it.
     let pad = " ".repeat(marker.len());
-    let _ = writeln!(w, "{marker}**{}** (`{}`)", md(&request.summary), request.id.replace('`', "'"));
+    let _ = writeln!(w, "{marker}**{}** (`{}`)", md(&request.summary), code(&request.id));
     let _ = writeln!(w, "{pad}- {} `{}`{}", request.method.as_str(), request.path, effect_words(request.effect));
     if let Some(source) = &request.source {
         let _ = writeln!(w, "{pad}- from {}", md(&source.to_string()));
@@ -138,7 +161,7 @@ fn describe(w: &mut String, request: &Request) {
                 format!("{} of the {} whose {}", md(take), md(&matcher.record), conditions(&matcher.conditions))
             }
         };
-        let _ = writeln!(w, "{pad}- keeps {from} as `{}`", capture.name.replace('`', "'"));
+        let _ = writeln!(w, "{pad}- keeps {from} as `{}`", code(&capture.name));
     }
     if let Some(probe) = &request.probe {
         let _ = writeln!(
@@ -171,10 +194,10 @@ fn shown(value: &Value) -> String {
     let text = value.display();
     let count = text.chars().count();
     if count <= LONGEST_VALUE {
-        return format!("`{}`", text.replace('`', "'"));
+        return format!("`{}`", code(&text));
     }
     let head: String = text.chars().take(LONGEST_VALUE).collect();
-    format!("`{}…` ({} characters in all, see manifest.json)", head.replace('`', "'"), count)
+    format!("`{}…` ({} characters in all, see manifest.json)", code(&head), count)
 }
 
 fn skipped(w: &mut String, manifest: &Manifest) {
@@ -225,7 +248,7 @@ fn reported(w: &mut String, manifest: &Manifest) {
     line(w, "`qmig-execute status`. They are not in the bundle.");
     line(w, "");
     for reported in &manifest.report {
-        let _ = writeln!(w, "- {} (`{}`)", md(&reported.label), reported.capture.replace('`', "'"));
+        let _ = writeln!(w, "- {} (`{}`)", md(&reported.label), code(&reported.capture));
     }
     line(w, "");
 }
@@ -248,7 +271,7 @@ fn files(w: &mut String, manifest: &Manifest) {
         line(w, "## Files not recognised (not migrated)");
         line(w, "");
         for file in &manifest.unrecognised {
-            let _ = writeln!(w, "- `{}`: {}", file.path.replace('`', "'"), md(&file.reason));
+            let _ = writeln!(w, "- `{}`: {}", code(&file.path), md(&file.reason));
         }
         line(w, "");
     }
@@ -257,6 +280,6 @@ fn files(w: &mut String, manifest: &Manifest) {
     line(w, "| File | Kind | SHA-256 |");
     line(w, "|---|---|---|");
     for file in manifest.sources.iter().chain(&manifest.inputs) {
-        let _ = writeln!(w, "| `{}` | {} | `{}` |", file.path.replace('`', "'"), md(&file.kind), file.sha256);
+        let _ = writeln!(w, "| `{}` | {} | `{}` |", code(&file.path), md(&file.kind), file.sha256);
     }
 }

@@ -125,7 +125,9 @@ mod tests {
 
     const USERS: &str = "<USER_LIST_OUTPUT><USER_LIST>\
         <USER><USER_LOGIN>nw_sc</USER_LOGIN><USER_ID>1201</USER_ID><CONTACT_INFO><FIRSTNAME>Ana</FIRSTNAME>\
-        <LASTNAME>Silva</LASTNAME><EMAIL>ana@northwind.example</EMAIL></CONTACT_INFO><USER_ROLE>Scanner</USER_ROLE>\
+        <LASTNAME>Silva</LASTNAME><TITLE>Analyst</TITLE><EMAIL>ana@northwind.example</EMAIL>\
+        <ADDRESS1>Rua Augusta 1</ADDRESS1><CITY>Lisbon</CITY><COUNTRY>Portugal</COUNTRY></CONTACT_INFO>\
+        <USER_ROLE>Scanner</USER_ROLE>\
         <BUSINESS_UNIT>Unassigned</BUSINESS_UNIT></USER>\
         <USER><USER_LOGIN>nw_kb</USER_LOGIN><USER_ID>1202</USER_ID><CONTACT_INFO><FIRSTNAME>Kim</FIRSTNAME>\
         <LASTNAME>Berg</LASTNAME><EMAIL>kim@northwind.example</EMAIL></CONTACT_INFO>\

@@ -23,6 +23,10 @@
 //!   report map old login to new login. A probe looks for the person in the target's user list,
 //!   so an interrupted run can tell whether the user was added.
 //! - Roles the call cannot create are skipped and listed for the checklist.
+//! - What the call refuses is found here, not at request 1 of the run: a missing title,
+//!   address, city or country, a country that needs a state (United States of America,
+//!   Australia, Canada, India) without one, an external ID longer than 256 characters. Every
+//!   such user is listed at once; `inputs/user_fields.csv` supplies or corrects the values.
 //! - Permissions, notification settings, UI style, status and point-of-contact flags cannot be
 //!   set by this API: listed per user as losses.
 
@@ -32,8 +36,9 @@ use qmig_schemas::{Effect, Extract};
 
 use crate::checklist::Step;
 use crate::context::{Context, SendEmail};
-use crate::error::TransformError;
+use crate::error::{Refused, TransformError};
 use crate::export::{Kind, Record};
+use crate::inputs::{FieldValues, USER_FIELDS};
 use crate::plan::{Draft, DraftProbe, Field, RefKind, Refs, Target, TaskOutput, capture_name, object_id};
 use crate::tasks::asset_groups;
 
@@ -41,6 +46,7 @@ pub const TASK: &str = "users";
 const PATH: &str = "/msp/user.php";
 pub const LIST_PATH: &str = "/msp/user_list.php";
 const UNASSIGNED: &str = "Unassigned";
+const USER_FIELDS_FILE: &str = "inputs/user_fields.csv";
 const BUSINESS_UNIT_HINT: &str = "create it in the target (Users > Business Units), then map it in \
      inputs/business_units.csv, or capture the target's user list into --target-export once a user of it exists";
 
@@ -82,6 +88,15 @@ impl Role {
         matches!(self, Role::Scanner | Role::Reader | Role::Contact)
     }
 }
+
+/// The contact parameters the add call requires besides the name and email (which identify
+/// the person, and without which a user is not read at all).
+const REQUIRED_CONTACT: &[(&str, &str)] =
+    &[("TITLE", "title"), ("ADDRESS1", "address1"), ("CITY", "city"), ("COUNTRY", "country")];
+/// Countries, as `country` names them, for which the add call requires `state`.
+const STATE_COUNTRIES: &[&str] = &["United States of America", "Australia", "Canada", "India"];
+/// The longest `external_id` the add call takes, in characters.
+const LONGEST_EXTERNAL_ID: usize = 256;
 
 /// CONTACT_INFO element and the add call's parameter, in the order they are sent.
 const CONTACT: &[(&str, &str)] = &[
@@ -158,6 +173,27 @@ impl<'a> User<'a> {
         })
     }
 
+    /// Takes the values the operator supplies in `user_fields.csv` instead of the source's.
+    fn supply(&mut self, supplied: &'a FieldValues) {
+        for field in USER_FIELDS {
+            let Some(row) = supplied.get(self.login, field) else { continue };
+            if *field == "external_id" {
+                self.external_id = Some(&row.value);
+                continue;
+            }
+            match self.contact.iter_mut().find(|(param, _)| param == field) {
+                Some(slot) => slot.1 = &row.value,
+                None => self.contact.push((field, &row.value)),
+            }
+        }
+        // In the order the call's parameters are listed, whatever was supplied.
+        self.contact.sort_by_key(|(param, _)| CONTACT.iter().position(|(_, p)| p == param));
+    }
+
+    fn contact_value(&self, param: &str) -> Option<&'a str> {
+        self.contact.iter().find(|(p, _)| *p == param).map(|(_, value)| *value)
+    }
+
     /// Whether `other` is the same person (the fields a probe matches on).
     fn same_person(&self, other: &User<'_>) -> bool {
         self.email.eq_ignore_ascii_case(other.email)
@@ -219,9 +255,14 @@ pub fn plan(ctx: &Context<'_>, refs: &mut Refs) -> Result<TaskOutput, TransformE
     let mut units: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     let mut by_hand = Vec::new();
     let mut added = Vec::new();
+    let mut refused = Vec::new();
+    let supplied = &ctx.inputs.user_fields;
+    let mut logins = BTreeSet::new();
     for record in ctx.export.records(Kind::UserList) {
-        let user = User::parse(record)?;
+        let mut user = User::parse(record)?;
         out.source_objects += 1;
+        logins.insert(user.login);
+        user.supply(supplied);
         let object = format!("user {} ({} {})", user.login, user.first_name, user.last_name);
         let source = record.source(user.id, Some(user.login));
         let same_email = people.get(&user.email.to_ascii_lowercase()).map(Vec::as_slice).unwrap_or_default();
@@ -235,6 +276,14 @@ pub fn plan(ctx: &Context<'_>, refs: &mut Refs) -> Result<TaskOutput, TransformE
             out.skip(object, format!("the Add User call cannot create the role \"{}\"", user.role_text), Some(source));
             continue;
         };
+        let problems = refusals(&user);
+        if !problems.is_empty() {
+            let hint =
+                format!("supply the values in {USER_FIELDS_FILE} (see transformer/INPUTS.md) or correct the source");
+            let problem = format!("{}; {hint}", problems.join("; "));
+            refused.push(Refused { source_ref: source, object, problem });
+            continue;
+        }
         let Some(unit) = business_unit(ctx, refs, &target_units, user.business_unit, &object) else { continue };
         if unit != UNASSIGNED {
             units.entry(unit.clone()).or_default().push(user.login);
@@ -259,6 +308,13 @@ pub fn plan(ctx: &Context<'_>, refs: &mut Refs) -> Result<TaskOutput, TransformE
         added.push(user.login.to_owned());
         out.request(draft.source(source));
     }
+    if let Some(row) = supplied.rows.iter().find(|row| !logins.contains(row.object.as_str())) {
+        let message = format!("no user of the export has the login `{}`", row.object);
+        return Err(TransformError::Input { file: supplied.file.clone(), line: row.line, message });
+    }
+    if !refused.is_empty() {
+        return Err(TransformError::TargetWouldRefuse(refused));
+    }
     if !added.is_empty() {
         out.warn(send_email_note(ctx.options.send_email), None);
         out.step(Step::UserFollowUp, added);
@@ -274,6 +330,32 @@ pub fn plan(ctx: &Context<'_>, refs: &mut Refs) -> Result<TaskOutput, TransformE
         out.step(Step::UsersByHand, by_hand);
     }
     Ok(out)
+}
+
+/// What the add call would refuse in this user's values, each saying what it needs.
+fn refusals(user: &User<'_>) -> Vec<String> {
+    let mut problems: Vec<String> = REQUIRED_CONTACT
+        .iter()
+        .filter(|(_, param)| user.contact_value(param).is_none())
+        .map(|(element, param)| format!("has no CONTACT_INFO/{element}, which the Add User call requires (`{param}`)"))
+        .collect();
+    if let Some(country) = user.contact_value("country")
+        && STATE_COUNTRIES.contains(&country)
+        && user.contact_value("state").is_none()
+    {
+        problems.push(format!(
+            "COUNTRY is \"{country}\" and STATE is empty; for that country the Add User call requires `state`"
+        ));
+    }
+    if let Some(external_id) = user.external_id
+        && external_id.chars().count() > LONGEST_EXTERNAL_ID
+    {
+        problems.push(format!(
+            "EXTERNAL_ID has {} characters; the Add User call takes at most {LONGEST_EXTERNAL_ID}",
+            external_id.chars().count()
+        ));
+    }
+    problems
 }
 
 fn send_email_note(send_email: SendEmail) -> &'static str {
