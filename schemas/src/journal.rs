@@ -1,7 +1,8 @@
-//! The executor's journal (format 1): one JSON record per line, append-only.
+//! The executor's journal (format 2): one JSON record per line, append-only.
 //!
-//! The first line is a [`Header`] that binds the journal to one bundle digest, one executor
-//! version and one target. Every send is announced by an [`Intent`] synced to disk before the
+//! The first line is a [`Header`] that binds the journal to its format, one bundle digest and
+//! one target (not to the executor's version: a patched executor of the same journal format
+//! resumes it). Every send is announced by an [`Intent`] synced to disk before the
 //! request leaves, and closed by an [`Outcome`] synced after the answer. A request whose last
 //! intent has no outcome was interrupted: its effect on the target is unknown, and only its
 //! probe ([`ProbeResult`]) or an operator ([`Decision`]) may settle it.
@@ -14,7 +15,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// The only journal format this crate reads and writes.
-pub const JOURNAL_FORMAT: u32 = 1;
+pub const JOURNAL_FORMAT: u32 = 2;
 
 /// The JSON Schema of one journal line.
 pub const JOURNAL_SCHEMA: &str = include_str!("../json/journal.schema.json");
@@ -28,6 +29,7 @@ pub enum Record {
     Outcome(Outcome),
     Probe(ProbeResult),
     Decision(Decision),
+    Lost(Lost),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,7 +38,7 @@ pub struct Header {
     pub journal_format: u32,
     /// The digest of the bundle this journal replays (`sha256:<hex>`).
     pub bundle_digest: String,
-    /// Name and version of the executor that started the journal; another version refuses it.
+    /// Name and version of the executor that started the journal, for the record only.
     pub executor: String,
     pub executor_version: String,
     /// The target's base URL, so a journal is never resumed against another subscription.
@@ -166,11 +168,40 @@ pub struct Decision {
     pub at: u64,
 }
 
+/// Written when the journal holds fewer records than its head says were synced (restored from
+/// a backup, copied during a run, a file system that lost a tail). Whatever the lost records
+/// said is unknown, so from here on no request that is not proven done may be sent on the
+/// journal's word: a create is probed (or left to the operator) before it is sent again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lost {
+    /// Records the head says were synced.
+    pub synced: u64,
+    /// Records the journal held.
+    pub found: u64,
+    /// When the head was last synced: a lost attempt was sent no later than this.
+    pub synced_at: u64,
+    pub at: u64,
+}
+
+/// The journal's head, kept in a small file next to it (`<journal>.head`) and synced after
+/// every record: how many records the journal held, and the chained SHA-256 of their lines,
+/// so that a journal that lost or changed synced records is told apart from one that did not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Head {
+    pub journal_format: u32,
+    pub records: u64,
+    /// `sha256(previous chain || line)` over every line, starting from 64 zeros.
+    pub chain: String,
+    pub at: u64,
+}
+
 impl Record {
     /// The request a record is about (`None` for the header).
     pub fn request(&self) -> Option<(u64, &str)> {
         match self {
-            Record::Header(_) => None,
+            Record::Header(_) | Record::Lost(_) => None,
             Record::Intent(r) => Some((r.seq, &r.id)),
             Record::Outcome(r) => Some((r.seq, &r.id)),
             Record::Probe(r) => Some((r.seq, &r.id)),
@@ -229,6 +260,7 @@ mod tests {
                 captures,
                 at: 5,
             }),
+            Record::Lost(Lost { synced: 9, found: 4, synced_at: 5, at: 6 }),
         ]
     }
 
