@@ -5,6 +5,7 @@
 mod crash;
 mod faults;
 mod full_run;
+mod journal;
 mod refusals;
 mod scripted;
 mod secrets;

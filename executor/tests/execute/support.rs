@@ -170,13 +170,18 @@ pub fn run(work: &Work, url: &str, digest: &str) -> assert_cmd::Command {
 
 /// [`run`], giving a create whose outcome is unknown `settle` before it is probed.
 pub fn run_settling(work: &Work, url: &str, digest: &str, settle: &str) -> assert_cmd::Command {
+    run_with_journal(work, url, digest, settle, &work.journal())
+}
+
+/// [`run_settling`] with another journal than the workplace's.
+pub fn run_with_journal(work: &Work, url: &str, digest: &str, settle: &str, journal: &Path) -> assert_cmd::Command {
     let mut cmd = qmig(work);
     cmd.arg("run")
         .arg(work.bundle())
         .args(["--target", url, "--approve", digest, "--username", USERNAME])
         .args(["--retry-pause", "10ms", "--settle", settle])
         .arg("--journal")
-        .arg(work.journal())
+        .arg(journal)
         .env("QMIG_TARGET_PASSWORD", PASSWORD)
         .env("QMIG_SECRETS_PASSPHRASE", PASSPHRASE);
     cmd
@@ -505,20 +510,23 @@ pub fn system_tag(name: &str) -> (Request, Vec<BodyFile>) {
     (r, vec![file])
 }
 
-/// QPS tag create whose body holds the parent tag's captured ID in a slot, with a probe
-/// searching tags by name.
-pub fn tag(name: &str, parent_capture: &str) -> (Request, Vec<BodyFile>) {
-    let placeholder = Segment::Capture(parent_capture.to_owned()).placeholder();
-    let create = format!(
-        "<ServiceRequest><data><Tag><name>{name}</name><parentTagId>{placeholder}</parentTagId></Tag></data></ServiceRequest>"
-    );
-    let slot = Slot {
-        offset: create.find(&placeholder).expect("placeholder") as u64,
-        placeholder: placeholder.clone(),
-        value: Segment::Capture(parent_capture.to_owned()),
-        escape: Escape::Xml,
+/// QPS tag create, under the tag whose ID is captured as `parent_capture` (in a body slot) or
+/// at the root, with a probe that identifies the tag by its name and its parent.
+pub fn tag(name: &str, parent_capture: Option<&str>) -> (Request, Vec<BodyFile>) {
+    let placeholder = parent_capture.map(|parent| Segment::Capture(parent.to_owned()).placeholder());
+    let parent_element = placeholder.as_ref().map(|p| format!("<parentTagId>{p}</parentTagId>")).unwrap_or_default();
+    let create =
+        format!("<ServiceRequest><data><Tag><name>{name}</name>{parent_element}</Tag></data></ServiceRequest>");
+    let slots = match (parent_capture, &placeholder) {
+        (Some(parent), Some(placeholder)) => vec![Slot {
+            offset: create.find(placeholder).expect("placeholder") as u64,
+            placeholder: placeholder.clone(),
+            value: Segment::Capture(parent.to_owned()),
+            escape: Escape::Xml,
+        }],
+        _ => vec![],
     };
-    let (body, create_file) = xml_body(format!("bodies/tag-{name}.xml"), &create, vec![slot]);
+    let (body, create_file) = xml_body(format!("bodies/tag-{name}.xml"), &create, slots);
     let search = format!(
         "<ServiceRequest><filters><Criteria field=\"name\" operator=\"EQUALS\">{name}</Criteria></filters></ServiceRequest>"
     );
@@ -527,12 +535,15 @@ pub fn tag(name: &str, parent_capture: &str) -> (Request, Vec<BodyFile>) {
     let mut r = request(&id, "/qps/rest/2.0/create/am/tag", vec![], Effect::Create);
     r.body = Some(body);
     r.captures = vec![Capture { name: format!("{id}#id"), extract: Extract::NewId }];
+    let mut exists = matcher("Tag", "name", text(name));
+    let parent_id = parent_capture.map_or_else(|| text(""), capture);
+    exists.conditions.push(Condition { field: "parentTagId".into(), equals: parent_id });
     r.probe = Some(Probe {
         method: Method::Post,
         path: "/qps/rest/2.0/search/am/tag".into(),
         params: vec![],
         body: Some(probe_body),
-        exists: matcher("Tag", "name", text(name)),
+        exists,
         captures: vec![ProbeCapture { name: format!("{id}#id"), take: "id".into() }],
     });
     (r, vec![create_file, search_file])
@@ -592,7 +603,7 @@ impl Plan {
         let (lookup, mut bodies) = system_tag(PARENT_TAG);
         let mut requests = vec![lookup];
         for site in 1..=self.sites {
-            let (tag, files) = tag(&Self::tag(site), &system_tag_capture(PARENT_TAG));
+            let (tag, files) = tag(&Self::tag(site), Some(&system_tag_capture(PARENT_TAG)));
             requests.extend([
                 network(&Self::network(site)),
                 ips(&Self::ips(site)),
