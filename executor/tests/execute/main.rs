@@ -6,6 +6,7 @@ mod crash;
 mod faults;
 mod full_run;
 mod journal;
+mod probes;
 mod refusals;
 mod scripted;
 mod secrets;
