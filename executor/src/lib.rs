@@ -41,7 +41,7 @@ pub use error::{Error, exit};
 pub fn execute(cli: cli::Cli) -> Result<(), Error> {
     match cli.command {
         cli::Command::Verify { bundle } => verify::verify(&bundle).map(drop),
-        cli::Command::Run(args) => run::run(&args).map(|summary| summary.print()),
+        cli::Command::Run(args) => run::run(&args).map(|summary| summary.iter().for_each(run::Summary::print)),
         cli::Command::Status { bundle, journal } => status::status(&bundle, journal.as_deref()),
         cli::Command::Resolve(args) => status::resolve(&args),
     }

@@ -88,15 +88,15 @@ pub fn print_reported(values: &[(String, String)]) {
     }
 }
 
-pub fn run(args: &RunArgs) -> Result<Summary, Error> {
+/// Runs the bundle, or with `--dry-run` only lists it (no summary then).
+pub fn run(args: &RunArgs) -> Result<Option<Summary>, Error> {
     let bundle = verify_bundle(&args.bundle)?;
     check_approval(&args.approve, &bundle.digest)?;
     let target = Target::parse(&args.target)?;
     let proxy = args.proxy.as_deref().map(crate::http::proxy).transpose()?;
     let roots = crate::http::roots(args.ca_file.as_deref())?;
     if args.dry_run {
-        dry_run(&bundle, &target)?;
-        return Ok(Summary { total: bundle.manifest.requests.len(), ..Summary::default() });
+        return dry_run(&bundle, &target).map(|()| None);
     }
     let path = journal::path(args.journal.as_deref(), &bundle.digest)?;
     let header = Header {
@@ -149,7 +149,7 @@ pub fn run(args: &RunArgs) -> Result<Summary, Error> {
     let result = runner.all(&bundle, &replayed);
     runner.progress.finish();
     runner.summary.reported = reported(&bundle.manifest.report, &runner.captures);
-    result.map(|()| runner.summary)
+    result.map(|()| Some(runner.summary))
 }
 
 /// On SIGINT or SIGTERM the run ends at once, as a crash would (the journal makes that safe),

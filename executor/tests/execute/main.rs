@@ -5,6 +5,7 @@
 mod crash;
 mod faults;
 mod full_run;
+mod interrupt;
 mod journal;
 mod probes;
 mod refusals;
