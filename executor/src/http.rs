@@ -156,8 +156,21 @@ fn classify_error(error: ureq::Error) -> SendError {
             SendError::NotSent(error.to_string())
         }
         ureq::Error::Tls(_) | ureq::Error::Rustls(_) => SendError::Tls(error.to_string()),
+        // Rustls reports a refused handshake through the first write of the request, which
+        // therefore never left.
+        ureq::Error::Io(e) if e.get_ref().and_then(|e| e.downcast_ref()).is_some_and(refused_handshake) => {
+            SendError::Tls(error.to_string())
+        }
         _ => SendError::NoAnswer(error.to_string()),
     }
+}
+
+fn refused_handshake(error: &rustls::Error) -> bool {
+    use rustls::Error as E;
+    matches!(
+        error,
+        E::InvalidCertificate(_) | E::NoCertificatesPresented | E::PeerIncompatible(_) | E::UnsupportedNameType
+    )
 }
 
 #[cfg(test)]

@@ -14,3 +14,4 @@ mod secrets;
 mod server;
 mod stops;
 mod support;
+mod tls;
