@@ -678,4 +678,19 @@ mod tests {
         assert_eq!(settle_left(1_000, settle, sent + Duration::from_secs(3_600)), None);
         assert_eq!(settle_left(1_000, Duration::ZERO, sent), None);
     }
+
+    #[test]
+    fn the_default_settle_time_outlasts_a_call_the_target_may_still_be_running() {
+        use clap::Parser as _;
+        let policy = |extra: &[&str]| {
+            let base = ["qmig-execute", "run", "b", "--target", "https://t", "--approve", "a"];
+            let cli = crate::cli::Cli::parse_from(base.iter().chain(extra));
+            let crate::cli::Command::Run(args) = cli.command else { panic!("run") };
+            Policy::from(&args).settle
+        };
+        assert_eq!(policy(&[]), Duration::from_secs(600), "twice the 300 s timeout");
+        assert_eq!(policy(&["--timeout", "1s"]), Duration::from_secs(600), "never less than 10 minutes");
+        assert_eq!(policy(&["--timeout", "10m"]), Duration::from_secs(1200));
+        assert_eq!(policy(&["--timeout", "1s", "--settle", "3s"]), Duration::from_secs(3), "as the operator says");
+    }
 }

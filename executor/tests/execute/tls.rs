@@ -67,11 +67,15 @@ fn forward(client: TcpStream, config: Arc<rustls::ServerConfig>, backend: &str) 
         }
     }
     let Ok(mut upstream) = TcpStream::connect(backend) else { return };
-    let mut answer = Vec::new();
-    if upstream.write_all(&request).is_ok() && upstream.read_to_end(&mut answer).is_ok() {
-        let _ = tls.write_all(&answer);
-        tls.conn.send_close_notify();
-        let _ = tls.flush();
+    // One request per connection: the simulator may close it as soon as it has answered.
+    if upstream.write_all(&request).and_then(|()| upstream.shutdown(std::net::Shutdown::Write)).is_err() {
+        return;
+    }
+    // Passed on as it comes: the executor closes the connection once it has read the answer.
+    while let Ok(n) = upstream.read(&mut buffer) {
+        if n == 0 || tls.write_all(&buffer[..n]).and_then(|()| tls.flush()).is_err() {
+            return;
+        }
     }
 }
 
