@@ -18,8 +18,11 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read as _, Seek as _, Write as _};
 use std::path::{Path, PathBuf};
 
-use qmig_schemas::journal::{Head, Header, JOURNAL_FORMAT, Lost, Record};
-use sha2::{Digest as _, Sha256};
+use qmig_schemas::Manifest;
+use qmig_schemas::journal::{
+    HEADER_START, Head, Header, Integrity, JOURNAL_FORMAT, LineError, Lost, Record, chained, complete_lines,
+};
+use qmig_schemas::replay::Replayed;
 
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
@@ -61,11 +64,6 @@ pub enum JournalError {
     #[error("no default journal location: set XDG_STATE_HOME or HOME, or pass --journal")]
     NoDefaultLocation,
 }
-
-/// What every journal line starts with: its first record is a header.
-const HEADER_START: &[u8] = br#"{"record":"header""#;
-/// The head is rewritten in place as one line of this width: one write, never torn by a kill.
-const HEAD_WIDTH: usize = 192;
 
 /// An open journal, locked exclusively until dropped.
 #[derive(Debug)]
@@ -222,9 +220,7 @@ impl Journal {
             chain: hex::encode(self.chain),
             at: crate::run::now(),
         };
-        let mut text = serde_json::to_string(&head).map_err(|e| self.io(io::Error::other(e)))?;
-        text = format!("{text:<width$}\n", width = HEAD_WIDTH - 1);
-        let written = self.head.rewind().and_then(|()| self.head.write_all(text.as_bytes()));
+        let written = self.head.rewind().and_then(|()| self.head.write_all(head.to_line().as_bytes()));
         written
             .and_then(|()| self.head.sync_data())
             .map_err(|source| JournalError::Io { path: head_path(&self.path), source })
@@ -244,40 +240,26 @@ fn private_options() -> OpenOptions {
     options
 }
 
-fn chained(previous: &[u8; 32], line: &[u8]) -> [u8; 32] {
-    Sha256::new().chain_update(previous).chain_update(line).finalize().into()
-}
-
 /// Compares the complete lines with the head: `Some((synced, found, synced_at))` when lines
 /// the head counts are missing; an error when the lines it counts are not those it hashed.
 fn check_head(path: &Path, head_path: &Path, complete: &[u8]) -> Result<Option<(u64, u64, u64)>, JournalError> {
-    let lines = complete_lines(complete).count() as u64;
     let text = match fs::read_to_string(head_path) {
         Ok(text) => text,
         // A crash between the header line and the first head leaves a journal that sent nothing.
-        Err(e) if e.kind() == io::ErrorKind::NotFound && lines <= 1 => return Ok(None),
+        Err(e) if e.kind() == io::ErrorKind::NotFound && complete_lines(complete).nth(1).is_none() => return Ok(None),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             return Err(JournalError::HeadMissing { path: path.to_path_buf(), head: head_path.to_path_buf() });
         }
         Err(source) => return Err(JournalError::Io { path: head_path.to_path_buf(), source }),
     };
-    let bad = |problem: String| JournalError::BadHead { path: head_path.to_path_buf(), problem };
-    let head: Head = serde_json::from_str(text.trim()).map_err(|e| bad(format!("not a journal head ({e})")))?;
-    if head.journal_format != JOURNAL_FORMAT {
-        return Err(bad(format!("journal format {} is not supported", head.journal_format)));
+    let head = Head::parse(&text).map_err(|problem| JournalError::BadHead { path: head_path.to_path_buf(), problem })?;
+    match head.check(complete) {
+        Integrity::Intact => Ok(None),
+        Integrity::Lost { synced, found, synced_at } => Ok(Some((synced, found, synced_at))),
+        Integrity::Edited { records } => {
+            Err(JournalError::Edited { path: path.to_path_buf(), head: head_path.to_path_buf(), records })
+        }
     }
-    if lines < head.records {
-        return Ok(Some((head.records, lines, head.at)));
-    }
-    let mut chain = [0; 32];
-    for line in complete_lines(complete).take(usize::try_from(head.records).unwrap_or(usize::MAX)) {
-        chain = chained(&chain, line);
-    }
-    if hex::encode(chain) != head.chain {
-        let (head_path, records) = (head_path.to_path_buf(), head.records);
-        return Err(JournalError::Edited { path: path.to_path_buf(), head: head_path, records });
-    }
-    Ok(None)
 }
 
 fn check_header(path: &Path, found: &Header, digest: &str, new: Option<&Header>) -> Result<(), JournalError> {
@@ -303,33 +285,19 @@ fn read_all(mut file: &File) -> io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Every complete line, without its newline.
-fn complete_lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
-    bytes.split_inclusive(|&b| b == b'\n').map(|line| &line[..line.len() - 1])
+/// The records of every complete line and their length, or the first line that is corrupt.
+fn parse_lines(path: &Path, bytes: &[u8]) -> Result<(Vec<Record>, usize), JournalError> {
+    qmig_schemas::journal::parse_lines(bytes).map_err(corrupt(path))
 }
 
-/// The records of every complete line, and the length of those lines. The first record must be
-/// the only header.
-fn parse_lines(path: &Path, bytes: &[u8]) -> Result<(Vec<Record>, usize), JournalError> {
-    let complete_len = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    let mut records = Vec::new();
-    for (index, line) in complete_lines(&bytes[..complete_len]).enumerate() {
-        let number = index + 1;
-        let corrupt = |problem: &str| JournalError::Corrupt {
-            path: path.to_path_buf(),
-            line: number,
-            problem: problem.to_owned(),
-        };
-        let record: Record = serde_json::from_slice(line).map_err(|e| corrupt(&e.to_string()))?;
-        match (&record, number) {
-            (Record::Header(_), 1) => {}
-            (Record::Header(_), _) => return Err(corrupt("a second header")),
-            (_, 1) => return Err(corrupt("the first line is not a header")),
-            _ => {}
-        }
-        records.push(record);
-    }
-    Ok((records, complete_len))
+fn corrupt(path: &Path) -> impl FnOnce(LineError) -> JournalError + '_ {
+    |e| JournalError::Corrupt { path: path.to_path_buf(), line: e.line, problem: e.problem }
+}
+
+/// Where each request stands according to the records (see `qmig_schemas::replay`); a record no
+/// run writes in its place is corruption.
+pub fn replay(path: &Path, manifest: &Manifest, records: &[Record]) -> Result<Replayed, JournalError> {
+    qmig_schemas::replay::replay(manifest, records).map_err(corrupt(path))
 }
 
 #[cfg(test)]

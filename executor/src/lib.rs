@@ -8,7 +8,7 @@
 //! | [`verify`] | `verify`: the offline bundle check, digest last |
 //! | [`run`] | `run`: the checks before the first request, then the replay loop |
 //! | [`status`] | `status` and `resolve` |
-//! | [`journal`], [`state`] | the journal file, and where each request stands according to it |
+//! | [`journal`] | the journal file, its head, and where each request stands according to it |
 //! | [`render`] | a request record to wire bytes: form encoding, body slots, references |
 //! | [`http`] | the target URL rules and the HTTP client |
 //! | [`classify`], [`xml`] | what a response means |
@@ -30,7 +30,6 @@ pub mod progress;
 pub mod render;
 pub mod run;
 pub mod secrets;
-pub mod state;
 pub mod status;
 pub mod verify;
 pub mod xml;

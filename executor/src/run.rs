@@ -30,7 +30,7 @@ use crate::pacing::{Limits, Pacer, Wait};
 use crate::progress::{Progress, seconds};
 use crate::render::{RenderError, Resolver, render};
 use crate::secrets::{self, Secrets};
-use crate::state::{self, State};
+use qmig_schemas::replay::{Replayed, State};
 
 /// What a run did, printed at its end.
 #[derive(Debug, Default)]
@@ -108,7 +108,7 @@ pub fn run(args: &RunArgs) -> Result<Option<Summary>, Error> {
         at: now(),
     };
     let journal = Journal::open_for_run(&path, &header)?;
-    let replayed = state::replay(&path, &bundle.manifest, journal.records())?;
+    let replayed = journal::replay(&path, &bundle.manifest, journal.records())?;
     let secrets = match (&bundle.manifest.secrets, bundle.secrets_bytes()) {
         (Some(declared), Some(encrypted)) => {
             let source = Source {
@@ -272,7 +272,7 @@ struct Attempt {
 }
 
 impl Runner {
-    fn all(&mut self, bundle: &VerifiedBundle, replayed: &state::Replayed) -> Result<(), Error> {
+    fn all(&mut self, bundle: &VerifiedBundle, replayed: &Replayed) -> Result<(), Error> {
         for (index, request) in bundle.manifest.requests.iter().enumerate() {
             let state = &replayed.states[index];
             if *state == State::Done {

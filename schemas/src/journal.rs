@@ -13,6 +13,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
 
 /// The only journal format this crate reads and writes.
 pub const JOURNAL_FORMAT: u32 = 2;
@@ -195,6 +196,89 @@ pub struct Head {
     /// `sha256(previous chain || line)` over every line, starting from 64 zeros.
     pub chain: String,
     pub at: u64,
+}
+
+/// What every journal starts with: its first record is a header.
+pub const HEADER_START: &[u8] = br#"{"record":"header""#;
+
+/// The head file is rewritten in place as one line of this width: one write, never torn.
+const HEAD_WIDTH: usize = 192;
+
+/// A journal line that is not what a run writes there.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {problem}")]
+pub struct LineError {
+    /// 1-based.
+    pub line: usize,
+    pub problem: String,
+}
+
+/// Every complete line of a journal's bytes, without its newline.
+pub fn complete_lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
+    bytes.split_inclusive(|&b| b == b'\n').filter(|l| l.ends_with(b"\n")).map(|l| &l[..l.len() - 1])
+}
+
+/// The records of every complete line, and the length of those lines. The first record must be
+/// the only header. A last line without its newline was never synced, and is not read.
+pub fn parse_lines(bytes: &[u8]) -> Result<(Vec<Record>, usize), LineError> {
+    let complete_len = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let mut records = Vec::new();
+    for (index, line) in complete_lines(&bytes[..complete_len]).enumerate() {
+        let corrupt = |problem: &str| LineError { line: index + 1, problem: problem.to_owned() };
+        let record: Record = serde_json::from_slice(line).map_err(|e| corrupt(&e.to_string()))?;
+        match (&record, index) {
+            (Record::Header(_), 0) => {}
+            (Record::Header(_), _) => return Err(corrupt("a second header")),
+            (_, 0) => return Err(corrupt("the first line is not a header")),
+            _ => {}
+        }
+        records.push(record);
+    }
+    Ok((records, complete_len))
+}
+
+/// The hash chain over lines: `sha256(previous || line)`, starting from 32 zero bytes.
+pub fn chained(previous: &[u8; 32], line: &[u8]) -> [u8; 32] {
+    Sha256::new().chain_update(previous).chain_update(line).finalize().into()
+}
+
+/// What a journal's complete lines are, compared with its head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Integrity {
+    /// Every record the head counts is there, unchanged (records after them were synced
+    /// before the head could be).
+    Intact,
+    /// Records the head counts are missing.
+    Lost { synced: u64, found: u64, synced_at: u64 },
+    /// The records the head counts are not those it hashed.
+    Edited { records: u64 },
+}
+
+impl Head {
+    /// The head's line, padded to a fixed width.
+    pub fn to_line(&self) -> String {
+        let json = serde_json::to_string(self).unwrap_or_default();
+        format!("{json:<width$}\n", width = HEAD_WIDTH - 1)
+    }
+
+    pub fn parse(text: &str) -> Result<Head, String> {
+        let head: Head = serde_json::from_str(text.trim()).map_err(|e| format!("not a journal head ({e})"))?;
+        if head.journal_format != JOURNAL_FORMAT {
+            return Err(format!("journal format {} is not supported", head.journal_format));
+        }
+        Ok(head)
+    }
+
+    /// Compares the journal's complete lines with what the head says was synced.
+    pub fn check(&self, complete: &[u8]) -> Integrity {
+        let found = complete_lines(complete).count() as u64;
+        if found < self.records {
+            return Integrity::Lost { synced: self.records, found, synced_at: self.at };
+        }
+        let counted = usize::try_from(self.records).unwrap_or(usize::MAX);
+        let chain = complete_lines(complete).take(counted).fold([0; 32], |chain, line| chained(&chain, line));
+        if hex::encode(chain) == self.chain { Integrity::Intact } else { Integrity::Edited { records: self.records } }
+    }
 }
 
 impl Record {

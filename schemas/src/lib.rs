@@ -15,6 +15,7 @@
 
 pub mod journal;
 pub mod manifest;
+pub mod replay;
 #[cfg(feature = "validate")]
 pub mod schema;
 pub mod sums;

@@ -1,12 +1,11 @@
-//! Where each request of a bundle stands, replayed from the journal's records.
+//! What a journal means: where each request of a bundle stands, replayed from its records in
+//! order, with every record checked against what a run writes in its place. The executor
+//! decides what to send from this; `status` shows it.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
-use qmig_schemas::journal::{Found, Record, Resolution, SendReason, SendResult};
-use qmig_schemas::{Effect, Manifest};
-
-use crate::journal::JournalError;
+use crate::journal::{Found, LineError, Record, Resolution, SendReason, SendResult};
+use crate::{Effect, Manifest};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum State {
@@ -51,7 +50,7 @@ impl Replayed {
 /// run writes in that place: about a request the bundle does not hold there, about a request
 /// after one not yet done, an outcome without its intent, a probe or a decision about a
 /// request whose outcome was not in doubt, anything about a request already done.
-pub fn replay(path: &Path, manifest: &Manifest, records: &[Record]) -> Result<Replayed, JournalError> {
+pub fn replay(manifest: &Manifest, records: &[Record]) -> Result<Replayed, LineError> {
     let count = manifest.requests.len();
     let mut replayed = Replayed {
         states: vec![State::Pending(SendReason::First); count],
@@ -65,7 +64,7 @@ pub fn replay(path: &Path, manifest: &Manifest, records: &[Record]) -> Result<Re
     // The attempt of each request whose last intent has no outcome yet.
     let mut open: Vec<Option<u32>> = vec![None; count];
     for (index, record) in records.iter().enumerate() {
-        let corrupt = |problem: String| JournalError::Corrupt { path: path.to_path_buf(), line: index + 1, problem };
+        let corrupt = |problem: String| LineError { line: index + 1, problem };
         if let Record::Lost(lost) = record {
             mark_lost(&mut replayed, lost.synced_at);
             continue;
@@ -176,8 +175,8 @@ fn mark_lost(replayed: &mut Replayed, synced_at: u64) {
 
 #[cfg(test)]
 mod tests {
-    use qmig_schemas::journal::{Intent, Outcome, ProbeResult};
-    use qmig_schemas::{Effect, FORMAT_VERSION, Generator, Method, Request};
+    use crate::journal::{Intent, Outcome, ProbeResult};
+    use crate::{Effect, FORMAT_VERSION, Generator, Method, Request};
 
     use super::*;
 
@@ -214,7 +213,7 @@ mod tests {
     }
 
     fn state_after(records: &[Record]) -> State {
-        let mut states = replay(Path::new("j"), &manifest(), records).expect("replays").states;
+        let mut states = replay(&manifest(), records).expect("replays").states;
         states.remove(0)
     }
 
@@ -279,8 +278,8 @@ mod tests {
             response_sha256: "0".repeat(64),
             at: 0,
         });
-        let refused_line = |records: &[Record]| match replay(Path::new("j"), &manifest(), records) {
-            Err(JournalError::Corrupt { line, .. }) => line,
+        let refused_line = |records: &[Record]| match replay(&manifest(), records) {
+            Err(LineError { line, .. }) => line,
             other => panic!("accepted: {other:?}"),
         };
         assert_eq!(refused_line(&[done(1, SendResult::Done)]), 1, "a `done` for a request never sent");
