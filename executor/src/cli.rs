@@ -27,7 +27,7 @@ pub enum Command {
         bundle: PathBuf,
     },
     /// Send the bundle's requests to the target, in order, journaled and resumable.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Show progress from the journal: done, waiting for a decision, left.
     Status {
         #[arg(value_name = "BUNDLE_DIR")]

@@ -252,7 +252,8 @@ fn check_head(path: &Path, head_path: &Path, complete: &[u8]) -> Result<Option<(
         }
         Err(source) => return Err(JournalError::Io { path: head_path.to_path_buf(), source }),
     };
-    let head = Head::parse(&text).map_err(|problem| JournalError::BadHead { path: head_path.to_path_buf(), problem })?;
+    let head =
+        Head::parse(&text).map_err(|problem| JournalError::BadHead { path: head_path.to_path_buf(), problem })?;
     match head.check(complete) {
         Integrity::Intact => Ok(None),
         Integrity::Lost { synced, found, synced_at } => Ok(Some((synced, found, synced_at))),

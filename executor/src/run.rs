@@ -686,7 +686,7 @@ mod tests {
             let base = ["qmig-execute", "run", "b", "--target", "https://t", "--approve", "a"];
             let cli = crate::cli::Cli::parse_from(base.iter().chain(extra));
             let crate::cli::Command::Run(args) = cli.command else { panic!("run") };
-            Policy::from(&args).settle
+            Policy::from(&*args).settle
         };
         assert_eq!(policy(&[]), Duration::from_secs(600), "twice the 300 s timeout");
         assert_eq!(policy(&["--timeout", "1s"]), Duration::from_secs(600), "never less than 10 minutes");
