@@ -126,8 +126,8 @@ impl Journal {
     }
 
     /// Reads a journal without locking or repairing it (for `status`, which may run while a
-    /// run holds the lock): an unterminated last line is ignored. Also tells whether a run
-    /// holds the lock right now.
+    /// run holds the lock): an unterminated last line is ignored, records lost since the head
+    /// was synced are marked as such. Also tells whether a run holds the lock right now.
     pub fn read(path: &Path, digest: &str) -> Result<(Vec<Record>, bool), JournalError> {
         let io = |source| JournalError::Io { path: path.to_path_buf(), source };
         let file = match File::open(path) {
@@ -145,10 +145,17 @@ impl Journal {
             Err(fs::TryLockError::Error(e)) => return Err(io(e)),
         };
         let bytes = read_all(&file).map_err(io)?;
-        let (records, _) = parse_lines(path, &bytes)?;
+        let (mut records, complete_len) = parse_lines(path, &bytes)?;
         match records.first() {
             Some(Record::Header(found)) => check_header(path, found, digest, None)?,
             _ => return Err(JournalError::Missing(path.to_path_buf())),
+        }
+        // Shown as the next run will see it. A run under way checked it when it started, and its
+        // head may be a line ahead of what was read.
+        if !running
+            && let Some((synced, found, synced_at)) = check_head(path, &head_path(path), &bytes[..complete_len])?
+        {
+            records.push(Record::Lost(Lost { synced, found, synced_at, at: crate::run::now() }));
         }
         Ok((records, running))
     }

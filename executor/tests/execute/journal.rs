@@ -16,7 +16,7 @@ fn env_number(name: &str) -> Option<u64> {
 
 /// A plan is run part way (stopped after a random number of requests), then its journal is cut
 /// (restored from an older copy, or copied while the run was writing), at a record boundary or
-/// in the middle of a line, and the run resumed. The resumed run notices the lost records,
+/// in the middle of a line, and the run resumed. `status` shows the loss; the resumed run notices the lost records,
 /// records that in the journal, probes every create it cannot prove done before sending it,
 /// and completes: the target holds every planned object exactly once, every time.
 #[test]
@@ -40,6 +40,8 @@ fn a_journal_cut_at_random_places_never_duplicates_or_drops_an_object() {
         // Every other cut at a record boundary, the others anywhere in the file.
         let keep = if cut % 2 == 0 { ends[rng.usize(..ends.len() - 1)] } else { rng.usize(..bytes.len() - 1) };
         std::fs::write(work.journal(), &bytes[..keep]).expect("cuts");
+        let shown = stdout(&status(&work));
+        assert!(shown.contains("the journal lost records that may have sent it"), "seed {seed}: {shown}");
 
         let resumed = run(&work, &sim.url(), &digest).output().expect("runs");
         assert!(resumed.status.success(), "seed {seed}, cut {cut} at {keep}: {}", stderr(&resumed));
