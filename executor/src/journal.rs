@@ -146,15 +146,15 @@ impl Journal {
         };
         let bytes = read_all(&file).map_err(io)?;
         let (mut records, complete_len) = parse_lines(path, &bytes)?;
-        match records.first() {
-            Some(Record::Header(found)) => check_header(path, found, digest, None)?,
-            _ => return Err(JournalError::Missing(path.to_path_buf())),
-        }
         // Shown as the next run will see it. A run under way checked it when it started, and its
         // head may be a line ahead of what was read.
-        if !running
-            && let Some((synced, found, synced_at)) = check_head(path, &head_path(path), &bytes[..complete_len])?
-        {
+        let lost = if running { None } else { check_head(path, &head_path(path), &bytes[..complete_len])? };
+        match records.first() {
+            Some(Record::Header(found)) => check_header(path, found, digest, None)?,
+            _ if lost.is_some() => {}
+            _ => return Err(JournalError::Missing(path.to_path_buf())),
+        }
+        if let Some((synced, found, synced_at)) = lost {
             records.push(Record::Lost(Lost { synced, found, synced_at, at: crate::run::now() }));
         }
         Ok((records, running))
