@@ -206,10 +206,6 @@ impl Journal {
         Ok(journal)
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     pub fn records(&self) -> &[Record] {
         &self.records
     }

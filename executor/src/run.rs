@@ -301,8 +301,8 @@ impl Runner {
         Ok(())
     }
 
-    fn resolver(&self, masked: bool) -> Resolver<'_> {
-        Resolver { captures: &self.captures, secrets: self.secrets.as_ref(), masked }
+    fn resolver(&self) -> Resolver<'_> {
+        Resolver { captures: &self.captures, secrets: self.secrets.as_ref(), masked: false }
     }
 
     fn mask(&self, text: &str) -> String {
@@ -335,8 +335,8 @@ impl Runner {
                 self.wait(wait, &id);
             }
             let body = call.body.map(|b| (b, bundle.body_bytes(b)));
-            let wire = render(call.method, call.path, call.params, body, &self.resolver(false))
-                .map_err(unrenderable(request))?;
+            let wire =
+                render(call.method, call.path, call.params, body, &self.resolver()).map_err(unrenderable(request))?;
             if let Some(attempt) = attempt.as_deref_mut() {
                 attempt.number += 1;
                 attempt.sent_at = now();
@@ -421,7 +421,7 @@ impl Runner {
             match (&answer.verdict, &answer.document) {
                 (Verdict::Success, document) => {
                     let taken = match document {
-                        Some(document) => extract::captures(&document.root, &request.captures, &self.resolver(false)),
+                        Some(document) => extract::captures(&document.root, &request.captures, &self.resolver()),
                         None => Ok(BTreeMap::new()),
                     };
                     return match taken {
@@ -549,7 +549,7 @@ impl Runner {
             };
             match (&answer.verdict, &answer.document, &answer.reply) {
                 (Verdict::Success, Some(document), Some(reply)) => {
-                    let resolver = self.resolver(false);
+                    let resolver = self.resolver();
                     let matched =
                         extract::select(&document.root, &probe.exists, &resolver).map_err(unrenderable(request))?;
                     let (found, captures) = match matched {
