@@ -12,10 +12,6 @@ use qualys_sim::{Config, Faults, Running};
 
 use crate::support::*;
 
-fn env_number(name: &str) -> Option<u64> {
-    std::env::var(name).ok().map(|v| v.parse().unwrap_or_else(|_| panic!("{name} must be a number, got {v}")))
-}
-
 /// Waits until the simulator has received a call beyond the first `seen`, or the run ended.
 fn wait_for_a_call(sim: &Running, seen: u64, child: &mut Child) {
     let deadline = Instant::now() + Duration::from_secs(30);

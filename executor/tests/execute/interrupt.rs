@@ -5,7 +5,7 @@ use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use qualys_sim::{Config, FaultKind, Faults, ScriptedFault};
+use qualys_sim::{Config, FaultKind, Faults};
 
 use crate::support::*;
 
@@ -36,11 +36,8 @@ fn sigint_says_where_the_run_stopped_and_the_run_resumes() {
     let plan = Plan { sites: 1 };
     let work = Work::new();
     let digest = plan.write(&work);
-    let faults = Faults {
-        scripted: vec![ScriptedFault { mutating_call: 1, kind: FaultKind::Slow }],
-        slow_delay: Duration::from_secs(3),
-        ..Faults::default()
-    };
+    let faults =
+        Faults { scripted: vec![fault(1, FaultKind::Slow)], slow_delay: Duration::from_secs(3), ..Faults::default() };
     let sim = start(Config { faults, ..sim_config() });
     let before = Export::of(&sim, &work.path("before"));
     let child = spawn(&work, &sim.url(), &digest, &[]);

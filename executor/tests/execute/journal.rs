@@ -10,10 +10,6 @@ use qmig_schemas::journal::Record;
 
 use crate::support::*;
 
-fn env_number(name: &str) -> Option<u64> {
-    std::env::var(name).ok().map(|v| v.parse().unwrap_or_else(|_| panic!("{name} must be a number, got {v}")))
-}
-
 /// A plan is run part way (stopped after a random number of requests), then its journal is cut
 /// (restored from an older copy, or copied while the run was writing), at a record boundary or
 /// in the middle of a line, and the run resumed. `status` shows the loss; the resumed run notices the lost records,

@@ -3,18 +3,10 @@
 
 use std::time::Duration;
 
-use qmig_schemas::journal::{Found, Record};
-use qualys_sim::{Config, FaultKind, Faults, ScriptedFault};
+use qmig_schemas::journal::Found;
+use qualys_sim::{Config, FaultKind, Faults};
 
 use crate::support::*;
-
-fn probes_of(work: &Work, id: &str) -> Vec<Found> {
-    let records = work.records();
-    records
-        .iter()
-        .filter_map(|r| if let Record::Probe(p) = r { (p.id == id).then_some(p.found) } else { None })
-        .collect()
-}
 
 /// The target already holds "Regulatory / Compliance". The bundle creates a root tag
 /// "Compliance" with "End-of-life OS" and "PCI Scope" under it; the create of "Compliance"
@@ -22,10 +14,7 @@ fn probes_of(work: &Work, id: &str) -> Vec<Found> {
 /// tag it creates. So the create is sent again, and both children land under the new root.
 #[test]
 fn a_tag_probe_matches_the_name_and_the_parent() {
-    let faults = Faults {
-        scripted: vec![ScriptedFault { mutating_call: 3, kind: FaultKind::ServerError }],
-        ..Faults::default()
-    };
+    let faults = Faults { scripted: vec![fault(3, FaultKind::ServerError)], ..Faults::default() };
     let sim = start(Config { faults, ..sim_config() });
     let existing = Work::new();
     let system_tags = Export::of(&sim, &existing.path("before")).tags().len();
@@ -45,7 +34,7 @@ fn a_tag_probe_matches_the_name_and_the_parent() {
     let digest = work.write(vec![root, eol, pci], bodies, &[]);
     let output = run(&work, &sim.url(), &digest).output().expect("runs");
     assert!(output.status.success(), "{}", stderr(&output));
-    assert_eq!(probes_of(&work, "tag/Compliance"), [Found::Absent]);
+    assert_eq!(probe_found(&work.records(), "tag/Compliance"), [Found::Absent]);
 
     let tags = Export::of(&sim, &work.path("after")).tags();
     let id_of = |name: &str, parent: Option<&String>| {
@@ -71,9 +60,11 @@ fn a_create_answered_later_than_the_timeout_is_not_sent_again() {
     let plan = Plan { sites: 1 };
     let work = Work::new();
     let digest = plan.write(&work);
-    let slow = |mutating_call| ScriptedFault { mutating_call, kind: FaultKind::Slow };
-    let faults =
-        Faults { scripted: vec![slow(1), slow(4)], slow_delay: Duration::from_millis(2500), ..Faults::default() };
+    let faults = Faults {
+        scripted: vec![fault(1, FaultKind::Slow), fault(4, FaultKind::Slow)],
+        slow_delay: Duration::from_millis(2500),
+        ..Faults::default()
+    };
     let sim = start(Config { faults, ..sim_config() });
     let before = Export::of(&sim, &work.path("before"));
     let output = run_settling(&work, &sim.url(), &digest, "4s").args(["--timeout", "1s"]).output().expect("runs");
@@ -86,6 +77,6 @@ fn a_create_answered_later_than_the_timeout_is_not_sent_again() {
     assert_eq!(count(&counters.faults, "slow"), 2);
     assert_eq!(count(&counters.calls, "/api/2.0/fo/network/?action=create"), 1, "{:?}", counters.calls);
     assert_eq!(count(&counters.calls, "/msp/user.php?action=add"), 1, "{:?}", counters.calls);
-    assert_eq!(probes_of(&work, "network/Net 1"), [Found::Exists]);
-    assert_eq!(probes_of(&work, &format!("user/{}", Plan::email(1))), [Found::Exists]);
+    assert_eq!(probe_found(&work.records(), "network/Net 1"), [Found::Exists]);
+    assert_eq!(probe_found(&work.records(), &format!("user/{}", Plan::email(1))), [Found::Exists]);
 }

@@ -8,10 +8,10 @@ use std::process::Output;
 
 use age::secrecy::SecretString;
 use qmig_execute::xml::{self, Element};
-use qmig_schemas::journal::{Record, SendResult};
+use qmig_schemas::journal::{Found, Record, SendResult};
 use qmig_schemas::manifest::*;
 use qmig_schemas::{BundleContents, sha256_hex, write_bundle};
-use qualys_sim::{Config, Counters, Running};
+use qualys_sim::{Config, Counters, FaultKind, Running, ScriptedFault};
 
 /// The target's API user and password, as the simulator is configured and the binary is given.
 pub const USERNAME: &str = "qmig_api";
@@ -155,6 +155,19 @@ pub fn encrypt(plaintext: &[u8], passphrase: &str) -> Vec<u8> {
 // ---------------------------------------------------------------------------------------------
 // The binary
 
+/// A number from the environment: the size or seed of a test's long variant.
+pub fn env_number(name: &str) -> Option<u64> {
+    std::env::var(name).ok().map(|v| v.parse().unwrap_or_else(|_| panic!("{name} must be a number, got {v}")))
+}
+
+/// What each probe of a request found, from the journal's records.
+pub fn probe_found(records: &[Record], id: &str) -> Vec<Found> {
+    records
+        .iter()
+        .filter_map(|r| if let Record::Probe(p) = r { (p.id == id).then_some(p.found) } else { None })
+        .collect()
+}
+
 /// The binary, with a clean environment: only what a test passes reaches it.
 pub fn qmig(work: &Work) -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_qmig-execute"));
@@ -233,6 +246,11 @@ impl Summary {
 /// A new subscription that knows the binary's credentials.
 pub fn sim_config() -> Config {
     Config { user: USERNAME.into(), password: PASSWORD.into(), ..Config::default() }
+}
+
+/// A fault of the simulator for its Nth mutating call.
+pub fn fault(mutating_call: u64, kind: FaultKind) -> ScriptedFault {
+    ScriptedFault { mutating_call, kind }
 }
 
 pub fn start(config: Config) -> Running {
