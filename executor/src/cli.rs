@@ -27,7 +27,7 @@ pub enum Command {
         bundle: PathBuf,
     },
     /// Send the bundle's requests to the target, in order, journaled and resumable.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Show progress from the journal: done, waiting for a decision, left.
     Status {
         #[arg(value_name = "BUNDLE_DIR")]
@@ -66,6 +66,10 @@ pub struct RunArgs {
     /// settings of the environment are never read.
     #[arg(long, value_name = "URL")]
     pub proxy: Option<String>,
+    /// PEM file of the certificate authorities the target's TLS certificate must chain to
+    /// (a TLS-inspecting proxy's CA, or the system bundle); default: Mozilla's roots.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
     /// Print what would be sent, secrets masked, without a network or a journal.
     #[arg(long)]
     pub dry_run: bool,
@@ -81,8 +85,9 @@ pub struct RunArgs {
     /// First wait after a concurrency block (1960) when the target names none; doubles each time.
     #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = parse_duration)]
     pub concurrency_backoff: Duration,
-    /// Time given to a create whose outcome is unknown, counted from when it was sent, before the
-    /// target is asked whether it was executed (default: the --timeout, as long as a call may run).
+    /// Time a create whose outcome is unknown may still be running at the target, counted from
+    /// when it was sent: a probe that finds nothing before then is asked again after it
+    /// (default: twice --timeout, at least 10m; see the README).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub settle: Option<Duration>,
     /// Unknown outcomes in a row for one request before the run stops.
@@ -121,17 +126,18 @@ pub enum Decision {
     Retry,
 }
 
-/// `250ms`, `5s`, `2m`, or a bare number of seconds.
+/// `250ms`, `5s`, `2m`, `1h`, or a bare number of seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let number: u64 = number.parse().map_err(|_| format!("`{text}` is not a duration such as 250ms, 5s or 2m"))?;
+    let number: u64 = number.parse().map_err(|_| format!("`{text}` is not a duration such as 250ms, 5s, 2m or 1h"))?;
     match unit {
         "ms" => Ok(Duration::from_millis(number)),
         "" | "s" => Ok(Duration::from_secs(number)),
         "m" => Ok(Duration::from_secs(number.saturating_mul(60))),
-        _ => Err(format!("`{text}`: unknown unit `{unit}` (use ms, s or m)")),
+        "h" => Ok(Duration::from_secs(number.saturating_mul(3600))),
+        _ => Err(format!("`{text}`: unknown unit `{unit}` (use ms, s, m or h)")),
     }
 }
 
@@ -159,7 +165,8 @@ mod tests {
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert_eq!(parse_duration("5"), Ok(Duration::from_secs(5)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert!(parse_duration("5h").is_err());
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert!(parse_duration("5d").is_err());
         assert!(parse_duration("s").is_err());
     }
 

@@ -1,9 +1,9 @@
 //! Every way a command can end other than success, and its exit code (see the README).
 
-use qmig_schemas::VerifyError;
+use qmig_schemas::{TargetError, VerifyError};
 
 use crate::credentials::CredentialError;
-use crate::http::TargetError;
+use crate::http::ConnectionError;
 use crate::journal::JournalError;
 use crate::render::RenderError;
 use crate::secrets::SecretsError;
@@ -16,6 +16,8 @@ pub mod exit {
     pub const REFUSED: u8 = 3;
     pub const STOPPED: u8 = 4;
     pub const NEEDS_DECISION: u8 = 5;
+    /// Stopped by SIGINT or SIGTERM (128 + 2, as shells report an interrupted command).
+    pub const INTERRUPTED: u8 = 130;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -29,8 +31,15 @@ pub enum Error {
     DigestMismatch { approved: String, actual: String },
     #[error("--approve `{0}`: expected `sha256:` followed by 64 lowercase hex digits")]
     BadApproval(String),
-    #[error(transparent)]
+    #[error("--target: {0}")]
     Target(#[from] TargetError),
+    #[error(transparent)]
+    Connection(#[from] ConnectionError),
+    #[error(
+        "request {seq} ({id}) was not sent: the TLS connection to the target failed ({reason}); if a proxy inspects \
+         TLS, pass its CA certificate with --ca-file; certificates are always verified"
+    )]
+    Tls { seq: u64, id: String, reason: String },
     #[error(transparent)]
     Journal(#[from] JournalError),
     #[error(transparent)]
@@ -47,6 +56,8 @@ pub enum Error {
          (the object exists{captures}) or `--as retry` (it does not), and run again"
     )]
     NeedsDecision { seq: u64, id: String, why: String, hint: &'static str, captures: String },
+    #[error("writing the output: {0}")]
+    Output(#[from] std::io::Error),
     #[error(
         "request {seq} ({id}) could not be rendered (an internal error: verification should have refused the bundle)"
     )]
@@ -108,10 +119,12 @@ impl Error {
             Error::Bundle(_)
             | Error::DigestMismatch { .. }
             | Error::Target(_)
+            | Error::Connection(_)
+            | Error::Tls { .. }
             | Error::Secrets(_)
             | Error::Credentials(_)
             | Error::Resolve(_) => exit::REFUSED,
-            Error::Journal(JournalError::Io { .. }) | Error::Render { .. } => exit::INTERNAL,
+            Error::Journal(JournalError::Io { .. }) | Error::Render { .. } | Error::Output(_) => exit::INTERNAL,
             Error::Journal(_) => exit::REFUSED,
             Error::BadApproval(_) => exit::USAGE,
             Error::Stopped(_) => exit::STOPPED,

@@ -73,7 +73,8 @@ pub fn is_one_page(root: &Element) -> bool {
     warning || root.child("hasMoreRecords").is_some_and(|m| m.trimmed_text() == "true")
 }
 
-/// The records named `matcher.record`, at any depth, whose fields all equal the given values.
+/// The records named `matcher.record`, at any depth, whose fields all equal the given values
+/// (an empty value: the field is absent or empty).
 pub fn select<'a>(root: &'a Element, matcher: &Match, resolver: &Resolver<'_>) -> Result<Matched<'a>, RenderError> {
     let mut wanted = Vec::with_capacity(matcher.conditions.len());
     for condition in &matcher.conditions {
@@ -84,7 +85,7 @@ pub fn select<'a>(root: &'a Element, matcher: &Match, resolver: &Resolver<'_>) -
         .into_iter()
         .filter(|e| e.name == matcher.record)
         .filter(|record| {
-            wanted.iter().all(|(path, value)| record.path(path).is_some_and(|f| f.trimmed_text() == value.trim()))
+            wanted.iter().all(|(path, value)| record.path(path).map_or("", |f| f.trimmed_text()) == value.trim())
         })
         .collect();
     Ok(match matching.as_slice() {
@@ -233,6 +234,21 @@ mod tests {
             conditions: vec![Condition { field: "N".into(), equals: Value::Text("a".into()) }],
         };
         assert!(matches!(select(&root(twice), &matcher, &resolver), Ok(Matched::Several(2))));
+
+        let tags = "<data><Tag><name>C</name><parentTagId>7</parentTagId></Tag><Tag><name>C</name></Tag></data>";
+        let tag = |parent: &str| Match {
+            record: "Tag".into(),
+            conditions: vec![
+                Condition { field: "name".into(), equals: Value::Text("C".into()) },
+                Condition { field: "parentTagId".into(), equals: Value::Text(parent.into()) },
+            ],
+        };
+        let parent_of = |m: Matched<'_>| match m {
+            Matched::One(tag) => tag.path("parentTagId").map(|p| p.trimmed_text().to_owned()),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(parent_of(select(&root(tags), &tag(""), &resolver).expect("selects")), None, "the root tag");
+        assert_eq!(parent_of(select(&root(tags), &tag("7"), &resolver).expect("selects")), Some("7".into()));
     }
 
     #[test]

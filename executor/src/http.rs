@@ -1,12 +1,14 @@
 //! The connection to the target: HTTPS (plain HTTP only on loopback), Basic auth,
 //! `X-Requested-With`, explicit timeouts, no proxy from the environment, no redirects, no
-//! retries of its own, and no connection reuse.
+//! retries of its own, no connection reuse, and TLS always verified.
 
-use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
-use qmig_schemas::Method;
+use qmig_schemas::{Method, Target};
+use ureq::tls::{PemItem, RootCerts, TlsConfig};
 use zeroize::Zeroizing;
 
 use crate::render::{Wire, joined};
@@ -14,70 +16,42 @@ use crate::render::{Wire, joined};
 /// The largest response body read; list responses of large subscriptions stay well below.
 const BODY_LIMIT: u64 = 256 * 1024 * 1024;
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TargetError {
-    #[error("--target `{0}`: expected a base URL such as https://qualysapi.qualys.eu (scheme and host, no path)")]
-    Malformed(String),
-    #[error("--target `{0}`: plain http is allowed only for a loopback address; use https")]
-    NotHttps(String),
-    #[error("--target `{0}`: credentials in the URL are not allowed; use --username and the password options")]
-    UserInfo(String),
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectionError {
     #[error("--proxy `{url}`: {problem}")]
     Proxy { url: String, problem: String },
+    #[error("--ca-file {path}: {problem}")]
+    CaFile { path: PathBuf, problem: String },
 }
 
 /// The proxy the operator asked for. Its URL is a flag value, visible to other users of the
 /// machine, so it may not carry credentials.
-pub fn proxy(url: &str) -> Result<ureq::Proxy, TargetError> {
-    let problem = |problem: &str| TargetError::Proxy { url: url.to_owned(), problem: problem.to_owned() };
+pub fn proxy(url: &str) -> Result<ureq::Proxy, ConnectionError> {
+    let problem = |problem: &str| ConnectionError::Proxy { url: url.to_owned(), problem: problem.to_owned() };
     if url.split_once("://").map_or(url, |(_, rest)| rest).split('/').next().is_some_and(|a| a.contains('@')) {
         return Err(problem("credentials in a flag value are readable by other users; use a proxy that needs none"));
     }
     ureq::Proxy::new(url).map_err(|e| problem(&e.to_string()))
 }
 
-/// The target's API server, as `scheme://host[:port]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
-    base: String,
-}
-
-impl Target {
-    pub fn parse(url: &str) -> Result<Target, TargetError> {
-        let malformed = || TargetError::Malformed(url.to_owned());
-        let (scheme, rest) = url.split_once("://").ok_or_else(malformed)?;
-        let scheme = scheme.to_ascii_lowercase();
-        let authority = rest.strip_suffix('/').unwrap_or(rest);
-        if authority.contains('@') {
-            return Err(TargetError::UserInfo(url.to_owned()));
+/// The certificate authorities a TLS server must chain to: those of `--ca-file` (a PEM bundle:
+/// a corporate inspection CA, or the operating system's own bundle such as
+/// `/etc/ssl/certs/ca-certificates.crt`), else Mozilla's roots built into the executor.
+/// Verification is never turned off.
+pub fn roots(ca_file: Option<&Path>) -> Result<RootCerts, ConnectionError> {
+    let Some(path) = ca_file else { return Ok(RootCerts::WebPki) };
+    let problem = |problem: String| ConnectionError::CaFile { path: path.to_path_buf(), problem };
+    let pem = std::fs::read(path).map_err(|e| problem(e.to_string()))?;
+    let mut certificates = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        if let PemItem::Certificate(certificate) = item.map_err(|e| problem(e.to_string()))? {
+            certificates.push(certificate);
         }
-        if authority.is_empty() || authority.contains(['/', '?', '#']) || authority.chars().any(char::is_whitespace) {
-            return Err(malformed());
-        }
-        let host = match authority.strip_prefix('[') {
-            Some(v6) => v6.split_once(']').ok_or_else(malformed)?.0,
-            None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
-        };
-        match scheme.as_str() {
-            "https" => {}
-            "http" if is_loopback(host) => {}
-            "http" => return Err(TargetError::NotHttps(url.to_owned())),
-            _ => return Err(malformed()),
-        }
-        Ok(Target { base: format!("{scheme}://{authority}") })
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.base
+    if certificates.is_empty() {
+        return Err(problem("holds no PEM certificate".to_owned()));
     }
-
-    pub fn url(&self, path_and_query: &str) -> String {
-        format!("{}{path_and_query}", self.base)
-    }
-}
-
-fn is_loopback(host: &str) -> bool {
-    host.eq_ignore_ascii_case("localhost") || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    Ok(RootCerts::Specific(Arc::new(certificates)))
 }
 
 /// An answer from the target.
@@ -94,6 +68,9 @@ pub enum SendError {
     /// The request never left: name resolution or connection failed.
     #[error("not sent: {0}")]
     NotSent(String),
+    /// The request never left: the server's TLS certificate or handshake was refused.
+    #[error("not sent: TLS: {0}")]
+    Tls(String),
     /// The request may have reached the target: the outcome is unknown.
     #[error("no answer: {0}")]
     NoAnswer(String),
@@ -112,12 +89,14 @@ impl Client {
         password: &str,
         timeout: Duration,
         proxy: Option<ureq::Proxy>,
+        roots: RootCerts,
     ) -> Client {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
             // Only the proxy asked for on the command line; never one from the environment.
             .proxy(proxy)
+            .tls_config(TlsConfig::builder().root_certs(roots).build())
             // A pooled connection the server has closed can fail after the request was
             // written, which would make an outcome unknown for no reason.
             .max_idle_connections(0)
@@ -176,8 +155,22 @@ fn classify_error(error: ureq::Error) -> SendError {
         ureq::Error::Io(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
             SendError::NotSent(error.to_string())
         }
+        ureq::Error::Tls(_) | ureq::Error::Rustls(_) => SendError::Tls(error.to_string()),
+        // Rustls reports a refused handshake through the first write of the request, which
+        // therefore never left.
+        ureq::Error::Io(e) if e.get_ref().and_then(|e| e.downcast_ref()).is_some_and(refused_handshake) => {
+            SendError::Tls(error.to_string())
+        }
         _ => SendError::NoAnswer(error.to_string()),
     }
+}
+
+fn refused_handshake(error: &rustls::Error) -> bool {
+    use rustls::Error as E;
+    matches!(
+        error,
+        E::InvalidCertificate(_) | E::NoCertificatesPresented | E::PeerIncompatible(_) | E::UnsupportedNameType
+    )
 }
 
 #[cfg(test)]
@@ -185,29 +178,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn accepts_https_and_loopback_http_only() {
-        assert_eq!(
-            Target::parse("https://qualysapi.qualys.eu/").map(|t| t.base),
-            Ok("https://qualysapi.qualys.eu".into())
-        );
-        assert!(Target::parse("HTTPS://qualysapi.qg2.apps.qualys.com:443").is_ok());
-        for loopback in ["http://127.0.0.1:8080", "http://localhost:1", "http://[::1]:9000", "http://127.1.2.3"] {
-            assert!(Target::parse(loopback).is_ok(), "{loopback}");
-        }
-        assert!(matches!(Target::parse("http://qualysapi.qualys.eu"), Err(TargetError::NotHttps(_))));
-        assert!(matches!(Target::parse("http://10.0.0.1:80"), Err(TargetError::NotHttps(_))));
-        assert!(matches!(Target::parse("http://127.0.0.1.example.com"), Err(TargetError::NotHttps(_))));
-        assert!(matches!(Target::parse("https://u:p@host"), Err(TargetError::UserInfo(_))));
-        for bad in ["qualysapi.qualys.eu", "ftp://host", "https://", "https://host/api", "https://host?x=1"] {
-            assert!(matches!(Target::parse(bad), Err(TargetError::Malformed(_))), "{bad}");
-        }
-    }
-
-    #[test]
     fn a_proxy_is_taken_only_without_credentials() {
         assert!(proxy("http://proxy.corp.example:3128").is_ok());
         assert!(proxy("socks5://127.0.0.1:1080").is_ok());
-        assert!(matches!(proxy("http://ops:hunter2@proxy.corp.example:3128"), Err(TargetError::Proxy { .. })));
-        assert!(matches!(proxy("gopher://proxy:70"), Err(TargetError::Proxy { .. })));
+        assert!(matches!(proxy("http://ops:hunter2@proxy.corp.example:3128"), Err(ConnectionError::Proxy { .. })));
+        assert!(matches!(proxy("gopher://proxy:70"), Err(ConnectionError::Proxy { .. })));
     }
 }

@@ -8,7 +8,7 @@
 //! | [`verify`] | `verify`: the offline bundle check, digest last |
 //! | [`run`] | `run`: the checks before the first request, then the replay loop |
 //! | [`status`] | `status` and `resolve` |
-//! | [`journal`], [`state`] | the journal file, and where each request stands according to it |
+//! | [`journal`] | the journal file, its head, and where each request stands according to it |
 //! | [`render`] | a request record to wire bytes: form encoding, body slots, references |
 //! | [`http`] | the target URL rules and the HTTP client |
 //! | [`classify`], [`xml`] | what a response means |
@@ -30,7 +30,6 @@ pub mod progress;
 pub mod render;
 pub mod run;
 pub mod secrets;
-pub mod state;
 pub mod status;
 pub mod verify;
 pub mod xml;
@@ -41,7 +40,7 @@ pub use error::{Error, exit};
 pub fn execute(cli: cli::Cli) -> Result<(), Error> {
     match cli.command {
         cli::Command::Verify { bundle } => verify::verify(&bundle).map(drop),
-        cli::Command::Run(args) => run::run(&args).map(|summary| summary.print()),
+        cli::Command::Run(args) => run::run(&args).map(|summary| summary.iter().for_each(run::Summary::print)),
         cli::Command::Status { bundle, journal } => status::status(&bundle, journal.as_deref()),
         cli::Command::Resolve(args) => status::resolve(&args),
     }

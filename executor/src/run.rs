@@ -7,27 +7,30 @@
 //! object in the target, or when the operator says so (`resolve`).
 
 use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use qmig_schemas::journal::{
     Found, Header, Intent, JOURNAL_FORMAT, Outcome, ProbeResult, Record, SendReason, SendResult,
 };
 use qmig_schemas::{
-    Body, DIGEST_PREFIX, Effect, Method, Param, Probe, Reported, Request, VerifiedBundle, sha256_hex, verify_bundle,
+    Body, DIGEST_PREFIX, Effect, Method, Param, Probe, Reported, Request, Target, VerifiedBundle, sha256_hex,
+    verify_bundle,
 };
 
 use crate::classify::{Verdict, classify};
 use crate::cli::RunArgs;
 use crate::credentials::{self, PASSPHRASE_ENV, PASSWORD_ENV, Source};
-use crate::error::{Error, Stop};
+use crate::error::{Error, Stop, exit};
 use crate::extract::{self, Matched};
-use crate::http::{Client, Reply, SendError, Target};
+use crate::http::{Client, Reply, SendError};
 use crate::journal::{self, Journal};
 use crate::pacing::{Limits, Pacer, Wait};
 use crate::progress::{Progress, seconds};
-use crate::render::{RenderError, Resolver, Wire, render};
+use crate::render::{RenderError, Resolver, render};
 use crate::secrets::{self, Secrets};
-use crate::state::{self, State};
+use qmig_schemas::replay::{Replayed, State};
 
 /// What a run did, printed at its end.
 #[derive(Debug, Default)]
@@ -85,14 +88,15 @@ pub fn print_reported(values: &[(String, String)]) {
     }
 }
 
-pub fn run(args: &RunArgs) -> Result<Summary, Error> {
+/// Runs the bundle, or with `--dry-run` only lists it (no summary then).
+pub fn run(args: &RunArgs) -> Result<Option<Summary>, Error> {
     let bundle = verify_bundle(&args.bundle)?;
     check_approval(&args.approve, &bundle.digest)?;
     let target = Target::parse(&args.target)?;
     let proxy = args.proxy.as_deref().map(crate::http::proxy).transpose()?;
+    let roots = crate::http::roots(args.ca_file.as_deref())?;
     if args.dry_run {
-        dry_run(&bundle, &target)?;
-        return Ok(Summary { total: bundle.manifest.requests.len(), ..Summary::default() });
+        return dry_run(&bundle, &target).map(|()| None);
     }
     let path = journal::path(args.journal.as_deref(), &bundle.digest)?;
     let header = Header {
@@ -104,7 +108,7 @@ pub fn run(args: &RunArgs) -> Result<Summary, Error> {
         at: now(),
     };
     let journal = Journal::open_for_run(&path, &header)?;
-    let replayed = state::replay(&path, &bundle.manifest, journal.records())?;
+    let replayed = journal::replay(&path, &bundle.manifest, journal.records())?;
     let secrets = match (&bundle.manifest.secrets, bundle.secrets_bytes()) {
         (Some(declared), Some(encrypted)) => {
             let source = Source {
@@ -126,13 +130,13 @@ pub fn run(args: &RunArgs) -> Result<Summary, Error> {
         env: PASSWORD_ENV,
     };
     let password = credentials::read(&source)?;
-    let client = Client::new(target, &username, &password, args.timeout, proxy);
+    let client = Client::new(target, &username, &password, args.timeout, proxy, roots);
     drop(password);
 
     let already_done = replayed.done();
     let total = bundle.manifest.requests.len();
     let mut runner = Runner {
-        args,
+        policy: Policy::from(args),
         journal,
         client,
         secrets,
@@ -140,11 +144,29 @@ pub fn run(args: &RunArgs) -> Result<Summary, Error> {
         pacer: Pacer::default(),
         progress: Progress::new(total as u64, already_done as u64),
         summary: Summary { total, already_done, ..Summary::default() },
+        current: on_interrupt(&path),
     };
     let result = runner.all(&bundle, &replayed);
     runner.progress.finish();
     runner.summary.reported = reported(&bundle.manifest.report, &runner.captures);
-    result.map(|()| runner.summary)
+    result.map(|()| Some(runner.summary))
+}
+
+/// On SIGINT or SIGTERM the run ends at once, as a crash would (the journal makes that safe),
+/// saying where it stopped and how to resume. Returns the request under way, for the handler.
+fn on_interrupt(journal: &std::path::Path) -> Arc<Mutex<String>> {
+    let current = Arc::new(Mutex::new("before the first request".to_owned()));
+    let (at, journal) = (Arc::clone(&current), journal.display().to_string());
+    // Only one handler per process: a second run in a process (tests) keeps the first.
+    let _ = ctrlc::set_handler(move || {
+        let at = at.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        eprintln!(
+            "\ninterrupted at {at}; the journal {journal} holds where it stopped: run the same command again to resume \
+             (a request that was under way is checked with its probe, never sent twice blindly)"
+        );
+        std::process::exit(i32::from(exit::INTERRUPTED));
+    });
+    current
 }
 
 fn check_approval(approved: &str, actual: &str) -> Result<(), Error> {
@@ -173,8 +195,38 @@ fn settle_left(sent_at: u64, settle: Duration, now: SystemTime) -> Option<Durati
     ready.duration_since(now).ok().filter(|left| !left.is_zero())
 }
 
-struct Runner<'a> {
-    args: &'a RunArgs,
+/// The shortest default settle time (see `Policy::settle`).
+const MIN_DEFAULT_SETTLE: Duration = Duration::from_secs(600);
+
+/// How the run treats waits, retries and doubt, decided once from the command line.
+struct Policy {
+    /// How long after it was sent a create whose outcome is unknown may still be executing at
+    /// the target. Qualys documents no bound, and a call it is executing is not cancelled when
+    /// the client gives up; so by default twice the time a call is allowed, and at least ten
+    /// minutes. Only a probe run after that may send a create again.
+    settle: Duration,
+    retry_pause: Duration,
+    concurrency_backoff: Duration,
+    max_attempts: u32,
+    time_scale: u32,
+    stop_after: Option<u64>,
+}
+
+impl From<&RunArgs> for Policy {
+    fn from(args: &RunArgs) -> Policy {
+        Policy {
+            settle: args.settle.unwrap_or_else(|| (args.timeout * 2).max(MIN_DEFAULT_SETTLE)),
+            retry_pause: args.retry_pause,
+            concurrency_backoff: args.concurrency_backoff,
+            max_attempts: args.max_attempts,
+            time_scale: args.time_scale,
+            stop_after: args.stop_after,
+        }
+    }
+}
+
+struct Runner {
+    policy: Policy,
     journal: Journal,
     client: Client,
     secrets: Option<Secrets>,
@@ -182,6 +234,7 @@ struct Runner<'a> {
     pacer: Pacer,
     progress: Progress,
     summary: Summary,
+    current: Arc<Mutex<String>>,
 }
 
 /// What the target said to one call, with secrets masked in every text.
@@ -189,21 +242,49 @@ struct Answer {
     verdict: Verdict,
     reply: Option<Reply>,
     document: Option<crate::xml::Document>,
-    limits: Limits,
 }
 
-impl Runner<'_> {
-    fn all(&mut self, bundle: &VerifiedBundle, replayed: &state::Replayed) -> Result<(), Error> {
+/// One call of a request or of its probe, as the bundle declares it.
+#[derive(Clone, Copy)]
+struct Call<'a> {
+    method: Method,
+    path: &'a str,
+    params: &'a [Param],
+    body: Option<&'a Body>,
+}
+
+impl<'a> Call<'a> {
+    fn of(request: &'a Request) -> Call<'a> {
+        Call { method: request.method, path: &request.path, params: &request.params, body: request.body.as_ref() }
+    }
+
+    fn probe(probe: &'a Probe) -> Call<'a> {
+        Call { method: probe.method, path: &probe.path, params: &probe.params, body: probe.body.as_ref() }
+    }
+}
+
+/// A send of a request in progress: the number of its last attempt, why the next is sent, and
+/// when the last one left.
+struct Attempt {
+    number: u32,
+    reason: SendReason,
+    sent_at: u64,
+}
+
+impl Runner {
+    fn all(&mut self, bundle: &VerifiedBundle, replayed: &Replayed) -> Result<(), Error> {
         for (index, request) in bundle.manifest.requests.iter().enumerate() {
             let state = &replayed.states[index];
             if *state == State::Done {
                 continue;
             }
-            if self.args.stop_after.is_some_and(|n| self.summary.done as u64 >= n) {
+            if self.policy.stop_after.is_some_and(|n| self.summary.done as u64 >= n) {
                 self.summary.stopped_early = true;
                 break;
             }
             self.progress.current(request.seq, &request.id);
+            *self.current.lock().unwrap_or_else(PoisonError::into_inner) =
+                format!("request {} ({})", request.seq, request.id);
             let sent_at = replayed.sent_at[index];
             let reason = match state {
                 State::Pending(reason) => Some(*reason),
@@ -212,7 +293,7 @@ impl Runner<'_> {
                 State::Done => None,
             };
             if let Some(reason) = reason {
-                self.send(bundle, request, reason, replayed.attempts[index])?;
+                self.send(bundle, request, Attempt { number: replayed.attempts[index], reason, sent_at: 0 })?;
             }
             self.summary.done += 1;
             self.progress.advance();
@@ -220,59 +301,12 @@ impl Runner<'_> {
         Ok(())
     }
 
-    fn resolver(&self, masked: bool) -> Resolver<'_> {
-        Resolver { captures: &self.captures, secrets: self.secrets.as_ref(), masked }
+    fn resolver(&self) -> Resolver<'_> {
+        Resolver { captures: &self.captures, secrets: self.secrets.as_ref(), masked: false }
     }
 
     fn mask(&self, text: &str) -> String {
         self.secrets.as_ref().map_or_else(|| text.to_owned(), |s| s.mask(text))
-    }
-
-    fn pace(&mut self, endpoint: &str, id: &str) {
-        if let Some(wait) = self.pacer.before_call(endpoint, Instant::now()) {
-            self.wait(wait, id);
-        }
-    }
-
-    /// A create without a clear answer (lost, cut off, a server error, a crash) may still be
-    /// running at the target: asking about it at once could find nothing and send it a second
-    /// time. It is given `--settle` (default: as long as a call may take) from when it was sent.
-    fn let_attempt_settle(&mut self, sent_at: Option<u64>, id: &str) {
-        let settle = self.args.settle.unwrap_or(self.args.timeout);
-        if let Some(left) = sent_at.and_then(|at| settle_left(at, settle, SystemTime::now())) {
-            self.progress.note(&format!("{id}: waiting {} for its last attempt to settle", seconds(left)));
-            std::thread::sleep(left);
-        }
-    }
-
-    fn pause(&mut self) {
-        std::thread::sleep(self.args.retry_pause);
-    }
-
-    /// One call and what it came to. Transport failures that may have reached the target are
-    /// an unknown verdict; ones that certainly did not are returned as errors.
-    fn call(&mut self, endpoint: &str, wire: &Wire) -> Result<Answer, String> {
-        let reply = match self.client.send(wire) {
-            Ok(reply) => reply,
-            Err(SendError::NotSent(reason)) => return Err(self.mask(&reason)),
-            Err(SendError::NoAnswer(reason)) => {
-                let verdict = Verdict::Unknown { reason: self.mask(&reason) };
-                return Ok(Answer { verdict, reply: None, document: None, limits: Limits::default() });
-            }
-        };
-        let headers = reply.headers.iter().map(|(n, v)| (n.as_str(), v.as_str()));
-        let limits = Limits::from_headers(headers).scaled(self.args.time_scale);
-        self.pacer.observe(endpoint, limits, Instant::now());
-        let classified = classify(reply.status, &reply.body);
-        let verdict = match classified.verdict {
-            Verdict::Failed { code, text } => {
-                Verdict::Failed { code: code.map(|c| self.mask(&c)), text: self.mask(&text) }
-            }
-            Verdict::RegistrationPending { text } => Verdict::RegistrationPending { text: self.mask(&text) },
-            Verdict::Unknown { reason } => Verdict::Unknown { reason: self.mask(&reason) },
-            other => other,
-        };
-        Ok(Answer { verdict, reply: Some(reply), document: classified.document, limits })
     }
 
     fn wait(&mut self, wait: Wait, id: &str) {
@@ -281,86 +315,148 @@ impl Runner<'_> {
         self.progress.wait(wait, id);
     }
 
-    /// Sends a request until it is done, or the run must stop.
-    fn send(&mut self, bundle: &VerifiedBundle, request: &Request, first: SendReason, sent: u32) -> Result<(), Error> {
+    /// One exchange with the target, shared by requests and probes: paced, rendered, sent, and
+    /// sent again after the wait the target asks for while it blocks the call (a blocked call
+    /// was not executed). For a request (`attempt`), every send is announced in the journal
+    /// before it leaves and every block recorded after. Returns an answer that is not a block.
+    fn exchange(
+        &mut self,
+        bundle: &VerifiedBundle,
+        request: &Request,
+        call: Call<'_>,
+        mut attempt: Option<&mut Attempt>,
+    ) -> Result<Answer, Error> {
         // Qualys limits each API; whether the actions of one path (a list and a create) count
         // apart is not documented, so they are paced together: that can only wait more.
-        let endpoint = request.path.as_str();
-        let (seq, id) = (request.seq, request.id.clone());
-        let (mut reason, mut attempt, mut blocked, mut unknown) = (first, sent, 0u32, 0u32);
+        let (endpoint, seq, id) = (call.path, request.seq, request.id.clone());
+        let mut blocked = 0u32;
         loop {
-            attempt += 1;
-            self.pace(endpoint, &id);
-            let body = request.body.as_ref().map(|b| (b, bundle.body_bytes(b)));
-            let wire = render(request.method, &request.path, &request.params, body, &self.resolver(false))
-                .map_err(unrenderable(request))?;
-            let sent_at = now();
-            self.journal.append(&Record::Intent(Intent { seq, id: id.clone(), attempt, reason, at: sent_at }))?;
-            if reason != SendReason::First {
-                self.summary.retries += 1;
+            if let Some(wait) = self.pacer.before_call(endpoint, Instant::now()) {
+                self.wait(wait, &id);
             }
-            let answer = self.call(endpoint, &wire);
-            drop(wire);
-            let answer = match answer {
-                Ok(answer) => answer,
-                Err(reason) => {
-                    let message = Some(format!("not sent: {reason}"));
-                    self.settle(Outcome { message, ..outcome(request, attempt, SendResult::Error, None) })?;
-                    return Err(Stop::Unreachable { seq, id, reason }.into());
+            let body = call.body.map(|b| (b, bundle.body_bytes(b)));
+            let wire =
+                render(call.method, call.path, call.params, body, &self.resolver()).map_err(unrenderable(request))?;
+            if let Some(attempt) = attempt.as_deref_mut() {
+                attempt.number += 1;
+                attempt.sent_at = now();
+                let (number, reason, at) = (attempt.number, attempt.reason, attempt.sent_at);
+                self.journal.append(&Record::Intent(Intent { seq, id: id.clone(), attempt: number, reason, at }))?;
+                if reason != SendReason::First {
+                    self.summary.retries += 1;
                 }
-            };
+            } else {
+                self.summary.probes += 1;
+            }
+            let sent = self.client.send(&wire);
+            drop(wire);
+            match sent {
+                Ok(reply) => {
+                    let headers = reply.headers.iter().map(|(n, v)| (n.as_str(), v.as_str()));
+                    let limits = Limits::from_headers(headers).scaled(self.policy.time_scale);
+                    self.pacer.observe(endpoint, limits, Instant::now());
+                    let classified = classify(reply.status, &reply.body);
+                    if let Verdict::Blocked { block, code } = &classified.verdict {
+                        let backoff = self.policy.concurrency_backoff;
+                        let wait = Pacer::after_block(&limits, *block, blocked, backoff);
+                        if let Some(attempt) = attempt.as_deref() {
+                            let base = outcome(request, attempt.number, SendResult::Blocked, Some(&reply));
+                            let wait_secs = Some(wait.duration.as_secs());
+                            self.settle(Outcome { qualys_code: Some(code.clone()), wait_secs, ..base })?;
+                        }
+                        self.wait(wait, &id);
+                        blocked += 1;
+                        if let Some(attempt) = attempt.as_deref_mut() {
+                            attempt.reason = SendReason::AfterBlocked;
+                        }
+                        continue;
+                    }
+                    let (verdict, document) = (self.masked(classified.verdict), classified.document);
+                    return Ok(Answer { verdict, reply: Some(reply), document });
+                }
+                Err(SendError::NoAnswer(reason)) => {
+                    let verdict = Verdict::Unknown { reason: self.mask(&reason) };
+                    return Ok(Answer { verdict, reply: None, document: None });
+                }
+                Err(SendError::NotSent(reason)) => {
+                    return Err(self.not_sent(request, attempt.as_deref(), &reason, false));
+                }
+                Err(SendError::Tls(reason)) => return Err(self.not_sent(request, attempt.as_deref(), &reason, true)),
+            }
+        }
+    }
+
+    /// A call that certainly did not reach the target: recorded as an error of its attempt (a
+    /// request's), and the run stops; a TLS failure is a refusal the operator must fix.
+    fn not_sent(&mut self, request: &Request, attempt: Option<&Attempt>, reason: &str, tls: bool) -> Error {
+        let (seq, id, reason) = (request.seq, request.id.clone(), self.mask(reason));
+        if let Some(attempt) = attempt {
+            let base = outcome(request, attempt.number, SendResult::Error, None);
+            if let Err(e) = self.settle(Outcome { message: Some(format!("not sent: {reason}")), ..base }) {
+                return e;
+            }
+        }
+        if tls { Error::Tls { seq, id, reason } } else { Stop::Unreachable { seq, id, reason }.into() }
+    }
+
+    fn masked(&self, verdict: Verdict) -> Verdict {
+        match verdict {
+            Verdict::Failed { code, text } => {
+                Verdict::Failed { code: code.map(|c| self.mask(&c)), text: self.mask(&text) }
+            }
+            Verdict::RegistrationPending { text } => Verdict::RegistrationPending { text: self.mask(&text) },
+            Verdict::Unknown { reason } => Verdict::Unknown { reason: self.mask(&reason) },
+            other => other,
+        }
+    }
+
+    /// Sends a request until it is done, or the run must stop.
+    fn send(&mut self, bundle: &VerifiedBundle, request: &Request, mut attempt: Attempt) -> Result<(), Error> {
+        let (seq, id) = (request.seq, request.id.clone());
+        let mut unknown = 0u32;
+        loop {
+            let answer = self.exchange(bundle, request, Call::of(request), Some(&mut attempt))?;
             let status = answer.reply.as_ref().map(|r| r.status);
-            match &answer.verdict {
-                Verdict::Success => {
-                    let taken = match &answer.document {
-                        Some(document) => extract::captures(&document.root, &request.captures, &self.resolver(false)),
+            let base = outcome(request, attempt.number, SendResult::Error, answer.reply.as_ref());
+            match (&answer.verdict, &answer.document) {
+                (Verdict::Success, document) => {
+                    let taken = match document {
+                        Some(document) => extract::captures(&document.root, &request.captures, &self.resolver()),
                         None => Ok(BTreeMap::new()),
                     };
                     return match taken {
                         Ok(captures) => {
-                            let base = outcome(request, attempt, SendResult::Done, Some(&answer));
-                            self.settle(Outcome { captures: captures.clone(), ..base })?;
+                            self.settle(Outcome { result: SendResult::Done, captures: captures.clone(), ..base })?;
                             self.captures.extend(captures);
                             Ok(())
                         }
                         Err(e) => {
                             let problem = self.mask(&e.to_string());
-                            let base = outcome(request, attempt, SendResult::CaptureMissing, Some(&answer));
-                            self.settle(Outcome { message: Some(problem.clone()), ..base })?;
+                            let result = SendResult::CaptureMissing;
+                            self.settle(Outcome { result, message: Some(problem.clone()), ..base })?;
                             Err(Stop::CaptureMissing { seq, id, problem }.into())
                         }
                     };
                 }
-                Verdict::Blocked { block, code } => {
-                    let wait = Pacer::after_block(&answer.limits, *block, blocked, self.args.concurrency_backoff);
-                    let base = outcome(request, attempt, SendResult::Blocked, Some(&answer));
-                    let wait_secs = Some(wait.duration.as_secs());
-                    self.settle(Outcome { qualys_code: Some(code.clone()), wait_secs, ..base })?;
-                    self.wait(wait, &id);
-                    blocked += 1;
-                    reason = SendReason::AfterBlocked;
-                }
-                Verdict::RegistrationPending { text } => {
-                    let base = outcome(request, attempt, SendResult::Error, Some(&answer));
+                (Verdict::RegistrationPending { text }, _) => {
                     let (qualys_code, message) = (Some("2003".to_owned()), Some(text.clone()));
                     self.settle(Outcome { qualys_code, message, ..base })?;
                     return Err(Stop::Registration { seq, id, text: text.clone() }.into());
                 }
-                Verdict::Failed { code, text } => {
-                    let base = outcome(request, attempt, SendResult::Error, Some(&answer));
+                (Verdict::Failed { code, text }, _) => {
                     self.settle(Outcome { qualys_code: code.clone(), message: Some(text.clone()), ..base })?;
                     return Err(Stop::Refused { seq, id, status, code: code.clone(), text: text.clone() }.into());
                 }
-                Verdict::Unknown { reason: why } => {
-                    let base = outcome(request, attempt, SendResult::Unknown, Some(&answer));
-                    self.settle(Outcome { message: Some(why.clone()), ..base })?;
+                (verdict, _) => {
+                    let why = unknown_reason(verdict);
+                    self.settle(Outcome { result: SendResult::Unknown, message: Some(why.clone()), ..base })?;
                     unknown += 1;
-                    if unknown >= self.args.max_attempts {
-                        return Err(Stop::NoAnswer { seq, id, attempts: unknown, last: why.clone() }.into());
+                    if unknown >= self.policy.max_attempts {
+                        return Err(Stop::NoAnswer { seq, id, attempts: unknown, last: why }.into());
                     }
-                    self.pause();
-                    match self.after_unknown(bundle, request, why, Some(sent_at), false)? {
-                        Some(next) => reason = next,
+                    std::thread::sleep(self.policy.retry_pause);
+                    match self.after_unknown(bundle, request, &why, Some(attempt.sent_at), false)? {
+                        Some(next) => attempt.reason = next,
                         None => return Ok(()),
                     }
                 }
@@ -384,61 +480,82 @@ impl Runner<'_> {
         executed: bool,
     ) -> Result<Option<SendReason>, Error> {
         let (seq, id) = (request.seq, &request.id);
-        if request.effect == Effect::Create && !executed {
-            self.let_attempt_settle(sent_at, id);
-        }
-        match (request.effect, &request.probe) {
+        let probe = match (request.effect, &request.probe) {
             (Effect::Read | Effect::Idempotent, _) => {
                 let effect = if request.effect == Effect::Read { "a read-only" } else { "an idempotent" };
                 self.progress.note(&format!("#{seq} {id}: {why}; sending it again ({effect} request may be repeated)"));
-                Ok(Some(SendReason::AfterUnknownOutcome))
-            }
-            (Effect::Create, Some(probe)) => {
-                self.progress.note(&format!("#{seq} {id}: {why}; asking the target whether it exists (probe)"));
-                match self.probe(bundle, request, probe)? {
-                    Found::Exists => Ok(None),
-                    Found::Absent if executed => {
-                        Err(needs_decision(request, &format!("{why}; yet its probe finds no such object"), ""))
-                    }
-                    Found::Absent => Ok(Some(SendReason::AfterProbeAbsent)),
-                    Found::Several => Err(needs_decision(request, "its probe found several matching objects", "")),
-                }
+                return Ok(Some(SendReason::AfterUnknownOutcome));
             }
             (Effect::Create, None) => {
-                Err(needs_decision(request, why, " (it creates an object and declares no probe)"))
+                return Err(needs_decision(request, why, " (it creates an object and declares no probe)"));
             }
+            (Effect::Create, Some(probe)) => probe,
+        };
+        self.progress.note(&format!("#{seq} {id}: {why}; asking the target whether it exists (probe)"));
+        loop {
+            let (found, captures, response_sha256) = self.probe(bundle, request, probe)?;
+            // A create the target may still be executing is not absent yet: it is asked again
+            // once the attempt has settled, and only that answer may send it again.
+            let left = sent_at
+                .filter(|_| found == Found::Absent && !executed)
+                .and_then(|at| settle_left(at, self.policy.settle, SystemTime::now()));
+            if let Some(left) = left {
+                self.progress
+                    .note(&format!("#{seq} {id}: probe: not found yet; asking again in {} (--settle)", seconds(left)));
+                std::thread::sleep(left);
+                continue;
+            }
+            let record =
+                ProbeResult { seq, id: id.clone(), found, captures: captures.clone(), response_sha256, at: now() };
+            self.journal.append(&Record::Probe(record))?;
+            self.captures.extend(captures);
+            let said = match found {
+                Found::Exists => "it exists; counted as done",
+                Found::Absent => "it does not exist; sending it again",
+                Found::Several => "several objects match",
+            };
+            self.progress.note(&format!("#{seq} {id}: probe: {said}"));
+            return match found {
+                Found::Exists => Ok(None),
+                Found::Absent if executed => {
+                    Err(needs_decision(request, &format!("{why}; yet its probe finds no such object"), ""))
+                }
+                Found::Absent => Ok(Some(SendReason::AfterProbeAbsent)),
+                Found::Several => Err(needs_decision(
+                    request,
+                    "its probe found several objects that match it",
+                    " (which one it created, if any, only the operator can tell)",
+                )),
+            };
         }
     }
 
-    fn probe(&mut self, bundle: &VerifiedBundle, request: &Request, probe: &Probe) -> Result<Found, Error> {
-        let endpoint = probe.path.as_str();
+    /// Asks the target whether the request's object exists: what it found, the captures read
+    /// from it, and the hash of the answer.
+    fn probe(
+        &mut self,
+        bundle: &VerifiedBundle,
+        request: &Request,
+        probe: &Probe,
+    ) -> Result<(Found, BTreeMap<String, String>, String), Error> {
         let (seq, id) = (request.seq, request.id.clone());
-        let (mut blocked, mut unknown) = (0u32, 0u32);
+        let mut unknown = 0u32;
         loop {
-            self.pace(endpoint, &id);
-            let body = probe.body.as_ref().map(|b| (b, bundle.body_bytes(b)));
-            let wire = render(probe.method, &probe.path, &probe.params, body, &self.resolver(false))
-                .map_err(unrenderable(request))?;
-            self.summary.probes += 1;
-            let answer =
-                self.call(endpoint, &wire).map_err(|reason| Stop::Unreachable { seq, id: id.clone(), reason })?;
-            let failed = |status, code: &Option<String>, text: &str| Stop::ProbeFailed {
-                seq,
-                id: id.clone(),
-                status,
-                code: code.clone(),
-                text: text.to_owned(),
-            };
+            let answer = self.exchange(bundle, request, Call::probe(probe), None)?;
             let status = answer.reply.as_ref().map(|r| r.status);
+            let failed = |code: &Option<String>, text: &str| {
+                let (id, code, text) = (id.clone(), code.clone(), text.to_owned());
+                Stop::ProbeFailed { seq, id, status, code, text }
+            };
             match (&answer.verdict, &answer.document, &answer.reply) {
                 (Verdict::Success, Some(document), Some(reply)) => {
-                    let resolver = self.resolver(false);
+                    let resolver = self.resolver();
                     let matched =
                         extract::select(&document.root, &probe.exists, &resolver).map_err(unrenderable(request))?;
                     let (found, captures) = match matched {
                         Matched::One(record) => {
                             let captures = extract::probe_captures(record, &probe.captures)
-                                .map_err(|e| failed(status, &None, &self.mask(&e.to_string())))?;
+                                .map_err(|e| failed(&None, &self.mask(&e.to_string())))?;
                             (Found::Exists, captures)
                         }
                         Matched::None if extract::is_one_page(&document.root) => {
@@ -448,53 +565,35 @@ impl Runner<'_> {
                         Matched::None => (Found::Absent, BTreeMap::new()),
                         Matched::Several(_) => (Found::Several, BTreeMap::new()),
                     };
-                    let record = ProbeResult {
-                        seq,
-                        id: id.clone(),
-                        found,
-                        captures: captures.clone(),
-                        response_sha256: sha256_hex(&reply.body),
-                        at: now(),
-                    };
-                    self.journal.append(&Record::Probe(record))?;
-                    self.captures.extend(captures);
-                    let said = match found {
-                        Found::Exists => "it exists; counted as done",
-                        Found::Absent => "it does not exist; sending it again",
-                        Found::Several => "several objects match",
-                    };
-                    self.progress.note(&format!("#{seq} {id}: probe: {said}"));
-                    return Ok(found);
+                    return Ok((found, captures, sha256_hex(&reply.body)));
                 }
-                (Verdict::Blocked { block, .. }, _, _) => {
-                    let wait = Pacer::after_block(&answer.limits, *block, blocked, self.args.concurrency_backoff);
-                    self.wait(wait, &id);
-                    blocked += 1;
-                }
-                (Verdict::Failed { code, text }, _, _) => return Err(failed(status, code, text).into()),
+                (Verdict::Failed { code, text }, _, _) => return Err(failed(code, text).into()),
                 (Verdict::RegistrationPending { text }, _, _) => {
                     return Err(Stop::Registration { seq, id, text: text.clone() }.into());
                 }
                 (verdict, _, _) => {
-                    let why = match verdict {
-                        Verdict::Unknown { reason } => reason.clone(),
-                        _ => "a success without a readable body".to_owned(),
-                    };
+                    let why = unknown_reason(verdict);
                     unknown += 1;
-                    if unknown >= self.args.max_attempts {
+                    if unknown >= self.policy.max_attempts {
                         return Err(Stop::NoAnswer { seq, id, attempts: unknown, last: why }.into());
                     }
                     self.progress.note(&format!("#{seq} {id}: probe: {why}; asking again"));
-                    self.pause();
+                    std::thread::sleep(self.policy.retry_pause);
                 }
             }
         }
     }
 }
 
-/// The outcome record of an attempt, with what the answer (if any) says about status and body.
-fn outcome(request: &Request, attempt: u32, result: SendResult, answer: Option<&Answer>) -> Outcome {
-    let reply = answer.and_then(|a| a.reply.as_ref());
+fn unknown_reason(verdict: &Verdict) -> String {
+    match verdict {
+        Verdict::Unknown { reason } => reason.clone(),
+        _ => "a success without a readable body".to_owned(),
+    }
+}
+
+/// The outcome record of an attempt, with what the reply (if any) says about status and body.
+fn outcome(request: &Request, attempt: u32, result: SendResult, reply: Option<&Reply>) -> Outcome {
     Outcome {
         seq: request.seq,
         id: request.id.clone(),
@@ -521,41 +620,48 @@ fn needs_decision(request: &Request, why: &str, hint: &'static str) -> Error {
 }
 
 /// Prints every request (and probe) as it would be sent, secrets masked and captures not yet
-/// known shown as their placeholders. Touches neither the network nor the journal.
+/// known shown as their placeholders. Touches neither the network nor the journal. A reader
+/// that stops reading (`| head`) ends the listing quietly.
 fn dry_run(bundle: &VerifiedBundle, target: &Target) -> Result<(), Error> {
     let none = BTreeMap::new();
     let resolver = Resolver { captures: &none, secrets: None, masked: true };
-    let show = |request: &Request, call: (Method, &str, &[Param], Option<&Body>), indent: &str| {
-        let (method, path, params, body) = call;
-        let body = body.map(|b| (b, bundle.body_bytes(b)));
-        let wire = render(method, path, params, body, &resolver).map_err(unrenderable(request))?;
-        println!("{indent}{} {}", method.as_str(), target.url(&wire.target));
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let show = |out: &mut dyn std::io::Write, request: &Request, call: Call<'_>, indent: &str| {
+        let body = call.body.map(|b| (b, bundle.body_bytes(b)));
+        let wire = render(call.method, call.path, call.params, body, &resolver).map_err(unrenderable(request))?;
+        writeln!(out, "{indent}{} {}", call.method.as_str(), target.url(&wire.target))?;
         if let Some(content_type) = &wire.content_type {
-            println!("{indent}Content-Type: {content_type}");
+            writeln!(out, "{indent}Content-Type: {content_type}")?;
         }
         for line in String::from_utf8_lossy(&wire.body).lines() {
-            println!("{indent}| {line}");
+            writeln!(out, "{indent}| {line}")?;
         }
         Ok::<(), Error>(())
     };
-    for request in &bundle.manifest.requests {
-        let effect = match request.effect {
-            Effect::Create => "create",
-            Effect::Idempotent => "idempotent",
-            Effect::Read => "read",
-        };
-        println!("#{} {} [{effect}] {}", request.seq, request.id, request.summary);
-        show(request, (request.method, &request.path, &request.params, request.body.as_ref()), "  ")?;
-        for capture in &request.captures {
-            println!("  captures {}", capture.name);
+    let mut listing = || {
+        for request in &bundle.manifest.requests {
+            let effect = match request.effect {
+                Effect::Create => "create",
+                Effect::Idempotent => "idempotent",
+                Effect::Read => "read",
+            };
+            writeln!(out, "#{} {} [{effect}] {}", request.seq, request.id, request.summary)?;
+            show(&mut out, request, Call::of(request), "  ")?;
+            for capture in &request.captures {
+                writeln!(out, "  captures {}", capture.name)?;
+            }
+            if let Some(probe) = &request.probe {
+                writeln!(out, "  probe (exists when one {} matches):", probe.exists.record)?;
+                show(&mut out, request, Call::probe(probe), "    ")?;
+            }
         }
-        if let Some(probe) = &request.probe {
-            println!("  probe (exists when one {} matches):", probe.exists.record);
-            show(request, (probe.method, &probe.path, &probe.params, probe.body.as_ref()), "    ")?;
-        }
+        writeln!(out, "digest: {}", bundle.digest)?;
+        Ok::<(), Error>(out.flush()?)
+    };
+    match listing() {
+        Err(Error::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
     }
-    println!("digest: {}", bundle.digest);
-    Ok(())
 }
 
 #[cfg(test)]
@@ -571,5 +677,20 @@ mod tests {
         assert_eq!(settle_left(1_000, settle, sent + Duration::from_secs(31)), None);
         assert_eq!(settle_left(1_000, settle, sent + Duration::from_secs(3_600)), None);
         assert_eq!(settle_left(1_000, Duration::ZERO, sent), None);
+    }
+
+    #[test]
+    fn the_default_settle_time_outlasts_a_call_the_target_may_still_be_running() {
+        use clap::Parser as _;
+        let policy = |extra: &[&str]| {
+            let base = ["qmig-execute", "run", "b", "--target", "https://t", "--approve", "a"];
+            let cli = crate::cli::Cli::parse_from(base.iter().chain(extra));
+            let crate::cli::Command::Run(args) = cli.command else { panic!("run") };
+            Policy::from(&*args).settle
+        };
+        assert_eq!(policy(&[]), Duration::from_secs(600), "twice the 300 s timeout");
+        assert_eq!(policy(&["--timeout", "1s"]), Duration::from_secs(600), "never less than 10 minutes");
+        assert_eq!(policy(&["--timeout", "10m"]), Duration::from_secs(1200));
+        assert_eq!(policy(&["--timeout", "1s", "--settle", "3s"]), Duration::from_secs(3), "as the operator says");
     }
 }

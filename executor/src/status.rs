@@ -11,7 +11,7 @@ use crate::cli::{self, ResolveArgs};
 use crate::error::{Error, ResolveError};
 use crate::journal::{self, Journal, JournalError};
 use crate::run::{now, print_reported, reported};
-use crate::state::{self, State};
+use qmig_schemas::replay::State;
 
 pub fn status(dir: &Path, journal: Option<&Path>) -> Result<(), Error> {
     let bundle = verify_bundle(dir)?;
@@ -33,7 +33,7 @@ pub fn status(dir: &Path, journal: Option<&Path>) -> Result<(), Error> {
     if running {
         println!("a run holds the journal's lock right now");
     }
-    let replayed = state::replay(&path, &bundle.manifest, &records)?;
+    let replayed = journal::replay(&path, &bundle.manifest, &records)?;
     println!("done: {} of {} requests", replayed.done(), requests.len());
     for (request, state) in requests.iter().zip(&replayed.states) {
         let (what, why) = match state {
@@ -66,7 +66,7 @@ pub fn resolve(args: &ResolveArgs) -> Result<(), Error> {
     let bundle = verify_bundle(&args.bundle)?;
     let path = journal::path(args.journal.as_deref(), &bundle.digest)?;
     let mut journal = Journal::open_existing(&path, &bundle.digest)?;
-    let replayed = state::replay(&path, &bundle.manifest, journal.records())?;
+    let replayed = journal::replay(&path, &bundle.manifest, journal.records())?;
     let (index, request) = bundle
         .manifest
         .requests

@@ -1,7 +1,8 @@
-//! The executor's journal (format 1): one JSON record per line, append-only.
+//! The executor's journal (format 2): one JSON record per line, append-only.
 //!
-//! The first line is a [`Header`] that binds the journal to one bundle digest, one executor
-//! version and one target. Every send is announced by an [`Intent`] synced to disk before the
+//! The first line is a [`Header`] that binds the journal to its format, one bundle digest and
+//! one target (not to the executor's version: a patched executor of the same journal format
+//! resumes it). Every send is announced by an [`Intent`] synced to disk before the
 //! request leaves, and closed by an [`Outcome`] synced after the answer. A request whose last
 //! intent has no outcome was interrupted: its effect on the target is unknown, and only its
 //! probe ([`ProbeResult`]) or an operator ([`Decision`]) may settle it.
@@ -12,9 +13,10 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
 
 /// The only journal format this crate reads and writes.
-pub const JOURNAL_FORMAT: u32 = 1;
+pub const JOURNAL_FORMAT: u32 = 2;
 
 /// The JSON Schema of one journal line.
 pub const JOURNAL_SCHEMA: &str = include_str!("../json/journal.schema.json");
@@ -28,6 +30,7 @@ pub enum Record {
     Outcome(Outcome),
     Probe(ProbeResult),
     Decision(Decision),
+    Lost(Lost),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,7 +39,7 @@ pub struct Header {
     pub journal_format: u32,
     /// The digest of the bundle this journal replays (`sha256:<hex>`).
     pub bundle_digest: String,
-    /// Name and version of the executor that started the journal; another version refuses it.
+    /// Name and version of the executor that started the journal, for the record only.
     pub executor: String,
     pub executor_version: String,
     /// The target's base URL, so a journal is never resumed against another subscription.
@@ -166,11 +169,123 @@ pub struct Decision {
     pub at: u64,
 }
 
+/// Written when the journal holds fewer records than its head says were synced (restored from
+/// a backup, copied during a run, a file system that lost a tail). Whatever the lost records
+/// said is unknown, so from here on no request that is not proven done may be sent on the
+/// journal's word: a create is probed (or left to the operator) before it is sent again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lost {
+    /// Records the head says were synced.
+    pub synced: u64,
+    /// Records the journal held.
+    pub found: u64,
+    /// When the head was last synced: a lost attempt was sent no later than this.
+    pub synced_at: u64,
+    pub at: u64,
+}
+
+/// The journal's head, kept in a small file next to it (`<journal>.head`) and synced after
+/// every record: how many records the journal held, and the chained SHA-256 of their lines,
+/// so that a journal that lost or changed synced records is told apart from one that did not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Head {
+    pub journal_format: u32,
+    pub records: u64,
+    /// `sha256(previous chain || line)` over every line, starting from 64 zeros.
+    pub chain: String,
+    pub at: u64,
+}
+
+/// What every journal starts with: its first record is a header.
+pub const HEADER_START: &[u8] = br#"{"record":"header""#;
+
+/// The head file is rewritten in place as one line of this width: one write, never torn.
+const HEAD_WIDTH: usize = 192;
+
+/// A journal line that is not what a run writes there.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {problem}")]
+pub struct LineError {
+    /// 1-based.
+    pub line: usize,
+    pub problem: String,
+}
+
+/// Every complete line of a journal's bytes, without its newline.
+pub fn complete_lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
+    bytes.split_inclusive(|&b| b == b'\n').filter(|l| l.ends_with(b"\n")).map(|l| &l[..l.len() - 1])
+}
+
+/// The records of every complete line, and the length of those lines. The first record must be
+/// the only header. A last line without its newline was never synced, and is not read.
+pub fn parse_lines(bytes: &[u8]) -> Result<(Vec<Record>, usize), LineError> {
+    let complete_len = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let mut records = Vec::new();
+    for (index, line) in complete_lines(&bytes[..complete_len]).enumerate() {
+        let corrupt = |problem: &str| LineError { line: index + 1, problem: problem.to_owned() };
+        let record: Record = serde_json::from_slice(line).map_err(|e| corrupt(&e.to_string()))?;
+        match (&record, index) {
+            (Record::Header(_), 0) => {}
+            (Record::Header(_), _) => return Err(corrupt("a second header")),
+            (_, 0) => return Err(corrupt("the first line is not a header")),
+            _ => {}
+        }
+        records.push(record);
+    }
+    Ok((records, complete_len))
+}
+
+/// The hash chain over lines: `sha256(previous || line)`, starting from 32 zero bytes.
+pub fn chained(previous: &[u8; 32], line: &[u8]) -> [u8; 32] {
+    Sha256::new().chain_update(previous).chain_update(line).finalize().into()
+}
+
+/// What a journal's complete lines are, compared with its head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Integrity {
+    /// Every record the head counts is there, unchanged (records after them were synced
+    /// before the head could be).
+    Intact,
+    /// Records the head counts are missing.
+    Lost { synced: u64, found: u64, synced_at: u64 },
+    /// The records the head counts are not those it hashed.
+    Edited { records: u64 },
+}
+
+impl Head {
+    /// The head's line, padded to a fixed width.
+    pub fn to_line(&self) -> String {
+        let json = serde_json::to_string(self).unwrap_or_default();
+        format!("{json:<width$}\n", width = HEAD_WIDTH - 1)
+    }
+
+    pub fn parse(text: &str) -> Result<Head, String> {
+        let head: Head = serde_json::from_str(text.trim()).map_err(|e| format!("not a journal head ({e})"))?;
+        if head.journal_format != JOURNAL_FORMAT {
+            return Err(format!("journal format {} is not supported", head.journal_format));
+        }
+        Ok(head)
+    }
+
+    /// Compares the journal's complete lines with what the head says was synced.
+    pub fn check(&self, complete: &[u8]) -> Integrity {
+        let found = complete_lines(complete).count() as u64;
+        if found < self.records {
+            return Integrity::Lost { synced: self.records, found, synced_at: self.at };
+        }
+        let counted = usize::try_from(self.records).unwrap_or(usize::MAX);
+        let chain = complete_lines(complete).take(counted).fold([0; 32], |chain, line| chained(&chain, line));
+        if hex::encode(chain) == self.chain { Integrity::Intact } else { Integrity::Edited { records: self.records } }
+    }
+}
+
 impl Record {
     /// The request a record is about (`None` for the header).
     pub fn request(&self) -> Option<(u64, &str)> {
         match self {
-            Record::Header(_) => None,
+            Record::Header(_) | Record::Lost(_) => None,
             Record::Intent(r) => Some((r.seq, &r.id)),
             Record::Outcome(r) => Some((r.seq, &r.id)),
             Record::Probe(r) => Some((r.seq, &r.id)),
@@ -229,6 +344,7 @@ mod tests {
                 captures,
                 at: 5,
             }),
+            Record::Lost(Lost { synced: 9, found: 4, synced_at: 5, at: 6 }),
         ]
     }
 

@@ -15,13 +15,16 @@
 
 pub mod journal;
 pub mod manifest;
+pub mod replay;
 #[cfg(feature = "validate")]
 pub mod schema;
 pub mod sums;
+pub mod target;
 pub mod verify;
 pub mod write;
 
 pub use manifest::*;
 pub use sums::{DIGEST_PREFIX, bundle_digest, sha256_hex};
+pub use target::{Target, TargetError};
 pub use verify::{VerifiedBundle, VerifyError, verify_bundle, verify_sums};
 pub use write::{BundleContents, WriteError, write_bundle, write_bundle_interruptible};

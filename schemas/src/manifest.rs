@@ -325,6 +325,7 @@ pub struct Match {
 #[serde(deny_unknown_fields)]
 pub struct Condition {
     pub field: String,
+    /// An empty value matches a field that is absent or empty (a root tag has no parent).
     pub equals: Value,
 }
 

@@ -8,13 +8,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use qmig_schemas::journal::Record;
-use qualys_sim::Running;
+use qualys_sim::{Config, Faults, Running};
 
 use crate::support::*;
-
-fn env_number(name: &str) -> Option<u64> {
-    std::env::var(name).ok().map(|v| v.parse().unwrap_or_else(|_| panic!("{name} must be a number, got {v}")))
-}
 
 /// Waits until the simulator has received a call beyond the first `seen`, or the run ended.
 fn wait_for_a_call(sim: &Running, seen: u64, child: &mut Child) {
@@ -25,8 +21,9 @@ fn wait_for_a_call(sim: &Running, seen: u64, child: &mut Child) {
     }
 }
 
-/// A plan of many sites, every create with a probe, is run against a new subscription; each
-/// run is killed at a random moment (a quarter of them just as a request reached the target,
+/// A plan of many sites, every create with a probe, is run against a new subscription that
+/// answers some calls later than the executor waits (and executes them only then); each run
+/// is killed at a random moment (a quarter of them just as a request reached the target,
 /// which executes it while the journal does not know yet) and the next run resumes. After the
 /// kills a last run completes the bundle; the target then holds every planned object exactly
 /// once, groups in their own networks, users and tags where they belong, and the journal's
@@ -40,7 +37,9 @@ fn killed_at_random_moments_and_resumed_every_object_exists_exactly_once() {
     // Enough requests that the kills land during runs, not after the bundle is complete.
     let plan = Plan { sites: u32::try_from(kills).expect("kills") + 5 };
     let digest = plan.write(&work);
-    let sim = start(sim_config());
+    // A slow answer comes after the executor's timeout (1 s) and before its settle time.
+    let faults = Faults { seed, slow_rate: 0.02, slow_delay: Duration::from_millis(1300), ..Faults::default() };
+    let sim = start(Config { faults, ..sim_config() });
     let before = Export::of(&sim, &work.path("before"));
 
     let command = || {
@@ -58,8 +57,10 @@ fn killed_at_random_moments_and_resumed_every_object_exists_exactly_once() {
                 USERNAME,
                 "--retry-pause",
                 "0ms",
+                "--timeout",
+                "1s",
                 "--settle",
-                "0s",
+                "2s",
             ])
             .arg("--journal")
             .arg(work.journal())
@@ -106,4 +107,8 @@ fn killed_at_random_moments_and_resumed_every_object_exists_exactly_once() {
     let probes = count(|r| matches!(r, Record::Probe(_)));
     assert!(intents > outcomes, "seed {seed}: some kills must interrupt a request between intent and outcome");
     assert!(probes > 0, "seed {seed}: some interrupted creates must have been settled by their probes");
+    assert!(
+        crate::support::count(&sim.counters().faults, "slow") > 0,
+        "seed {seed}: some answers came after the timeout"
+    );
 }

@@ -5,24 +5,12 @@
 use std::time::Duration;
 
 use qmig_schemas::journal::{Found, Record, Resolution, SendReason};
-use qualys_sim::{Config, FaultKind, Faults, Limits, RateLimit, ScriptedFault};
+use qualys_sim::{Config, FaultKind, Faults, Limits, RateLimit};
 
 use crate::support::*;
 
 /// Simulated seconds per real second: the limits' one-hour window passes in half a second.
 const TIME_SCALE: u32 = 7_200;
-
-fn fault(mutating_call: u64, kind: FaultKind) -> ScriptedFault {
-    ScriptedFault { mutating_call, kind }
-}
-
-/// The probe record of a request, from the journal.
-fn probe_found(records: &[Record], id: &str) -> Vec<Found> {
-    records
-        .iter()
-        .filter_map(|r| if let Record::Probe(p) = r { (p.id == id).then_some(p.found) } else { None })
-        .collect()
-}
 
 /// Why each attempt of a request was sent, from the journal.
 fn reasons(records: &[Record], id: &str) -> Vec<SendReason> {

@@ -5,9 +5,13 @@
 mod crash;
 mod faults;
 mod full_run;
+mod interrupt;
+mod journal;
+mod probes;
 mod refusals;
 mod scripted;
 mod secrets;
 mod server;
 mod stops;
 mod support;
+mod tls;

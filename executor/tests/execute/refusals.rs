@@ -6,9 +6,10 @@ use crate::support::*;
 
 /// A bundle with a secret, and a target that would accept it: a wrong digest, a wrong
 /// passphrase, a plain-http target that is not loopback, a password file others can read, a
-/// journal another executor holds, a journal of another bundle and a tampered bundle file are
-/// each refused (exit 3) with a message saying why, and the simulator's counters show that no
-/// request reached it.
+/// journal another executor holds, a journal of another bundle, a `--journal` that is not a
+/// journal (text without a newline, other JSON, a FIFO, a device: each left untouched) and a
+/// tampered bundle file are each refused (exit 3) with a message saying why, and the
+/// simulator's counters show that no request reached it.
 #[test]
 fn every_refusal_happens_before_anything_is_sent() {
     let work = Work::new();
@@ -44,7 +45,7 @@ fn every_refusal_happens_before_anything_is_sent() {
     drop(held);
 
     let foreign = format!(
-        "{{\"record\":\"header\",\"journal_format\":1,\"bundle_digest\":\"sha256:{}\",\"executor\":\"qmig-execute\",\
+        "{{\"record\":\"header\",\"journal_format\":2,\"bundle_digest\":\"sha256:{}\",\"executor\":\"qmig-execute\",\
          \"executor_version\":\"{}\",\"target\":\"{url}\",\"at\":0}}\n",
         "1".repeat(64),
         env!("CARGO_PKG_VERSION")
@@ -53,6 +54,24 @@ fn every_refusal_happens_before_anything_is_sent() {
     let message = refused(&mut run(&work, &url, &digest), "foreign journal");
     assert!(message.contains("belongs to bundle"), "{message}");
     std::fs::remove_file(work.journal()).expect("removes");
+
+    for (name, content) in [("notes.txt", &b"no newline here"[..]), ("other.json", b"{\"a\":1}\n{\"b\":2}\n")] {
+        let path = work.path(name);
+        std::fs::write(&path, content).expect("writes");
+        let message = refused(&mut run_with_journal(&work, &url, &digest, "0s", &path), name);
+        assert!(message.contains("is not a qmig journal"), "{message}");
+        assert_eq!(std::fs::read(&path).expect("reads"), content, "{name} left untouched");
+    }
+    #[cfg(unix)]
+    {
+        let fifo = work.path("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+        assert!(made.success());
+        for special in [fifo.as_path(), Path::new("/dev/null")] {
+            let message = refused(&mut run_with_journal(&work, &url, &digest, "0s", special), "special file");
+            assert!(message.contains("not a regular file"), "{message}");
+        }
+    }
 
     tamper(&work.bundle().join("REVIEW.md"));
     let message = refused(&mut run(&work, &url, &digest), "tampered file");
@@ -69,7 +88,7 @@ fn tamper(path: &Path) {
 #[test]
 fn verify_prints_the_digest_last_and_names_the_first_problem() {
     let work = Work::new();
-    let (tag, bodies) = tag("Linux", "network/A#id");
+    let (tag, bodies) = tag("Linux", Some("network/A#id"));
     let digest = work.write(vec![network("A"), tag], bodies, &[]);
     let output = qmig(&work).arg("verify").arg(work.bundle()).output().expect("verify");
     assert!(output.status.success(), "{}", stderr(&output));

@@ -8,10 +8,10 @@ use std::process::Output;
 
 use age::secrecy::SecretString;
 use qmig_execute::xml::{self, Element};
-use qmig_schemas::journal::{Record, SendResult};
+use qmig_schemas::journal::{Found, Record, SendResult};
 use qmig_schemas::manifest::*;
 use qmig_schemas::{BundleContents, sha256_hex, write_bundle};
-use qualys_sim::{Config, Counters, Running};
+use qualys_sim::{Config, Counters, FaultKind, Running, ScriptedFault};
 
 /// The target's API user and password, as the simulator is configured and the binary is given.
 pub const USERNAME: &str = "qmig_api";
@@ -155,6 +155,19 @@ pub fn encrypt(plaintext: &[u8], passphrase: &str) -> Vec<u8> {
 // ---------------------------------------------------------------------------------------------
 // The binary
 
+/// A number from the environment: the size or seed of a test's long variant.
+pub fn env_number(name: &str) -> Option<u64> {
+    std::env::var(name).ok().map(|v| v.parse().unwrap_or_else(|_| panic!("{name} must be a number, got {v}")))
+}
+
+/// What each probe of a request found, from the journal's records.
+pub fn probe_found(records: &[Record], id: &str) -> Vec<Found> {
+    records
+        .iter()
+        .filter_map(|r| if let Record::Probe(p) = r { (p.id == id).then_some(p.found) } else { None })
+        .collect()
+}
+
 /// The binary, with a clean environment: only what a test passes reaches it.
 pub fn qmig(work: &Work) -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_qmig-execute"));
@@ -170,13 +183,18 @@ pub fn run(work: &Work, url: &str, digest: &str) -> assert_cmd::Command {
 
 /// [`run`], giving a create whose outcome is unknown `settle` before it is probed.
 pub fn run_settling(work: &Work, url: &str, digest: &str, settle: &str) -> assert_cmd::Command {
+    run_with_journal(work, url, digest, settle, &work.journal())
+}
+
+/// [`run_settling`] with another journal than the workplace's.
+pub fn run_with_journal(work: &Work, url: &str, digest: &str, settle: &str, journal: &Path) -> assert_cmd::Command {
     let mut cmd = qmig(work);
     cmd.arg("run")
         .arg(work.bundle())
         .args(["--target", url, "--approve", digest, "--username", USERNAME])
         .args(["--retry-pause", "10ms", "--settle", settle])
         .arg("--journal")
-        .arg(work.journal())
+        .arg(journal)
         .env("QMIG_TARGET_PASSWORD", PASSWORD)
         .env("QMIG_SECRETS_PASSPHRASE", PASSPHRASE);
     cmd
@@ -228,6 +246,11 @@ impl Summary {
 /// A new subscription that knows the binary's credentials.
 pub fn sim_config() -> Config {
     Config { user: USERNAME.into(), password: PASSWORD.into(), ..Config::default() }
+}
+
+/// A fault of the simulator for its Nth mutating call.
+pub fn fault(mutating_call: u64, kind: FaultKind) -> ScriptedFault {
+    ScriptedFault { mutating_call, kind }
 }
 
 pub fn start(config: Config) -> Running {
@@ -505,20 +528,23 @@ pub fn system_tag(name: &str) -> (Request, Vec<BodyFile>) {
     (r, vec![file])
 }
 
-/// QPS tag create whose body holds the parent tag's captured ID in a slot, with a probe
-/// searching tags by name.
-pub fn tag(name: &str, parent_capture: &str) -> (Request, Vec<BodyFile>) {
-    let placeholder = Segment::Capture(parent_capture.to_owned()).placeholder();
-    let create = format!(
-        "<ServiceRequest><data><Tag><name>{name}</name><parentTagId>{placeholder}</parentTagId></Tag></data></ServiceRequest>"
-    );
-    let slot = Slot {
-        offset: create.find(&placeholder).expect("placeholder") as u64,
-        placeholder: placeholder.clone(),
-        value: Segment::Capture(parent_capture.to_owned()),
-        escape: Escape::Xml,
+/// QPS tag create, under the tag whose ID is captured as `parent_capture` (in a body slot) or
+/// at the root, with a probe that identifies the tag by its name and its parent.
+pub fn tag(name: &str, parent_capture: Option<&str>) -> (Request, Vec<BodyFile>) {
+    let placeholder = parent_capture.map(|parent| Segment::Capture(parent.to_owned()).placeholder());
+    let parent_element = placeholder.as_ref().map(|p| format!("<parentTagId>{p}</parentTagId>")).unwrap_or_default();
+    let create =
+        format!("<ServiceRequest><data><Tag><name>{name}</name>{parent_element}</Tag></data></ServiceRequest>");
+    let slots = match (parent_capture, &placeholder) {
+        (Some(parent), Some(placeholder)) => vec![Slot {
+            offset: create.find(placeholder).expect("placeholder") as u64,
+            placeholder: placeholder.clone(),
+            value: Segment::Capture(parent.to_owned()),
+            escape: Escape::Xml,
+        }],
+        _ => vec![],
     };
-    let (body, create_file) = xml_body(format!("bodies/tag-{name}.xml"), &create, vec![slot]);
+    let (body, create_file) = xml_body(format!("bodies/tag-{name}.xml"), &create, slots);
     let search = format!(
         "<ServiceRequest><filters><Criteria field=\"name\" operator=\"EQUALS\">{name}</Criteria></filters></ServiceRequest>"
     );
@@ -527,12 +553,15 @@ pub fn tag(name: &str, parent_capture: &str) -> (Request, Vec<BodyFile>) {
     let mut r = request(&id, "/qps/rest/2.0/create/am/tag", vec![], Effect::Create);
     r.body = Some(body);
     r.captures = vec![Capture { name: format!("{id}#id"), extract: Extract::NewId }];
+    let mut exists = matcher("Tag", "name", text(name));
+    let parent_id = parent_capture.map_or_else(|| text(""), capture);
+    exists.conditions.push(Condition { field: "parentTagId".into(), equals: parent_id });
     r.probe = Some(Probe {
         method: Method::Post,
         path: "/qps/rest/2.0/search/am/tag".into(),
         params: vec![],
         body: Some(probe_body),
-        exists: matcher("Tag", "name", text(name)),
+        exists,
         captures: vec![ProbeCapture { name: format!("{id}#id"), take: "id".into() }],
     });
     (r, vec![create_file, search_file])
@@ -592,7 +621,7 @@ impl Plan {
         let (lookup, mut bodies) = system_tag(PARENT_TAG);
         let mut requests = vec![lookup];
         for site in 1..=self.sites {
-            let (tag, files) = tag(&Self::tag(site), &system_tag_capture(PARENT_TAG));
+            let (tag, files) = tag(&Self::tag(site), Some(&system_tag_capture(PARENT_TAG)));
             requests.extend([
                 network(&Self::network(site)),
                 ips(&Self::ips(site)),

@@ -56,7 +56,7 @@ mod rules;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use qmig_schemas::{Effect, Extract, Segment, SourceRef};
+use qmig_schemas::{Effect, Extract, Segment, SourceRef, Value};
 
 use crate::checklist::Step;
 use crate::context::Context;
@@ -570,11 +570,13 @@ impl<'a> Planner<'_, 'a> {
         )
         .body(body)
         .capture(Field::Id, Extract::NewId);
-        // A probe finds tags by name: for a tag whose sibling has the same name it could find
-        // the sibling, so only the operator can tell whether it was created.
+        // A probe identifies the tag by its name and its parent (none for a root: a tag of the
+        // same name elsewhere in the tree is another tag). For a tag whose sibling has the same
+        // name it could find the sibling, so only the operator can tell whether it was created.
         if root_node.occurrence == 0 {
+            let parent_id = parent.as_ref().map_or_else(|| Value::Text(String::new()), Target::value);
             let probe = DraftProbe::search(SEARCH_PATH, search_body(&criteria), "Tag", "name", root_node.name);
-            draft = draft.probe(probe.fills(&id, Field::Id, "id"));
+            draft = draft.probe(probe.and("parentTagId", parent_id).fills(&id, Field::Id, "id"));
         }
         if let Some(source) = self.source(root) {
             draft = draft.source(source);

@@ -240,6 +240,26 @@ fn cloud_agent_children_go_under_the_target_cloud_agent_tag_found_by_a_lookup() 
     assert!(body_text(&contents, berlin).contains("<parentTagId>{{capture:tag-lookup/Cloud Agent#id}}</parentTagId>"));
 }
 
+/// A probe identifies the tag its request creates by name and parent: a tag of the same name
+/// elsewhere in the target (a root "Compliance" against "Regulatory / Compliance") is not it.
+#[test]
+fn tag_probes_match_the_name_and_the_parent() {
+    let contents = transform(&fixture("tags_hierarchy"), |_| {}).expect("transforms");
+    let condition = |id: &str| {
+        let request = contents.manifest.requests.iter().find(|r| r.id == id).expect(id);
+        let exists = &request.probe.as_ref().expect("a probe").exists;
+        let fields: Vec<(&str, &qmig_schemas::Value)> =
+            exists.conditions.iter().map(|c| (c.field.as_str(), &c.equals)).collect();
+        fields
+    };
+    let root = condition("tag/Regions");
+    assert_eq!(root[0].0, "name");
+    assert_eq!(root[1], ("parentTagId", &qmig_schemas::Value::Text(String::new())), "a root has no parent");
+    let berlin = condition("tag/Cloud Agent / Agents Berlin");
+    let parent = qmig_schemas::Value::Parts(vec![qmig_schemas::Segment::Capture("tag-lookup/Cloud Agent#id".into())]);
+    assert_eq!(berlin[1], ("parentTagId", &parent));
+}
+
 #[test]
 fn fields_are_stripped_to_what_the_create_takes_and_ranges_normalised() {
     let contents = transform(&fixture("tags_hierarchy"), |_| {}).expect("transforms");

@@ -1,12 +1,11 @@
-//! Where each request of a bundle stands, replayed from the journal's records.
+//! What a journal means: where each request of a bundle stands, replayed from its records in
+//! order, with every record checked against what a run writes in its place. The executor
+//! decides what to send from this; `status` shows it.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
-use qmig_schemas::Manifest;
-use qmig_schemas::journal::{Found, Record, Resolution, SendReason, SendResult};
-
-use crate::journal::JournalError;
+use crate::journal::{Found, LineError, Record, Resolution, SendReason, SendResult};
+use crate::{Effect, Manifest};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum State {
@@ -47,9 +46,11 @@ impl Replayed {
     }
 }
 
-/// Folds the records over the requests. A record about a request the bundle does not hold at
-/// that position means the journal is not this bundle's: it is refused as corrupt.
-pub fn replay(path: &Path, manifest: &Manifest, records: &[Record]) -> Result<Replayed, JournalError> {
+/// Folds the records over the requests, refusing as corrupt (naming the line) a record that no
+/// run writes in that place: about a request the bundle does not hold there, about a request
+/// after one not yet done, an outcome without its intent, a probe or a decision about a
+/// request whose outcome was not in doubt, anything about a request already done.
+pub fn replay(manifest: &Manifest, records: &[Record]) -> Result<Replayed, LineError> {
     let count = manifest.requests.len();
     let mut replayed = Replayed {
         states: vec![State::Pending(SendReason::First); count],
@@ -58,25 +59,52 @@ pub fn replay(path: &Path, manifest: &Manifest, records: &[Record]) -> Result<Re
         captures: BTreeMap::new(),
         last_error: None,
     };
+    // The first request not done: only it can be sent, probed or decided.
+    let mut frontier = 0;
+    // The attempt of each request whose last intent has no outcome yet.
+    let mut open: Vec<Option<u32>> = vec![None; count];
     for (index, record) in records.iter().enumerate() {
+        let corrupt = |problem: String| LineError { line: index + 1, problem };
+        if let Record::Lost(lost) = record {
+            mark_lost(&mut replayed, lost.synced_at);
+            continue;
+        }
         let Some((seq, id)) = record.request() else { continue };
         let position = usize::try_from(seq).ok().and_then(|s| s.checked_sub(1)).filter(|&p| p < count);
         let Some(position) = position.filter(|&p| manifest.requests[p].id == id) else {
-            let problem = format!("refers to request {seq} ({id}), which this bundle does not hold");
-            return Err(JournalError::Corrupt { path: path.to_path_buf(), line: index + 1, problem });
+            return Err(corrupt(format!("refers to request {seq} ({id}), which this bundle does not hold")));
         };
+        if position != frontier {
+            let why = if position < frontier { "already done" } else { "after one not yet done" };
+            return Err(corrupt(format!("is about request {seq} ({id}), {why}")));
+        }
         let state = &mut replayed.states[position];
+        let in_doubt = matches!(state, State::Unresolved(_) | State::Incomplete(_));
         match record {
-            Record::Header(_) => {}
+            Record::Header(_) | Record::Lost(_) => {}
             Record::Intent(intent) => {
+                if intent.attempt != replayed.attempts[position] + 1 {
+                    let after = replayed.attempts[position];
+                    return Err(corrupt(format!("sends attempt {} of {id} after attempt {after}", intent.attempt)));
+                }
+                if in_doubt && manifest.requests[position].effect == Effect::Create {
+                    return Err(corrupt(format!("sends {id} again while its outcome is in doubt")));
+                }
                 if replayed.last_error.as_ref().is_some_and(|e| e.seq == seq) {
                     replayed.last_error = None;
                 }
-                replayed.attempts[position] = replayed.attempts[position].max(intent.attempt);
+                replayed.attempts[position] = intent.attempt;
                 replayed.sent_at[position] = Some(intent.at);
+                open[position] = Some(intent.attempt);
                 *state = State::Unresolved(format!("attempt {} was sent but no outcome was recorded", intent.attempt));
             }
             Record::Outcome(outcome) => {
+                if open[position].take() != Some(outcome.attempt) {
+                    return Err(corrupt(format!(
+                        "an outcome of attempt {} of {id}, which was not sent",
+                        outcome.attempt
+                    )));
+                }
                 let message = outcome.message.clone().unwrap_or_default();
                 *state = match outcome.result {
                     SendResult::Done => {
@@ -99,7 +127,11 @@ pub fn replay(path: &Path, manifest: &Manifest, records: &[Record]) -> Result<Re
                     SendResult::Unknown => State::Unresolved(format!("outcome unknown: {message}")),
                 };
             }
+            Record::Probe(_) | Record::Decision(_) if !in_doubt => {
+                return Err(corrupt(format!("settles {id}, whose outcome was not in doubt")));
+            }
             Record::Probe(probe) => {
+                open[position] = None;
                 *state = match (probe.found, &*state) {
                     (Found::Exists, _) => {
                         replayed.captures.extend(probe.captures.clone());
@@ -112,6 +144,7 @@ pub fn replay(path: &Path, manifest: &Manifest, records: &[Record]) -> Result<Re
                 };
             }
             Record::Decision(decision) => {
+                open[position] = None;
                 *state = match decision.resolution {
                     Resolution::Done => {
                         replayed.captures.extend(decision.captures.clone());
@@ -121,14 +154,29 @@ pub fn replay(path: &Path, manifest: &Manifest, records: &[Record]) -> Result<Re
                 };
             }
         }
+        while replayed.states.get(frontier) == Some(&State::Done) {
+            frontier += 1;
+        }
     }
     Ok(replayed)
 }
 
+/// After records were lost, no request that is not done may be trusted to be unsent: each is
+/// in doubt, as if sent when the head was last synced.
+fn mark_lost(replayed: &mut Replayed, synced_at: u64) {
+    let why = "the journal lost records that may have sent it";
+    for (state, sent_at) in replayed.states.iter_mut().zip(&mut replayed.sent_at) {
+        if matches!(state, State::Pending(_) | State::Unresolved(_)) {
+            *state = State::Unresolved(why.to_owned());
+            *sent_at = Some(sent_at.unwrap_or(0).max(synced_at));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use qmig_schemas::journal::{Intent, Outcome, ProbeResult};
-    use qmig_schemas::{Effect, FORMAT_VERSION, Generator, Method, Request};
+    use crate::journal::{Intent, Outcome, ProbeResult};
+    use crate::{Effect, FORMAT_VERSION, Generator, Method, Request};
 
     use super::*;
 
@@ -165,7 +213,7 @@ mod tests {
     }
 
     fn state_after(records: &[Record]) -> State {
-        let mut states = replay(Path::new("j"), &manifest(), records).expect("replays").states;
+        let mut states = replay(&manifest(), records).expect("replays").states;
         states.remove(0)
     }
 
@@ -200,5 +248,49 @@ mod tests {
         assert_eq!(state_after(&unknown), State::Pending(SendReason::AfterProbeAbsent));
         let incomplete = [intent, outcome(SendResult::CaptureMissing), absent];
         assert!(matches!(state_after(&incomplete), State::Incomplete(why) if why.contains("no new ID")));
+    }
+
+    #[test]
+    fn forged_or_edited_records_are_refused_naming_their_line() {
+        let id = "network/A".to_owned();
+        let intent =
+            |attempt| Record::Intent(Intent { seq: 1, id: id.clone(), attempt, reason: SendReason::First, at: 0 });
+        let done = |attempt, result| {
+            Record::Outcome(Outcome {
+                seq: 1,
+                id: id.clone(),
+                attempt,
+                result,
+                http_status: None,
+                qualys_code: None,
+                message: None,
+                captures: BTreeMap::new(),
+                response_sha256: None,
+                wait_secs: None,
+                at: 0,
+            })
+        };
+        let probe = Record::Probe(ProbeResult {
+            seq: 1,
+            id: id.clone(),
+            found: Found::Absent,
+            captures: BTreeMap::new(),
+            response_sha256: "0".repeat(64),
+            at: 0,
+        });
+        let refused_line = |records: &[Record]| match replay(&manifest(), records) {
+            Err(LineError { line, .. }) => line,
+            other => panic!("accepted: {other:?}"),
+        };
+        assert_eq!(refused_line(&[done(1, SendResult::Done)]), 1, "a `done` for a request never sent");
+        assert_eq!(refused_line(&[intent(1), done(2, SendResult::Done)]), 2, "an outcome of another attempt");
+        assert_eq!(refused_line(&[intent(1), done(1, SendResult::Blocked), probe.clone()]), 3, "nothing in doubt");
+        assert_eq!(refused_line(&[intent(1), intent(2)]), 2, "a create in doubt sent again without its probe");
+        assert_eq!(refused_line(&[intent(1), done(1, SendResult::Done), intent(2)]), 3, "a request already done");
+        assert_eq!(refused_line(&[intent(2)]), 1, "attempt 2 without attempt 1");
+        assert_eq!(
+            state_after(&[intent(1), probe, intent(2)]),
+            State::Unresolved("attempt 2 was sent but no outcome was recorded".into())
+        );
     }
 }
