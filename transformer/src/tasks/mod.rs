@@ -9,6 +9,7 @@ pub mod domains;
 pub mod ips;
 pub mod ipv6_mappings;
 pub mod networks;
+pub mod option_profiles;
 pub mod search_lists;
 pub mod subscription;
 pub mod tags;
@@ -38,4 +39,5 @@ pub const TASKS: &[Plan] = &[
     ipv6_mappings::plan,
     search_lists::plan,
     auth_records::plan,
+    option_profiles::plan,
 ];

@@ -156,14 +156,23 @@ pub fn require(refs: &mut Refs, id: &str, used_by: &str) -> Option<Target> {
     refs.require(RefKind::SearchList, id, used_by, || HINT.to_owned())
 }
 
-/// The target of the search list titled `title`, or `None` after recording that `used_by` needs it.
+/// The target of the search list titled `title`, or `None` after recording that `used_by` (an
+/// option profile, whose import finds its lists by title) needs it.
 pub fn require_title(refs: &mut Refs, title: &str, used_by: &str) -> Option<Target> {
-    refs.require(RefKind::SearchListTitle, title, used_by, || HINT.to_owned())
+    refs.require(RefKind::SearchListTitle, title, used_by, || {
+        "the target will have no search list of this title (not created by this bundle, not in --target-export), \
+         and Qualys would import the option profile with \"Complete\" detection instead, silently; migrate the \
+         list, or create it in the target and capture the target's search lists into --target-export"
+            .to_owned()
+    })
 }
 
 pub fn plan(ctx: &Context<'_>, refs: &mut Refs) -> Result<TaskOutput, TransformError> {
     let mut out = TaskOutput::new(TASK);
     let existing = existing_in_target(ctx)?;
+    for (title, list) in &existing {
+        refs.set(RefKind::SearchListTitle, title, Target::Known(list.id.to_owned()));
+    }
     let mut titles: BTreeMap<&str, SourceRef> = BTreeMap::new();
     let mut by_hand = Vec::new();
     for list_type in [ListType::Static, ListType::Dynamic] {
