@@ -91,11 +91,20 @@ impl<'a> OptionProfile<'a> {
         self.record.text("BASIC_INFO/IS_DEFAULT") == Some("1")
     }
 
-    /// The titles of the search lists the profile uses, and whether each is excluded.
+    /// The titles of the search lists the profile's vulnerability detection uses, and whether
+    /// each is excluded.
     fn search_lists(&self) -> Vec<(&'a str, bool)> {
         let mut found = Vec::new();
-        collect_lists(self.record.element, false, &mut found);
+        for detection in self.record.element.descendants().into_iter().filter(|e| e.name == "VULNERABILITY_DETECTION") {
+            collect_lists(detection, false, &mut found);
+        }
         found
+    }
+
+    /// Whether the profile has custom password brute-forcing lists, which the import empties.
+    fn has_brute_force_lists(&self) -> bool {
+        let brute_forcing = self.record.element.descendants().into_iter().filter(|e| e.name.contains("BRUTE_FORC"));
+        brute_forcing.flat_map(Element::descendants).any(|e| e.name.starts_with("CUSTOM"))
     }
 }
 
@@ -193,7 +202,7 @@ fn import(
             );
         }
     }
-    if profile.record.element.descendants().iter().any(|e| e.name.contains("BRUTE")) {
+    if profile.has_brute_force_lists() {
         out.lose(
             profile.object(),
             vec!["password brute forcing lists".to_owned()],
@@ -409,10 +418,12 @@ mod tests {
 
     #[test]
     fn the_import_losses_are_listed_per_profile() {
-        let brute = "<ADDITIONAL><PASSWORD_BRUTE_FORCING><CUSTOM_LIST><CUSTOM><LOGIN>admin</LOGIN></CUSTOM>\
-                     </CUSTOM_LIST></PASSWORD_BRUTE_FORCING></ADDITIONAL>";
+        let brute = "<ADDITIONAL><PASSWORD_BRUTE_FORCING><CUSTOM_LIST><CUSTOM><ID>17</ID><TITLE>Defaults</TITLE>\
+                     </CUSTOM></CUSTOM_LIST></PASSWORD_BRUTE_FORCING></ADDITIONAL>";
         let profiles = export(&[profile("7", "Web", "user", brute), profile("8", "Policies", "compliance", "")]);
-        let out = Fixture::new(&[("op.xml", &profiles)]).plan(plan);
+        let (outputs, refs) = Fixture::new(&[("op.xml", &profiles)]).run(&[plan]).expect("plans");
+        assert!(refs.unresolved().is_empty(), "a brute-forcing list is not a search list: {:?}", refs.unresolved());
+        let out = &outputs[0];
         let losses: Vec<(&str, &str)> = out.losses.iter().map(|l| (l.object.as_str(), l.fields[0].as_str())).collect();
         assert_eq!(
             losses,
