@@ -209,8 +209,11 @@ fn auth_view(
     view
 }
 
+/// Search lists by title: GLOBAL, COMMENTS and what selects their QIDs.
+type Lists<T> = BTreeMap<String, (String, String, BTreeSet<T>)>;
+
 /// Static lists by title: GLOBAL, COMMENTS and the QID set.
-fn static_lists(export: &Export) -> BTreeMap<String, (String, String, BTreeSet<String>)> {
+fn static_lists(export: &Export) -> Lists<String> {
     export
         .records(Kind::StaticSearchList)
         .map(|l| {
@@ -221,7 +224,7 @@ fn static_lists(export: &Export) -> BTreeMap<String, (String, String, BTreeSet<S
 }
 
 /// Dynamic lists by title: GLOBAL, COMMENTS and the criteria with their prose.
-fn dynamic_lists(export: &Export) -> BTreeMap<String, (String, String, BTreeSet<(String, String)>)> {
+fn dynamic_lists(export: &Export) -> Lists<(String, String)> {
     export
         .records(Kind::DynamicSearchList)
         .map(|l| {
