@@ -203,7 +203,7 @@ pub fn plan(ctx: &Context<'_>, refs: &mut Refs) -> Result<TaskOutput, TransformE
                 continue;
             }
             let draft = match list_type {
-                ListType::Static => create_static(&list, &mut out),
+                ListType::Static => create_static(&list, &mut out)?,
                 ListType::Dynamic => create_dynamic(&list, &mut out, &mut by_hand)?,
             };
             let Some(draft) = draft else { continue };
@@ -246,20 +246,28 @@ fn draft(list: &SearchList<'_>, summary: String) -> Draft {
         .source(list.source())
 }
 
-fn create_static(list: &SearchList<'_>, out: &mut TaskOutput) -> Option<Draft> {
-    let qids: Vec<&str> = list.record.element.all("QIDS/QID").map(|q| q.value()).filter(|q| !q.is_empty()).collect();
+fn create_static(list: &SearchList<'_>, out: &mut TaskOutput) -> Result<Option<Draft>, TransformError> {
+    let mut qids = Vec::new();
+    for qid in list.record.element.all("QIDS/QID") {
+        let value = qid.value();
+        if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+            let problem = format!("QID \"{value}\" is not a QID number (Qualys lists one number per QID)");
+            return Err(list.record.nested(qid).invalid(&list.object(), problem));
+        }
+        qids.push(value);
+    }
     if qids.is_empty() {
         out.skip(
             list.object(),
             "it holds no QID, and Qualys creates a static list only with QIDs",
             Some(list.source()),
         );
-        return None;
+        return Ok(None);
     }
     let scope = if list.global { ", global" } else { "" };
     let summary = format!("Create static search list \"{}\" ({} QIDs{scope})", list.title, qids.len());
     // In the form body: thousands of QIDs would not fit in a URL.
-    Some(draft(list, summary).param("qids", qids.join(",")))
+    Ok(Some(draft(list, summary).param("qids", qids.join(","))))
 }
 
 fn create_dynamic(
@@ -719,6 +727,14 @@ mod tests {
         let err =
             Fixture::new(&[("static.xml", STATIC), ("dynamic.xml", &dynamic)]).try_plan(plan).expect_err("same title");
         assert!(matches!(err, TransformError::SameTarget { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_qid_that_is_not_a_number_is_refused_with_its_line() {
+        let text = STATIC.replace("<QID>38173</QID>", "\n<QID>38173-38175</QID>");
+        let err = Fixture::new(&[("static.xml", &text)]).try_plan(plan).expect_err("a range");
+        assert!(err.to_string().contains("static.xml:13"), "{err}");
+        assert!(err.to_string().contains("\"38173-38175\""), "{err}");
     }
 
     #[test]
