@@ -196,7 +196,7 @@ pub const KINDS: &[KindSpec] = &[
     },
     KindSpec {
         kind: Kind::StaticSearchList,
-        label: "static search list list",
+        label: "static search lists",
         roots: &["STATIC_SEARCH_LIST_OUTPUT"],
         records: &["RESPONSE/STATIC_LISTS/STATIC_LIST"],
         key: &["ID"],
@@ -205,7 +205,7 @@ pub const KINDS: &[KindSpec] = &[
     },
     KindSpec {
         kind: Kind::DynamicSearchList,
-        label: "dynamic search list list",
+        label: "dynamic search lists",
         // The DTD's root, and the one the documentation's sample prints.
         roots: &["DYNAMIC_SEARCH_LIST_OUTPUT", "SEARCH_LIST_OUTPUT"],
         records: &["RESPONSE/DYNAMIC_LISTS/DYNAMIC_LIST"],

@@ -62,6 +62,13 @@ fn the_sample_lists_and_profiles_are_created_in_order_and_explained() {
     let review = &contents.review;
     assert_eq!(review.matches("Threat Protection RTI criteria").count(), 2, "one per dynamic list");
     assert!(review.contains("option profiles \"Northwind Weekly – Internal (Custom)\""), "who uses the list");
+    assert!(
+        review.contains(
+            "which uses search lists \"Weak TLS & SSL Ciphers\", \"Published last 30 days – Windows\", excluded \
+             \"Zürich Büro Accepted Risks\" (found by title)"
+        ),
+        "every list the profile names"
+    );
     assert!(review.contains("IS\\_DEFAULT"), "the cleared default flag");
     assert!(review.contains("password brute forcing lists"));
     assert!(review.contains("scan restrictions"));

@@ -111,7 +111,7 @@ impl<'a> OptionProfile<'a> {
 fn collect_lists<'a>(element: &'a Element, excluded: bool, found: &mut Vec<(&'a str, bool)>) {
     let excluded = excluded || element.name.contains("EXCLUDE");
     if element.name == "CUSTOM_LIST" {
-        for title in element.all("CUSTOM/TITLE") {
+        for title in element.children_named("CUSTOM").filter_map(|custom| custom.at("TITLE")) {
             found.push((title.text.as_str(), excluded));
         }
         return;
@@ -294,6 +294,7 @@ mod tests {
 
     const LISTS: &str = "<STATIC_SEARCH_LIST_OUTPUT><RESPONSE><STATIC_LISTS>\
         <STATIC_LIST><ID>101</ID><TITLE>Weak TLS</TITLE><GLOBAL>No</GLOBAL><QIDS><QID>38170</QID></QIDS></STATIC_LIST>\
+        <STATIC_LIST><ID>103</ID><TITLE>Patch Tuesday</TITLE><GLOBAL>No</GLOBAL><QIDS><QID>90001</QID></QIDS></STATIC_LIST>\
         </STATIC_LISTS></RESPONSE></STATIC_SEARCH_LIST_OUTPUT>";
 
     fn profile(id: &str, title: &str, group_type: &str, settings: &str) -> String {
@@ -309,7 +310,7 @@ mod tests {
     }
 
     const CUSTOM: &str = "<SCAN><VULNERABILITY_DETECTION><CUSTOM_LIST><CUSTOM><ID>101</ID><TITLE>Weak TLS</TITLE>\
-        </CUSTOM></CUSTOM_LIST><DETECTION_EXCLUDE><CUSTOM_LIST><CUSTOM><ID>102</ID><TITLE>Noisy &amp; slow</TITLE>\
+        </CUSTOM><CUSTOM><ID>103</ID><TITLE>Patch Tuesday</TITLE></CUSTOM></CUSTOM_LIST><DETECTION_EXCLUDE><CUSTOM_LIST><CUSTOM><ID>102</ID><TITLE>Noisy &amp; slow</TITLE>\
         </CUSTOM></CUSTOM_LIST></DETECTION_EXCLUDE></VULNERABILITY_DETECTION></SCAN>";
 
     fn plans() -> [crate::tasks::Plan; 2] {
@@ -348,11 +349,11 @@ mod tests {
         let profiles = export(&[profile("7", "Custom VM", "user", CUSTOM), profile("9", "Other", "pci", CUSTOM)]);
         let (_, refs) = Fixture::new(&[("op.xml", &profiles)]).run(&plans()).expect("plans");
         let keys: Vec<String> = refs.unresolved().into_iter().map(|u| u.key).collect();
-        assert_eq!(keys, ["Noisy & slow", "Weak TLS"]);
+        assert_eq!(keys, ["Noisy & slow", "Patch Tuesday", "Weak TLS"], "every list of every profile");
         let fixture = Fixture::new(&[("op.xml", &profiles), ("lists.xml", LISTS)]);
         let (_, refs) = fixture.run(&plans()).expect("plans");
         let unresolved: Vec<Unresolved> = refs.unresolved();
-        assert_eq!(unresolved.len(), 1, "Weak TLS is created by the bundle: {unresolved:?}");
+        assert_eq!(unresolved.len(), 1, "the bundle creates the others: {unresolved:?}");
         assert_eq!(unresolved[0].key, "Noisy & slow");
         assert_eq!(unresolved[0].used_by, ["VM option profile \"Custom VM\"", "PCI option profile \"Other\""]);
         assert!(unresolved[0].hint.contains("\"Complete\""), "{}", unresolved[0].hint);
@@ -367,7 +368,7 @@ mod tests {
         let (outputs, refs) = fixture.run(&plans()).expect("plans");
         assert!(refs.unresolved().is_empty(), "{:?}", refs.unresolved());
         let summary = &outputs[1].requests[0].summary;
-        assert!(summary.contains("\"Weak TLS\", excluded \"Noisy & slow\""), "{summary}");
+        assert!(summary.contains("\"Weak TLS\", \"Patch Tuesday\", excluded \"Noisy & slow\""), "{summary}");
     }
 
     #[test]
