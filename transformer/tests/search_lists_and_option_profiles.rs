@@ -7,8 +7,9 @@ mod common;
 use std::fs;
 use std::path::Path;
 
-use common::{Run, cli, export_with, param, sample, verified};
+use common::{Run, cli, export_with, param, sample, transform, verified};
 use qmig_transform::checklist::Step;
+use qmig_transform::error::TransformError;
 
 const PROFILE_USING_LISTS: &str = "<OPTION_PROFILES><OPTION_PROFILE><BASIC_INFO><ID>7</ID>\
     <GROUP_NAME>Weekly Internal</GROUP_NAME><GROUP_TYPE>user</GROUP_TYPE><IS_DEFAULT>0</IS_DEFAULT></BASIC_INFO>\
@@ -23,7 +24,7 @@ fn static_list(id: &str, title: &str) -> String {
     )
 }
 
-fn transform(export: &Path, extra: &[&str]) -> (Run, tempfile::TempDir) {
+fn run_program(export: &Path, extra: &[&str]) -> (Run, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
     let run = cli(export, &dir.path().join("bundle"), extra);
     (run, dir)
@@ -81,7 +82,7 @@ fn a_criterion_qmig_cannot_read_makes_the_list_a_manual_step_naming_it() {
         <THREAT_PROTECTION>Zero Day, Public Exploit</THREAT_PROTECTION></CRITERIA></DYNAMIC_LIST></DYNAMIC_LISTS>\
         </RESPONSE></DYNAMIC_SEARCH_LIST_OUTPUT>";
     let export = export_with(&[("dynamic.xml", dynamic)]);
-    let (run, dir) = transform(export.path(), &[]);
+    let (run, dir) = run_program(export.path(), &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let manifest = fs::read_to_string(dir.path().join("bundle/manifest.json")).expect("manifest");
     assert!(!manifest.contains("\"search-list/Zero days\""), "never created with fewer criteria");
@@ -93,7 +94,7 @@ fn a_criterion_qmig_cannot_read_makes_the_list_a_manual_step_naming_it() {
 #[test]
 fn search_lists_the_target_will_not_have_stop_the_run_all_listed() {
     let export = export_with(&[("op.xml", PROFILE_USING_LISTS), ("lists.xml", &static_list("41", "Weak TLS"))]);
-    let (run, dir) = transform(export.path(), &[]);
+    let (run, dir) = run_program(export.path(), &[]);
     assert_eq!(run.code, 3, "{}", run.stderr);
     assert!(!dir.path().join("bundle").exists(), "nothing is written");
     assert!(run.stderr.contains("1 reference(s) have no counterpart"), "{}", run.stderr);
@@ -106,7 +107,7 @@ fn search_lists_the_target_will_not_have_stop_the_run_all_listed() {
 
     let target = export_with(&[("lists.xml", &static_list("9042", "Accepted Risks"))]);
     let target_dir = target.path().to_string_lossy().into_owned();
-    let (run, _dir) = transform(export.path(), &["--target-export", &target_dir]);
+    let (run, _dir) = run_program(export.path(), &["--target-export", &target_dir]);
     assert_eq!(run.code, 0, "a list the target has satisfies the profile: {}", run.stderr);
 }
 
@@ -118,7 +119,7 @@ fn a_title_the_target_uses_for_another_kind_is_refused() {
         </DYNAMIC_SEARCH_LIST_OUTPUT>";
     let target = export_with(&[("dynamic.xml", dynamic)]);
     let target_dir = target.path().to_string_lossy().into_owned();
-    let (run, _dir) = transform(export.path(), &["--target-export", &target_dir]);
+    let (run, _dir) = run_program(export.path(), &["--target-export", &target_dir]);
     assert_eq!(run.code, 3, "{}", run.stderr);
     assert!(run.stderr.contains("lists.xml:2 (ID 41, \"Weak TLS\"): static search list"), "{}", run.stderr);
     assert!(run.stderr.contains("dynamic search list 9001"), "{}", run.stderr);
@@ -128,7 +129,24 @@ fn a_title_the_target_uses_for_another_kind_is_refused() {
     let pc = profiles.replace("<GROUP_TYPE>user", "<GROUP_TYPE>compliance").replace("<ID>7<", "<ID>70<");
     let target = export_with(&[("op.xml", &pc)]);
     let target_dir = target.path().to_string_lossy().into_owned();
-    let (run, _dir) = transform(export.path(), &["--target-export", &target_dir]);
+    let (run, _dir) = run_program(export.path(), &["--target-export", &target_dir]);
     assert_eq!(run.code, 3, "{}", run.stderr);
     assert!(run.stderr.contains("an option profile of type compliance (70)"), "{}", run.stderr);
+}
+
+#[test]
+fn two_source_lists_or_profiles_of_one_title_are_refused() {
+    let dynamic = "<DYNAMIC_SEARCH_LIST_OUTPUT><RESPONSE><DYNAMIC_LISTS><DYNAMIC_LIST><ID>42</ID>\
+        <TITLE>Weak TLS</TITLE><GLOBAL>No</GLOBAL><CRITERIA/></DYNAMIC_LIST></DYNAMIC_LISTS></RESPONSE>\
+        </DYNAMIC_SEARCH_LIST_OUTPUT>";
+    let export = export_with(&[("static.xml", &static_list("41", "Weak TLS")), ("dynamic.xml", dynamic)]);
+    let err = transform(export.path(), |_| {}).expect_err("one title, two lists");
+    assert!(matches!(err, TransformError::SameTarget { .. }), "{err}");
+    assert!(err.to_string().contains("static.xml:2") && err.to_string().contains("dynamic.xml:1"), "{err}");
+
+    let profiles = PROFILE_USING_LISTS.replace("<CUSTOM_LIST>", "<X>").replace("</CUSTOM_LIST>", "</X>");
+    let pci = profiles.replace("<GROUP_TYPE>user", "<GROUP_TYPE>pci").replace("<ID>7<", "<ID>8<");
+    let export = export_with(&[("vm.xml", &profiles), ("pci.xml", &pci)]);
+    let err = transform(export.path(), |_| {}).expect_err("one title, two profiles");
+    assert!(matches!(err, TransformError::SameTarget { .. }), "{err}");
 }

@@ -124,19 +124,10 @@ fn collect_lists<'a>(element: &'a Element, excluded: bool, found: &mut Vec<(&'a 
 pub fn plan(ctx: &Context<'_>, refs: &mut Refs) -> Result<TaskOutput, TransformError> {
     let mut out = TaskOutput::new(TASK);
     let existing = existing_in_target(ctx)?;
-    let mut titles: BTreeMap<&str, SourceRef> = BTreeMap::new();
     for record in ctx.export.records(Kind::OptionProfiles) {
         let profile = OptionProfile::parse(record)?;
         out.source_objects += 1;
         let source = profile.source();
-        if let Some(first) = titles.insert(profile.title, source.clone()) {
-            return Err(TransformError::SameTarget {
-                id: object_id("option-profile", profile.title),
-                task: TASK.to_owned(),
-                first,
-                second: source,
-            });
-        }
         if let Some(target) = existing.get(profile.title) {
             if target.group_type != profile.group_type {
                 return Err(TransformError::TitleTaken {

@@ -18,8 +18,8 @@
 //! - Threat Protection RTI criteria are never exported, so every dynamic list carries that loss
 //!   in the review, with the QID comparison that reveals it.
 //! - A list whose title the target already has (same type, `--target-export`) is mapped to it; a
-//!   title the target has for the other type of list, or two source lists of one title, are
-//!   refused: an option profile could not tell them apart.
+//!   title the target has for the other type of list is refused, and so are two source lists of
+//!   one title (as every two requests of one id): an option profile could not tell them apart.
 //! - Each new list's ID is captured (`RefKind::SearchList` by source ID, `RefKind::SearchListTitle`
 //!   by title) for the option profiles and report templates; a probe finds it by exact title.
 
@@ -173,21 +173,12 @@ pub fn plan(ctx: &Context<'_>, refs: &mut Refs) -> Result<TaskOutput, TransformE
     for (title, list) in &existing {
         refs.set(RefKind::SearchListTitle, title, Target::Known(list.id.to_owned()));
     }
-    let mut titles: BTreeMap<&str, SourceRef> = BTreeMap::new();
     let mut by_hand = Vec::new();
     for list_type in [ListType::Static, ListType::Dynamic] {
         for record in ctx.export.records(list_type.kind()) {
             let list = SearchList::parse(record, list_type)?;
             out.source_objects += 1;
             let source = list.source();
-            if let Some(first) = titles.insert(list.title, source.clone()) {
-                return Err(TransformError::SameTarget {
-                    id: object_id("search-list", list.title),
-                    task: TASK.to_owned(),
-                    first,
-                    second: source,
-                });
-            }
             if let Some(other) = existing.get(list.title) {
                 if other.list_type != list_type {
                     return Err(TransformError::TitleTaken {
@@ -718,15 +709,6 @@ mod tests {
         let err = fixture.try_plan(plan).expect_err("title of a dynamic list");
         assert!(matches!(err, TransformError::TitleTaken { .. }), "{err}");
         assert!(err.to_string().contains("dynamic search list 201"), "{err}");
-    }
-
-    #[test]
-    fn two_source_lists_of_one_title_are_refused() {
-        let dynamic =
-            dynamic("DYNAMIC_SEARCH_LIST_OUTPUT", "").replace("Fresh criticals", "Excluded QIDs &amp; friends");
-        let err =
-            Fixture::new(&[("static.xml", STATIC), ("dynamic.xml", &dynamic)]).try_plan(plan).expect_err("same title");
-        assert!(matches!(err, TransformError::SameTarget { .. }), "{err}");
     }
 
     #[test]
