@@ -292,12 +292,19 @@ fn create_dynamic(
         );
         return Ok(None);
     }
+    // Captured with show_qids=1, the list says how many QIDs it selected: the figure to compare.
+    let selected = match list.record.element.all("QIDS/QID").count() {
+        0 => String::new(),
+        count => format!(" (it selected {count} QIDs when the source was captured)"),
+    };
     out.lose(
         list.object(),
         vec!["Threat Protection RTI criteria".to_owned()],
-        "Qualys does not export them: if the source list used any, the new list selects more QIDs. Compare the \
-         list's QIDs in source and target (list with show_qids=1) and add the RTI criteria in the target's user \
-         interface",
+        format!(
+            "Qualys does not export them: if the source list used any, the new list selects more QIDs. Compare the \
+             list's QIDs in source{selected} and target (list with show_qids=1) and add the RTI criteria in the \
+             target's user interface"
+        ),
         Some(list.source()),
     );
     let scope = if list.global { ", global" } else { "" };
@@ -581,6 +588,7 @@ mod tests {
             assert_eq!(out.losses.len(), 1);
             assert_eq!(out.losses[0].fields, ["Threat Protection RTI criteria"]);
             assert!(out.losses[0].reason.contains("show_qids=1"));
+            assert!(!out.losses[0].reason.contains("it selected"), "no QIDs captured");
         }
     }
 
@@ -709,6 +717,16 @@ mod tests {
         let err = fixture.try_plan(plan).expect_err("title of a dynamic list");
         assert!(matches!(err, TransformError::TitleTaken { .. }), "{err}");
         assert!(err.to_string().contains("dynamic search list 201"), "{err}");
+    }
+
+    #[test]
+    fn the_qids_a_list_selected_in_the_source_are_the_figure_to_compare() {
+        let criteria =
+            "<CONFIRMED_SEVERITY>5</CONFIRMED_SEVERITY></CRITERIA><QIDS><QID>1</QID><QID>2</QID></QIDS><CRITERIA>";
+        let text = dynamic("DYNAMIC_SEARCH_LIST_OUTPUT", criteria);
+        let out = Fixture::new(&[("dynamic.xml", &text)]).plan(plan);
+        assert!(out.losses[0].reason.contains("(it selected 2 QIDs when the source was captured)"));
+        assert!(param(&out.requests[0], "qids").is_none(), "a dynamic list selects by its criteria");
     }
 
     #[test]
