@@ -210,11 +210,13 @@ pub fn plan(ctx: &Context<'_>, refs: &mut Refs) -> Result<TaskOutput, TransformE
     Ok(out)
 }
 
-/// The create request every list starts from: title, global, comments, and a probe by title.
-fn draft(list: &SearchList<'_>, summary: String) -> Draft {
+/// The create request every list starts from: title, global, comments, and a probe by title;
+/// `selection` says what selects its QIDs ("6 QIDs").
+fn draft(list: &SearchList<'_>, selection: String) -> Draft {
     let id = object_id("search-list", list.title);
     let path = list.list_type.path();
-    let mut summary = summary;
+    let scope = if list.global { ", global" } else { "" };
+    let mut summary = format!("Create {} \"{}\" ({selection}{scope})", list.list_type.label(), list.title);
     let used_by = list.used_by();
     if !used_by.is_empty() {
         summary.push_str(&format!("; in the source it is used by {}", used_by.join("; ")));
@@ -255,10 +257,8 @@ fn create_static(list: &SearchList<'_>, out: &mut TaskOutput) -> Result<Option<D
         );
         return Ok(None);
     }
-    let scope = if list.global { ", global" } else { "" };
-    let summary = format!("Create static search list \"{}\" ({} QIDs{scope})", list.title, qids.len());
     // In the form body: thousands of QIDs would not fit in a URL.
-    Ok(Some(draft(list, summary).param("qids", qids.join(","))))
+    Ok(Some(draft(list, format!("{} QIDs", qids.len())).param("qids", qids.join(","))))
 }
 
 fn create_dynamic(
@@ -307,13 +307,8 @@ fn create_dynamic(
         ),
         Some(list.source()),
     );
-    let scope = if list.global { ", global" } else { "" };
-    let summary = format!(
-        "Create dynamic search list \"{}\" ({} criteria{scope})",
-        list.title,
-        list.record.element.at("CRITERIA").map_or(0, |c| c.children.len())
-    );
-    let mut draft = draft(list, summary);
+    let criteria = list.record.element.at("CRITERIA").map_or(0, |c| c.children.len());
+    let mut draft = draft(list, format!("{criteria} criteria"));
     for (name, value) in params {
         draft = draft.param(&name, value);
     }
