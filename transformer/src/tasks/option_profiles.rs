@@ -158,7 +158,7 @@ pub fn plan(ctx: &Context<'_>, refs: &mut Refs) -> Result<TaskOutput, TransformE
             search_lists::require_title(refs, title, &used_by);
             uses.push(format!("{}\"{title}\"", if excluded { "excluded " } else { "" }));
         }
-        let draft = import(ctx, &profile, &uses, &mut out)?;
+        let draft = import(ctx, &profile, &uses, &mut out);
         refs.set(RefKind::OptionProfile, profile.id, Target::captured(&draft.id, Field::Id));
         out.request(draft);
     }
@@ -166,12 +166,7 @@ pub fn plan(ctx: &Context<'_>, refs: &mut Refs) -> Result<TaskOutput, TransformE
 }
 
 /// The import of one profile, with the losses it entails listed.
-fn import(
-    ctx: &Context<'_>,
-    profile: &OptionProfile<'_>,
-    uses: &[String],
-    out: &mut TaskOutput,
-) -> Result<Draft, TransformError> {
+fn import(ctx: &Context<'_>, profile: &OptionProfile<'_>, uses: &[String], out: &mut TaskOutput) -> Draft {
     let mut element = profile.record.element.clone();
     if profile.is_default() {
         if ctx.options.keep_default_flag {
@@ -228,12 +223,12 @@ fn import(
     )
     .and("BASIC_INFO/GROUP_TYPE", profile.group_type)
     .fills(&id, Field::Id, "BASIC_INFO/ID");
-    Ok(Draft::post(TASK, id.clone(), Effect::Create, PATH, summary)
+    Draft::post(TASK, id.clone(), Effect::Create, PATH, summary)
         .param("action", "import")
         .body(body)
         .capture(Field::Id, Extract::NewId)
         .probe(probe)
-        .source(profile.source()))
+        .source(profile.source())
 }
 
 /// A read-only request that finds the target's ID of a profile every subscription has.
