@@ -434,6 +434,28 @@ fn transforming_again_against_the_migrated_target_creates_nothing() {
 }
 
 #[test]
+fn initial_options_is_looked_up_in_the_target_never_imported() {
+    let export = tempfile::tempdir().expect("tempdir");
+    let profile = |id: &str, title: &str| {
+        format!(
+            "<OPTION_PROFILE><BASIC_INFO><ID>{id}</ID><GROUP_NAME>{title}</GROUP_NAME><GROUP_TYPE>user</GROUP_TYPE>\
+             <IS_DEFAULT>0</IS_DEFAULT></BASIC_INFO><SCAN><SCAN_DEAD_HOSTS>1</SCAN_DEAD_HOSTS></SCAN></OPTION_PROFILE>"
+        )
+    };
+    let profiles =
+        format!("<OPTION_PROFILES>{}{}</OPTION_PROFILES>", profile("1", "Initial Options"), profile("2", "Deep"));
+    fs::write(export.path().join("option_profiles.xml"), profiles).expect("write");
+    let rehearsal = Rehearsal::start(None);
+    let (bundle, digest, manifest) = rehearsal.transform("bundle", BundleArgs::new(export.path(), PathBuf::new()));
+    let effects: Vec<(&str, Effect)> = manifest.requests.iter().map(|r| (r.id.as_str(), r.effect)).collect();
+    assert_eq!(effects, [("option-profile-id/Initial Options", Effect::Read), ("option-profile/Deep", Effect::Create)]);
+    rehearsal.execute(&bundle, &digest).expect("the target's Initial Options is found by title");
+    let (_, target) = rehearsal.target_export("after");
+    let titles: Vec<&str> = target.records(Kind::OptionProfiles).map(|p| text(&p, "BASIC_INFO/GROUP_NAME")).collect();
+    assert_eq!(titles, ["Deep"], "the system profile is still the target's own, and the only one of its title");
+}
+
+#[test]
 fn the_corpus_files_transform_and_the_simulator_accepts_their_requests() {
     let corpus = repo().join("tests/corpus");
     let export = tempfile::tempdir().expect("tempdir");
