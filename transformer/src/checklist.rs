@@ -229,13 +229,14 @@ impl Step {
             ),
             Step::SearchListsByHand => (
                 Before,
-                "Create the dynamic search lists whose criteria qmig cannot read",
-                "Qualys lists a dynamic search list's criteria as prose, and these criteria are not phrases qmig \
-                 turns back into create parameters; creating the list without them would select more QIDs, so \
-                 the bundle does not create it. Create each list in the target's user interface (KnowledgeBase > \
-                 Search Lists) with exactly the same title and criteria, then capture the target's search lists \
-                 into --target-export and transform again: the option profiles and report templates that use the \
-                 list then refer to it.",
+                "Create the dynamic search lists the bundle cannot create",
+                "Qualys lists a dynamic search list's criteria as prose and leaves Threat Protection RTI criteria \
+                 out. For each of these lists a criterion is a phrase qmig does not turn back into create \
+                 parameters, or no criterion was exported at all (RTIs only); created without them the list \
+                 would select more QIDs, so the bundle does not create it. Create each list in the target's user \
+                 interface (KnowledgeBase > Search Lists) with exactly the same title and criteria, then capture \
+                 the target's search lists into --target-export and transform again: the option profiles and \
+                 report templates that use the list then refer to it.",
             ),
         }
     }

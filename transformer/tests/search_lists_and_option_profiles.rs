@@ -137,8 +137,8 @@ fn a_title_the_target_uses_for_another_kind_is_refused() {
 #[test]
 fn two_source_lists_or_profiles_of_one_title_are_refused() {
     let dynamic = "<DYNAMIC_SEARCH_LIST_OUTPUT><RESPONSE><DYNAMIC_LISTS><DYNAMIC_LIST><ID>42</ID>\
-        <TITLE>Weak TLS</TITLE><GLOBAL>No</GLOBAL><CRITERIA/></DYNAMIC_LIST></DYNAMIC_LISTS></RESPONSE>\
-        </DYNAMIC_SEARCH_LIST_OUTPUT>";
+        <TITLE>Weak TLS</TITLE><GLOBAL>No</GLOBAL><CRITERIA><CATEGORY>Web server</CATEGORY></CRITERIA>\
+        </DYNAMIC_LIST></DYNAMIC_LISTS></RESPONSE></DYNAMIC_SEARCH_LIST_OUTPUT>";
     let export = export_with(&[("static.xml", &static_list("41", "Weak TLS")), ("dynamic.xml", dynamic)]);
     let err = transform(export.path(), |_| {}).expect_err("one title, two lists");
     assert!(matches!(err, TransformError::SameTarget { .. }), "{err}");

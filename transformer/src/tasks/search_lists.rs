@@ -16,7 +16,8 @@
 //!   parameter. A list with a criterion not understood is not created (it would select more
 //!   QIDs than the source's): it is a manual step naming the criterion.
 //! - Threat Protection RTI criteria are never exported, so every dynamic list carries that loss
-//!   in the review, with the QID comparison that reveals it.
+//!   in the review, with the QID comparison that reveals it; a list with no exported criterion
+//!   at all (RTIs only) would select every QID, and is a manual step.
 //! - A list whose title the target already has (same type, `--target-export`) is mapped to it; a
 //!   title the target has for the other type of list is refused, and so are two source lists of
 //!   one title (as every two requests of one id): an option profile could not tell them apart.
@@ -282,6 +283,16 @@ fn create_dynamic(
             Some(more) => params.extend(more),
             None => not_understood.push(format!("{} \"{}\"", criterion.name, criterion.value())),
         }
+    }
+    if params.is_empty() && not_understood.is_empty() {
+        // Qualys exports every criterion but Threat Protection RTIs: a list without any selected
+        // by those alone, and created empty it would select every QID.
+        by_hand.push(format!(
+            "{}: no criterion was exported, so it selects by Threat Protection RTIs only",
+            list.object()
+        ));
+        out.skip(list.object(), "no criterion was exported (manual step)", Some(list.source()));
+        return Ok(None);
     }
     if !not_understood.is_empty() {
         by_hand.push(format!("{}: criteria not understood: {}", list.object(), not_understood.join(", ")));
@@ -687,6 +698,16 @@ mod tests {
                  OTHER \"Exploit kit, Non-running services\", EXPLOITABILITY \"NOT Metasploit\""]
         );
         assert_eq!(refs.get(RefKind::SearchListTitle, "Fresh criticals"), None);
+    }
+
+    #[test]
+    fn a_list_without_exported_criteria_selects_by_rtis_only_and_is_a_manual_step() {
+        for criteria in ["", "<CRITERIA/>"] {
+            let text = dynamic("DYNAMIC_SEARCH_LIST_OUTPUT", "").replace("<CRITERIA></CRITERIA>", criteria);
+            let out = Fixture::new(&[("dynamic.xml", &text)]).plan(plan);
+            assert!(out.requests.is_empty(), "it would select every QID");
+            assert!(out.manual_steps[0].items[0].contains("Threat Protection RTIs only"), "{:?}", out.manual_steps);
+        }
     }
 
     #[test]
