@@ -30,6 +30,7 @@ pub enum Step {
     UsersByHand,
     TagSupportForAuthRecords,
     AuthRecordsByHand,
+    SearchListsByHand,
 }
 
 /// The steps in every review, whatever the export holds.
@@ -69,6 +70,7 @@ impl Step {
             Step::UsersByHand => "users-by-hand",
             Step::TagSupportForAuthRecords => "auth-record-tag-support",
             Step::AuthRecordsByHand => "auth-records-by-hand",
+            Step::SearchListsByHand => "search-lists-by-hand",
         }
     }
 
@@ -224,6 +226,17 @@ impl Step {
                  create call would carry in a URL or in an XML document whose format is not verified (private \
                  keys, root delegation). Create it in the target's user interface (Scans > Authentication) with \
                  the same title, type, IPs and settings, or supply the secret (or a vault) and transform again.",
+            ),
+            Step::SearchListsByHand => (
+                Before,
+                "Create the dynamic search lists the bundle cannot create",
+                "Qualys lists a dynamic search list's criteria as prose and leaves Threat Protection RTI criteria \
+                 out. For each of these lists a criterion is a phrase qmig does not turn back into create \
+                 parameters, or no criterion was exported at all (RTIs only); created without them the list \
+                 would select more QIDs, so the bundle does not create it. Create each list in the target's user \
+                 interface (KnowledgeBase > Search Lists) with exactly the same title and criteria, then capture \
+                 the target's search lists into --target-export and transform again: the option profiles and \
+                 report templates that use the list then refer to it.",
             ),
         }
     }

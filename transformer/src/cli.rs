@@ -78,6 +78,10 @@ pub struct BundleArgs {
     /// A root tag the platform manages in your subscriptions, not to be created (repeatable).
     #[arg(long, value_name = "NAME")]
     pub system_tag: Vec<String>,
+    /// Import an option profile that is the source's default as the target's default too
+    /// (by default the flag is cleared and the review lists it: the target keeps its own default).
+    #[arg(long)]
+    pub keep_default_flag: bool,
 }
 
 impl BundleArgs {
@@ -97,6 +101,7 @@ impl BundleArgs {
             send_email: SendEmail::Yes,
             tags_per_request: DEFAULT_TAGS_PER_REQUEST,
             system_tag: Vec::new(),
+            keep_default_flag: false,
         }
     }
 }

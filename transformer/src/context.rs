@@ -25,6 +25,8 @@ pub struct Options {
     /// Whatever would only be reported (objects left for a manual step for want of an input)
     /// is an error instead.
     pub strict: bool,
+    /// Import the source's default option profile as the target's default.
+    pub keep_default_flag: bool,
 }
 
 impl Default for Options {
@@ -37,6 +39,7 @@ impl Default for Options {
             tags_per_request: DEFAULT_TAGS_PER_REQUEST,
             system_tags: Vec::new(),
             strict: false,
+            keep_default_flag: false,
         }
     }
 }

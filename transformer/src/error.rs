@@ -65,6 +65,11 @@ pub enum TransformError {
     )]
     SameTarget { id: String, task: String, first: SourceRef, second: SourceRef },
     #[error(
+        "{source_ref}: {object}: the target already has {existing} of this title; \
+         a title names one object there, so rename one of them first"
+    )]
+    TitleTaken { source_ref: SourceRef, object: String, existing: String },
+    #[error(
         "{file}: the list is truncated (WARNING 1980) and the next page is not in the export; \
          capture {url} and put it beside this file"
     )]

@@ -33,6 +33,9 @@ pub enum Kind {
     AuthInventory,
     AuthRecordList,
     VaultList,
+    StaticSearchList,
+    DynamicSearchList,
+    OptionProfiles,
 }
 
 /// How a kind of document is recognised and cut into records.
@@ -189,6 +192,34 @@ pub const KINDS: &[KindSpec] = &[
         records: &["RESPONSE/AUTH_VAULTS/AUTH_VAULT"],
         key: &["ID"],
         paging_id: Some("ID"),
+        repeatable: &[],
+    },
+    KindSpec {
+        kind: Kind::StaticSearchList,
+        label: "static search lists",
+        roots: &["STATIC_SEARCH_LIST_OUTPUT"],
+        records: &["RESPONSE/STATIC_LISTS/STATIC_LIST"],
+        key: &["ID"],
+        paging_id: Some("ID"),
+        repeatable: &["QID"],
+    },
+    KindSpec {
+        kind: Kind::DynamicSearchList,
+        label: "dynamic search lists",
+        // The DTD's root, and the one the documentation's sample prints.
+        roots: &["DYNAMIC_SEARCH_LIST_OUTPUT", "SEARCH_LIST_OUTPUT"],
+        records: &["RESPONSE/DYNAMIC_LISTS/DYNAMIC_LIST"],
+        key: &["ID"],
+        paging_id: Some("ID"),
+        repeatable: &["QID"],
+    },
+    KindSpec {
+        kind: Kind::OptionProfiles,
+        label: "option profile export",
+        roots: &["OPTION_PROFILES"],
+        records: &["OPTION_PROFILE"],
+        key: &["BASIC_INFO/ID"],
+        paging_id: None,
         repeatable: &[],
     },
 ];

@@ -102,6 +102,7 @@ pub fn build(args: &BundleArgs) -> Result<BundleContents, TransformError> {
         tags_per_request: args.tags_per_request,
         system_tags: args.system_tag.clone(),
         strict: args.strict,
+        keep_default_flag: args.keep_default_flag,
     };
     let ctx =
         Context { export: &export, target: target.as_ref(), inputs: &inputs, options: &options, credentials: None };

@@ -317,6 +317,9 @@ pub enum RefKind {
     AuthRecord,
     /// Keyed by source search list ID (static and dynamic lists share one ID space).
     SearchList,
+    /// Keyed by search list title, which titles are kept exactly: option profile imports name
+    /// their lists by title.
+    SearchListTitle,
     /// Keyed by source option profile ID.
     OptionProfile,
 }
@@ -333,6 +336,7 @@ impl RefKind {
             RefKind::Vault => "authentication vault",
             RefKind::AuthRecord => "authentication record",
             RefKind::SearchList => "search list",
+            RefKind::SearchListTitle => "search list titled",
             RefKind::OptionProfile => "option profile",
         }
     }

@@ -11,6 +11,7 @@ use qmig_schemas::Effect;
 use qmig_transform::cli::BundleArgs;
 use qmig_transform::export::{Export, Kind, Record};
 use qmig_transform::ranges::{IpSet, parse_entry};
+use qmig_transform::xml::Element;
 use tempfile::TempDir;
 
 const USER: &str = "qmig-target";
@@ -208,6 +209,68 @@ fn auth_view(
     view
 }
 
+/// Search lists by title: GLOBAL, COMMENTS and what selects their QIDs.
+type Lists<T> = BTreeMap<String, (String, String, BTreeSet<T>)>;
+
+/// Static lists by title: GLOBAL, COMMENTS and the QID set.
+fn static_lists(export: &Export) -> Lists<String> {
+    export
+        .records(Kind::StaticSearchList)
+        .map(|l| {
+            let qids = l.element.all("QIDS/QID").map(|q| q.value().to_owned()).collect();
+            (text(&l, "TITLE").to_owned(), (text(&l, "GLOBAL").to_owned(), text(&l, "COMMENTS").to_owned(), qids))
+        })
+        .collect()
+}
+
+/// Dynamic lists by title: GLOBAL, COMMENTS and the criteria with their prose.
+fn dynamic_lists(export: &Export) -> Lists<(String, String)> {
+    export
+        .records(Kind::DynamicSearchList)
+        .map(|l| {
+            let criteria = l.element.at("CRITERIA").into_iter().flat_map(|c| &c.children);
+            let criteria = criteria.map(|c| (c.name.clone(), c.value().to_owned())).collect();
+            (text(&l, "TITLE").to_owned(), (text(&l, "GLOBAL").to_owned(), text(&l, "COMMENTS").to_owned(), criteria))
+        })
+        .collect()
+}
+
+/// Option profiles by title, as the import should leave them: without what the target assigns
+/// (ID, owner, update date), the default flag and brute-forcing lists (compared apart), and
+/// with each search list named through its export's list IDs, so IDs compare through the maps.
+fn option_profiles(export: &Export) -> BTreeMap<String, Element> {
+    let mut list_titles = names(export, Kind::StaticSearchList, "ID", "TITLE");
+    list_titles.extend(names(export, Kind::DynamicSearchList, "ID", "TITLE"));
+    export
+        .records(Kind::OptionProfiles)
+        .map(|p| {
+            let mut profile = p.element.clone();
+            normalise_profile(&mut profile, &list_titles);
+            (text(&p, "BASIC_INFO/GROUP_NAME").to_owned(), profile)
+        })
+        .collect()
+}
+
+fn normalise_profile(element: &mut Element, list_titles: &BTreeMap<&str, &str>) {
+    match element.name.as_str() {
+        "BASIC_INFO" => {
+            element.children.retain(|c| !["ID", "USER_ID", "UPDATE_DATE", "IS_DEFAULT"].contains(&c.name.as_str()))
+        }
+        "PASSWORD_BRUTE_FORCING" => element.children.retain(|c| !c.name.starts_with("CUSTOM")),
+        "CUSTOM" => {
+            for id in element.children.iter_mut().filter(|c| c.name == "ID") {
+                id.text = list_titles
+                    .get(id.value())
+                    .map_or_else(|| format!("unknown list {}", id.value()), |t| (*t).to_owned());
+            }
+        }
+        _ => {}
+    }
+    for child in &mut element.children {
+        normalise_profile(child, list_titles);
+    }
+}
+
 #[test]
 fn the_sample_subscription_migrates_and_reconciles_object_by_object() {
     let rehearsal = Rehearsal::start(Some(samples("target-export")));
@@ -332,6 +395,25 @@ fn the_sample_subscription_migrates_and_reconciles_object_by_object() {
     assert_eq!(target_auth, auth_view(&source, &source_networks_by_id, &created));
     assert_eq!(target_auth.len(), created.len());
 
+    // Search lists: title, GLOBAL, COMMENTS, and the QIDs or the criteria.
+    assert_eq!(static_lists(&target), static_lists(&source));
+    assert_eq!(dynamic_lists(&target), dynamic_lists(&source));
+    assert_eq!(static_lists(&source).len() + dynamic_lists(&source).len(), 4);
+
+    // Option profiles: the same settings per title, search lists included (through the list
+    // IDs of each side), the default flag cleared, custom brute-forcing lists emptied.
+    let (source_profiles, target_profiles) = (option_profiles(&source), option_profiles(&target));
+    assert_eq!(target_profiles.keys().collect::<Vec<_>>(), source_profiles.keys().collect::<Vec<_>>());
+    for (title, profile) in &source_profiles {
+        let migrated = &target_profiles[title];
+        assert!(migrated.same_content(profile), "{title}:\n{}\nbecame\n{}", profile.to_xml(), migrated.to_xml());
+    }
+    let default_flags: Vec<&str> =
+        target.records(Kind::OptionProfiles).map(|p| text(&p, "BASIC_INFO/IS_DEFAULT")).collect();
+    assert_eq!(default_flags, ["0", "0", "0"], "the source's default is imported as an ordinary profile");
+    let searched = source_profiles.values().flat_map(|p| p.descendants()).filter(|e| e.name == "CUSTOM").count();
+    assert!(searched >= 3, "the sample's profiles use search lists");
+
     // Running the same bundle again sends nothing and changes nothing.
     let before = rehearsal.target.counters();
     rehearsal.execute(&bundle, &digest).expect("a finished bundle runs again as a no-op");
@@ -349,6 +431,28 @@ fn transforming_again_against_the_migrated_target_creates_nothing() {
     let creates: Vec<&str> =
         manifest.requests.iter().filter(|r| r.effect == Effect::Create).map(|r| r.id.as_str()).collect();
     assert!(creates.is_empty(), "objects the target already has would be created again: {creates:#?}");
+}
+
+#[test]
+fn initial_options_is_looked_up_in_the_target_never_imported() {
+    let export = tempfile::tempdir().expect("tempdir");
+    let profile = |id: &str, title: &str| {
+        format!(
+            "<OPTION_PROFILE><BASIC_INFO><ID>{id}</ID><GROUP_NAME>{title}</GROUP_NAME><GROUP_TYPE>user</GROUP_TYPE>\
+             <IS_DEFAULT>0</IS_DEFAULT></BASIC_INFO><SCAN><SCAN_DEAD_HOSTS>1</SCAN_DEAD_HOSTS></SCAN></OPTION_PROFILE>"
+        )
+    };
+    let profiles =
+        format!("<OPTION_PROFILES>{}{}</OPTION_PROFILES>", profile("1", "Initial Options"), profile("2", "Deep"));
+    fs::write(export.path().join("option_profiles.xml"), profiles).expect("write");
+    let rehearsal = Rehearsal::start(None);
+    let (bundle, digest, manifest) = rehearsal.transform("bundle", BundleArgs::new(export.path(), PathBuf::new()));
+    let effects: Vec<(&str, Effect)> = manifest.requests.iter().map(|r| (r.id.as_str(), r.effect)).collect();
+    assert_eq!(effects, [("option-profile-id/Initial Options", Effect::Read), ("option-profile/Deep", Effect::Create)]);
+    rehearsal.execute(&bundle, &digest).expect("the target's Initial Options is found by title");
+    let (_, target) = rehearsal.target_export("after");
+    let titles: Vec<&str> = target.records(Kind::OptionProfiles).map(|p| text(&p, "BASIC_INFO/GROUP_NAME")).collect();
+    assert_eq!(titles, ["Deep"], "the system profile is still the target's own, and the only one of its title");
 }
 
 #[test]

@@ -9,6 +9,8 @@ pub mod domains;
 pub mod ips;
 pub mod ipv6_mappings;
 pub mod networks;
+pub mod option_profiles;
+pub mod search_lists;
 pub mod subscription;
 pub mod tags;
 #[cfg(test)]
@@ -35,5 +37,7 @@ pub const TASKS: &[Plan] = &[
     user_prefs::plan,
     virtual_hosts::plan,
     ipv6_mappings::plan,
+    search_lists::plan,
     auth_records::plan,
+    option_profiles::plan,
 ];

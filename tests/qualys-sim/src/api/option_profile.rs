@@ -1,14 +1,16 @@
 //! Option profiles (`/api/2.0/fo/subscription/option_profile/`): `export` and `import` of
 //! `OPTION_PROFILES` documents (VM, compliance and PCI profiles alike). Each profile's body
-//! is kept as imported; the simulator owns only its ID and title (`BASIC_INFO/ID`,
-//! `BASIC_INFO/GROUP_NAME`) and its type (`BASIC_INFO/GROUP_TYPE`).
+//! is kept as imported, with what Qualys documents its import to change ([`as_imported`]); the
+//! simulator owns its ID and title (`BASIC_INFO/ID`, `BASIC_INFO/GROUP_NAME`) and its type
+//! (`BASIC_INFO/GROUP_TYPE`).
 
+use crate::api::search_list;
 use crate::api::{Call, Ctx, Registration, Reply, read, simple_return, write};
 use crate::export;
 use crate::params::{ApiError, Params};
 use crate::seed::{self, SeedDoc, SeedFile, SeedResult};
 use crate::state::{IdSequence, State};
-use crate::xml::{Document, Element};
+use crate::xml::{Document, Element, Node};
 
 const IDS: IdSequence = IdSequence::new("option_profile", 5_000_001);
 pub(crate) const PATH: &str = "/api/2.0/fo/subscription/option_profile/";
@@ -125,11 +127,68 @@ fn import(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     let mut items = Vec::new();
     for (title, kind, el) in incoming {
         let id = call.state.next_id(IDS);
-        call.state.option_profiles.insert(id, profile(id, &title, &kind, false, el.clone()));
+        let body = as_imported(call.state, &kind, el.clone());
+        call.state.option_profiles.insert(id, profile(id, &title, &kind, false, body));
         items.push(("ID", id.to_string()));
     }
     let text = format!("{} option profile(s) successfully imported", items.len());
     Ok(simple_return(call.ctx, &now, &text, &items).into())
+}
+
+/// What Qualys's import does to a profile (8.10 release notes): the custom and excluded search
+/// lists of its vulnerability detection are found by title and take this subscription's IDs,
+/// and when one title is missing detection silently becomes "Complete"; custom password
+/// brute-forcing lists arrive empty; a compliance profile's scan restrictions (elements named
+/// `*RESTRICT*`, their layout UNVERIFIED) are dropped.
+fn as_imported(state: &State, kind: &str, mut body: Element) -> Element {
+    visit_mut(&mut body, &mut |el| match el.name.as_str() {
+        "VULNERABILITY_DETECTION" => find_lists_by_title(state, el),
+        "PASSWORD_BRUTE_FORCING" => remove_where(el, &|child| child.name.starts_with("CUSTOM")),
+        _ => {}
+    });
+    if kind == "compliance" {
+        remove_where(&mut body, &|child| child.name.contains("RESTRICT"));
+    }
+    body
+}
+
+fn find_lists_by_title(state: &State, detection: &mut Element) {
+    let mut complete = false;
+    visit_mut(detection, &mut |el| {
+        if el.name != "CUSTOM" {
+            return;
+        }
+        match el.non_empty("TITLE").and_then(|title| search_list::id_by_title(state, &title)) {
+            Some(id) => el.set_child_text("ID", &id.to_string()),
+            None => complete = true,
+        }
+    });
+    if complete {
+        remove_where(detection, &|child| child.name == "CUSTOM_LIST");
+        if detection.get("COMPLETE").is_none() {
+            detection.children.insert(0, Node::Element(Element::new("COMPLETE")));
+        }
+    }
+}
+
+/// Calls `f` on `el` and every element below it, parents first.
+fn visit_mut(el: &mut Element, f: &mut impl FnMut(&mut Element)) {
+    f(el);
+    for node in &mut el.children {
+        if let Node::Element(child) = node {
+            visit_mut(child, f);
+        }
+    }
+}
+
+/// Removes the elements below `el`, at any depth, that `doomed` selects.
+fn remove_where(el: &mut Element, doomed: &impl Fn(&Element) -> bool) {
+    el.children.retain(|node| !matches!(node, Node::Element(child) if doomed(child)));
+    for node in &mut el.children {
+        if let Node::Element(child) = node {
+            remove_where(child, doomed);
+        }
+    }
 }
 
 /// Reads `OPTION_PROFILES`.

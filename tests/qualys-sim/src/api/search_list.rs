@@ -4,6 +4,9 @@
 //! A dynamic list's criteria come back from Qualys as prose ("NOT openssl", "Previous
 //! month", "Top Internal 10"). The simulator writes the prose at create time, following the
 //! phrases Qualys's migration scripts parse, and keeps it as it is from then on.
+//!
+//! The simulator has no KnowledgeBase: a dynamic list reports QIDs (`show_qids`, 1 by default
+//! as in Qualys) only when its seed carried them, so a created list never does.
 
 use crate::api::{Call, Ctx, Registration, Reply, list_document, read, simple_return, write};
 use crate::export;
@@ -131,10 +134,18 @@ pub(crate) struct DynamicList {
     /// `CRITERIA` children: element and prose, in output order.
     pub criteria: Vec<(String, String)>,
     pub comments: Option<String>,
+    /// The QIDs the list selected when its seed was captured with `show_qids=1`.
+    pub qids: Vec<u64>,
 }
 
 fn yes_no(flag: bool) -> &'static str {
     if flag { "Yes" } else { "No" }
+}
+
+/// The ID of the list titled exactly `title`, as an option profile import finds it.
+pub(crate) fn id_by_title(state: &State, title: &str) -> Option<u64> {
+    let statics = state.static_lists.values().map(|l| &l.header);
+    statics.chain(state.dynamic_lists.values().map(|l| &l.header)).find(|h| h.title == title).map(|h| h.id)
 }
 
 fn title_taken(state: &State, title: &str) -> bool {
@@ -147,7 +158,8 @@ impl Header {
         let id = state.next_id(IDS);
         let now = state.tick();
         let owner = state.api_login.clone();
-        (Header { id, title, global, owner, created: now.clone(), modified: now.clone(), extra: Vec::new() }, now)
+        let written = as_qualys_writes(&now);
+        (Header { id, title, global, owner, created: written.clone(), modified: written, extra: Vec::new() }, now)
     }
 
     fn element(&self, name: &str) -> Element {
@@ -173,17 +185,28 @@ impl Header {
     }
 }
 
+/// A list's CREATED and MODIFIED as Qualys writes them, "04/27/2018 at 15:18:42 (GMT+0530)", in
+/// the API user's time zone (UTC here), from the simulator's `2018-04-27T09:48:42Z`.
+fn as_qualys_writes(timestamp: &str) -> String {
+    let part = |range: std::ops::Range<usize>| timestamp.get(range).unwrap_or_default();
+    format!("{}/{}/{} at {} (GMT+0000)", part(5..7), part(8..10), part(0..4), part(11..19))
+}
+
+fn qid_list(qids: &[u64]) -> Element {
+    let mut list = Element::new("QIDS");
+    for q in qids {
+        list.push(Element::text("QID", q.to_string()));
+    }
+    list
+}
+
 fn list_static_doc(state: &State, params: &Params, ctx: &Ctx) -> Result<Document, ApiError> {
     params.only(LIST_PARAMS)?;
     let ids = params.id_list("ids")?;
     let mut lists = Element::new("STATIC_LISTS");
     for l in state.static_lists.values().filter(|l| ids.as_ref().is_none_or(|ids| id_matches(ids, l.header.id))) {
         let mut el = l.header.element("STATIC_LIST");
-        let mut qids = Element::new("QIDS");
-        for q in &l.qids {
-            qids.push(Element::text("QID", q.to_string()));
-        }
-        el.push(qids);
+        el.push(qid_list(&l.qids));
         el.push_opt(l.comments.as_ref().map(|c| Element::cdata("COMMENTS", c)));
         for extra in &l.header.extra {
             el.push(extra.clone());
@@ -196,6 +219,7 @@ fn list_static_doc(state: &State, params: &Params, ctx: &Ctx) -> Result<Document
 fn list_dynamic_doc(state: &State, params: &Params, ctx: &Ctx) -> Result<Document, ApiError> {
     params.only(LIST_PARAMS)?;
     let ids = params.id_list("ids")?;
+    let show_qids = params.flag("show_qids", true)?;
     let mut lists = Element::new("DYNAMIC_LISTS");
     for l in state.dynamic_lists.values().filter(|l| ids.as_ref().is_none_or(|ids| id_matches(ids, l.header.id))) {
         let mut el = l.header.element("DYNAMIC_LIST");
@@ -205,6 +229,9 @@ fn list_dynamic_doc(state: &State, params: &Params, ctx: &Ctx) -> Result<Documen
         }
         el.push(criteria);
         el.push_opt(l.comments.as_ref().map(|c| Element::cdata("COMMENTS", c)));
+        if show_qids && !l.qids.is_empty() {
+            el.push(qid_list(&l.qids));
+        }
         for extra in &l.header.extra {
             el.push(extra.clone());
         }
@@ -254,9 +281,8 @@ fn create_dynamic(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     let criteria = criteria_prose(p)?;
     let (header, now) = Header::new(call.state, title, global);
     let id = header.id;
-    call.state
-        .dynamic_lists
-        .insert(id, DynamicList { header, criteria, comments: p.value("comments").map(str::to_owned) });
+    let comments = p.value("comments").map(str::to_owned);
+    call.state.dynamic_lists.insert(id, DynamicList { header, criteria, comments, qids: Vec::new() });
     Ok(simple_return(call.ctx, &now, "New search list created successfully", &[("ID", id.to_string())]).into())
 }
 
@@ -315,12 +341,7 @@ fn criteria_prose(p: &Params) -> Result<Vec<(String, String)>, ApiError> {
 fn seed_static(state: &mut State, file: &SeedFile) -> SeedResult {
     for el in file.root().path(&["RESPONSE", "STATIC_LISTS"]).into_iter().flat_map(|l| l.all("STATIC_LIST")) {
         let header = Header::read(el)?;
-        let qids = el
-            .get("QIDS")
-            .into_iter()
-            .flat_map(|q| q.all("QID"))
-            .map(|q| q.value().parse::<u64>().map_err(|_| format!("QID {:?}", q.value())))
-            .collect::<Result<Vec<_>, _>>()?;
+        let qids = seeded_qids(el)?;
         state.observe_id(IDS, header.id);
         state.static_lists.insert(header.id, StaticList { header, qids, comments: el.non_empty("COMMENTS") });
     }
@@ -333,10 +354,17 @@ fn seed_dynamic(state: &mut State, file: &SeedFile) -> SeedResult {
         let header = Header::read(el)?;
         let criteria =
             el.get("CRITERIA").into_iter().flat_map(Element::elements).map(|c| (c.name.clone(), c.value())).collect();
+        let qids = seeded_qids(el)?;
         state.observe_id(IDS, header.id);
-        state.dynamic_lists.insert(header.id, DynamicList { header, criteria, comments: el.non_empty("COMMENTS") });
+        let comments = el.non_empty("COMMENTS");
+        state.dynamic_lists.insert(header.id, DynamicList { header, criteria, comments, qids });
     }
     Ok(())
+}
+
+fn seeded_qids(list: &Element) -> Result<Vec<u64>, String> {
+    let qids = list.get("QIDS").into_iter().flat_map(|q| q.all("QID"));
+    qids.map(|q| q.value().parse::<u64>().map_err(|_| format!("QID {:?}", q.value()))).collect()
 }
 
 #[cfg(test)]

@@ -420,6 +420,54 @@ fn option_profiles_are_imported_and_exported() {
 }
 
 #[test]
+fn option_profile_imports_find_search_lists_by_title_and_lose_what_qualys_loses() {
+    let (_sim, c) = start(config());
+    let list = c
+        .post("/api/2.0/fo/qid/search_list/static/", &[("action", "create"), ("title", "Weak TLS"), ("qids", "38170")])
+        .new_id();
+    let profile = |title: &str, kind: &str, lists: &str, more: &str| {
+        format!(
+            "<OPTION_PROFILES><OPTION_PROFILE><BASIC_INFO><ID>90211</ID><GROUP_NAME>{title}</GROUP_NAME>\
+             <GROUP_TYPE>{kind}</GROUP_TYPE></BASIC_INFO><SCAN><VULNERABILITY_DETECTION>{lists}\
+             <DETECTION_INCLUDE><OVAL_CHECKS>0</OVAL_CHECKS></DETECTION_INCLUDE></VULNERABILITY_DETECTION></SCAN>\
+             <ADDITIONAL><PASSWORD_BRUTE_FORCING><SYSTEM><HAS_SYSTEM>1</HAS_SYSTEM></SYSTEM><CUSTOM_LIST><CUSTOM>\
+             <ID>17</ID><TITLE>Defaults</TITLE></CUSTOM></CUSTOM_LIST></PASSWORD_BRUTE_FORCING></ADDITIONAL>{more}\
+             </OPTION_PROFILE></OPTION_PROFILES>"
+        )
+    };
+    let custom =
+        |title: &str| format!("<CUSTOM_LIST><CUSTOM><ID>4101</ID><TITLE>{title}</TITLE></CUSTOM></CUSTOM_LIST>");
+    let import = |doc: String| c.post_xml("/api/2.0/fo/subscription/option_profile/?action=import", &doc).new_id();
+    let found = import(profile("Found", "user", &custom("Weak TLS"), ""));
+    let missing = import(profile("Missing", "user", &custom("Weak TLS 2"), ""));
+    let restricted = import(profile(
+        "PC",
+        "compliance",
+        "<COMPLETE/>",
+        "<SCAN_RESTRICTION><POLICY_ID>9</POLICY_ID></SCAN_RESTRICTION>",
+    ));
+    let export = |id: u64| {
+        let doc =
+            c.get(&format!("/api/2.0/fo/subscription/option_profile/?action=export&option_profile_id={id}")).xml();
+        child(&doc, &["OPTION_PROFILE"]).clone()
+    };
+    let found = export(found);
+    let detection = child(&found, &["SCAN", "VULNERABILITY_DETECTION"]);
+    assert_eq!(text(detection, &["CUSTOM_LIST", "CUSTOM", "ID"]), list.to_string(), "this subscription's list ID");
+    let brute = child(&found, &["ADDITIONAL", "PASSWORD_BRUTE_FORCING"]);
+    assert!(
+        brute.get_child("CUSTOM_LIST").is_none() && brute.get_child("SYSTEM").is_some(),
+        "custom lists arrive empty"
+    );
+    let missing = export(missing);
+    let detection = child(&missing, &["SCAN", "VULNERABILITY_DETECTION"]);
+    assert!(detection.get_child("COMPLETE").is_some(), "a missing title silently becomes Complete");
+    assert!(detection.get_child("CUSTOM_LIST").is_none());
+    assert!(detection.get_child("DETECTION_INCLUDE").is_some(), "the other settings stay");
+    assert!(export(restricted).get_child("SCAN_RESTRICTION").is_none(), "compliance restrictions are dropped");
+}
+
+#[test]
 fn report_templates_answer_with_the_code_quirk() {
     let (_sim, c) = start(config());
     let body = "<REPORTTEMPLATE><SCANTEMPLATE><TITLE><INFO key=\"title\"><![CDATA[Board Report]]></INFO></TITLE>\
@@ -485,6 +533,29 @@ fn search_lists_static_and_dynamic() {
     assert_eq!(text(list, &["ID"]), dynamic_id.to_string());
     assert_eq!(text(list, &["CRITERIA", "PATCH_AVAILABLE"]), "Yes");
     assert_eq!(text(list, &["CRITERIA", "PUBLISHED"]), "Last 30 days");
+}
+
+#[test]
+fn search_lists_write_dates_as_qualys_does_and_seeded_dynamic_lists_their_qids() {
+    let seed = tempfile::tempdir().expect("tempdir");
+    let dynamic = "<DYNAMIC_SEARCH_LIST_OUTPUT><RESPONSE><DATETIME>2026-03-02T10:00:00Z</DATETIME><DYNAMIC_LISTS>\
+        <DYNAMIC_LIST><ID>4201</ID><TITLE>Criticals</TITLE><GLOBAL>No</GLOBAL>\
+        <CRITERIA><CONFIRMED_SEVERITY>5</CONFIRMED_SEVERITY></CRITERIA><QIDS><QID>90001</QID><QID>90007</QID></QIDS>\
+        </DYNAMIC_LIST></DYNAMIC_LISTS></RESPONSE></DYNAMIC_SEARCH_LIST_OUTPUT>";
+    std::fs::write(seed.path().join("dynamic.xml"), dynamic).expect("write");
+    let (_sim, c) = start(qualys_sim::Config { seed: Some(seed.path().to_path_buf()), ..config() });
+    c.post("/api/2.0/fo/qid/search_list/static/", &[("action", "create"), ("title", "Patch"), ("qids", "90001")])
+        .new_id();
+    let s = c.get("/api/2.0/fo/qid/search_list/static/?action=list").xml();
+    let created = text(child(&s, &["RESPONSE", "STATIC_LISTS", "STATIC_LIST"]), &["CREATED"]);
+    assert_eq!(created, "03/02/2026 at 10:00:01 (GMT+0000)", "one second after the seed's clock");
+    let qids = |query: &str| {
+        let d = c.get(&format!("/api/2.0/fo/qid/search_list/dynamic/?action=list{query}")).xml();
+        let list = child(&d, &["RESPONSE", "DYNAMIC_LISTS", "DYNAMIC_LIST"]).clone();
+        list.get_child("QIDS").map(|q| all(q, "QID").iter().map(|q| text(q, &[])).collect::<Vec<_>>())
+    };
+    assert_eq!(qids(""), Some(vec!["90001".to_owned(), "90007".to_owned()]), "show_qids is 1 by default");
+    assert_eq!(qids("&show_qids=0"), None);
 }
 
 #[test]
