@@ -24,6 +24,9 @@ umask 077
 printf '%s\n' "$password" > "$demo/target-password"
 
 step "Starting the simulated target (qualys-sim)"
+# Created here, not by the background job's redirection, so the wait below never reads a file
+# that does not exist yet.
+: > "$demo/simulator.log"
 "$bin/qualys-sim" --listen 127.0.0.1:0 --seed "$root/samples/target-export" \
   --user "$user" --password "$password" > "$demo/simulator.log" 2>&1 &
 sim_pid=$!
