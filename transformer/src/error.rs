@@ -142,6 +142,11 @@ pub enum XmlProblem {
     InvalidReference(String),
     #[error("no root element")]
     NoRoot,
+    #[error(
+        "malformed capture: a CDATA section holds the start of another (`<![CDATA[`): its `]]>` is missing, \
+         and what follows would be read as its text"
+    )]
+    UnterminatedCdata,
     #[error("{}", forbidden_character(*.character, *.reference))]
     ForbiddenCharacter { character: char, reference: bool },
 }

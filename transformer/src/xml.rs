@@ -374,7 +374,13 @@ fn parse<R: BufRead>(tracked: &mut Tracked<R>, display: &str, cut: Cut) -> Resul
                 tree.text(&text.xml_content(XmlVersion::Implicit1_0)).map_err(|p| xml_error(p, offset))?;
             }
             Event::CData(data) => {
-                tree.text(&data.xml_content(XmlVersion::Implicit1_0)).map_err(|p| xml_error(p, offset))?;
+                let content = data.xml_content(XmlVersion::Implicit1_0);
+                // A `]]>` lost to damage makes the section run on to the end of the next one: the
+                // document stays well-formed while the records in between vanish into one text.
+                if content.contains("<![CDATA[") {
+                    return Err(xml_error(XmlProblem::UnterminatedCdata, offset));
+                }
+                tree.text(&content).map_err(|p| xml_error(p, offset))?;
             }
             Event::GeneralRef(reference) => {
                 let name = reference.xml_content(XmlVersion::Implicit1_0).into_owned();

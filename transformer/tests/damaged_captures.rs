@@ -63,6 +63,21 @@ fn a_capture_cut_short_is_refused() {
     assert!(message.contains("networks.xml:") && message.contains("ends inside <NETWORK_LIST_OUTPUT/"), "{message}");
 }
 
+/// A `]]>` that lost a byte makes its CDATA section run on to the end of the next one: still
+/// well-formed XML, but the records in between would become one name's text.
+#[test]
+fn a_cdata_section_that_lost_its_end_is_refused_not_read_short() {
+    let networks = network_list();
+    let end = networks.find("]]>").expect("a CDATA section");
+    for damaged in [
+        format!("{}{}", &networks[..end], &networks[end + 1..]),
+        format!("{}{}", &networks[..end + 2], &networks[end + 3..]),
+    ] {
+        let message = refused(export_of(&[("networks.xml", damaged.as_bytes())]).path());
+        assert!(message.contains("networks.xml:") && message.contains("its `]]>` is missing"), "{message}");
+    }
+}
+
 #[test]
 fn a_flipped_byte_in_the_root_name_is_refused_not_listed() {
     // With the DOCTYPE, the contradiction is what is reported; without it, the end tag.
