@@ -137,6 +137,23 @@ pub struct Request {
     /// The source object the request came from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<SourceRef>,
+    /// Every value of the source object that the request carries as its counterpart in the
+    /// target (a network ID, a login), so the review shows old → new. Informative: what is sent
+    /// is in `params` and `body`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remapped: Vec<Remap>,
+}
+
+/// A reference of the source object replaced by the target's counterpart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Remap {
+    /// What is referred to (`network`, `search list`, `user`).
+    pub kind: String,
+    /// How the source names it (its ID, title or login).
+    pub source: String,
+    /// The target's value: known now (text) or captured when the bundle runs.
+    pub target: Value,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -112,6 +112,8 @@ pub enum RequestProblem {
     ProbeCaptureUnknown(String),
     #[error("its probe does not fill capture `{0}`, so an existing object would leave it empty")]
     ProbeCaptureMissing(String),
+    #[error("says it sends `{0}` for a remapped reference, but none of its parameters or body slots refers to it")]
+    RemapNotSent(String),
 }
 
 /// Verifies the bundle in `dir` and returns its digest, manifest and verified bytes.
@@ -231,6 +233,7 @@ pub fn check_manifest(manifest: &Manifest, files: &BTreeMap<String, Vec<u8>>) ->
         check_call(request.method, &request.path, &request.params, request.body.as_ref(), files).map_err(fail)?;
         let earlier = |name: &str| captures.contains_key(name);
         check_references(request_references(request), &earlier, &secret_names).map_err(fail)?;
+        check_remaps(request).map_err(fail)?;
         if let Some(probe) = &request.probe {
             check_call(probe.method, &probe.path, &probe.params, probe.body.as_ref(), files).map_err(fail)?;
             let refs = probe_references(probe);
@@ -259,6 +262,18 @@ pub fn check_manifest(manifest: &Manifest, files: &BTreeMap<String, Vec<u8>>) ->
     }
     if let Some(reported) = manifest.report.iter().find(|r| !captures.contains_key(r.capture.as_str())) {
         return Err(VerifyError::ReportedUnknown(reported.capture.clone()));
+    }
+    Ok(())
+}
+
+/// The review shows each remap as what the request sends: a captured target must be one of the
+/// request's references, so the review cannot promise a value the request does not carry.
+fn check_remaps(request: &Request) -> Result<(), RequestProblem> {
+    let sent: BTreeSet<Segment> = request_references(request).into_iter().collect();
+    for remap in &request.remapped {
+        if let Some(missing) = remap.target.segments().find(|s| !sent.contains(*s)) {
+            return Err(RequestProblem::RemapNotSent(missing.placeholder()));
+        }
     }
     Ok(())
 }

@@ -36,6 +36,7 @@ fn create_network() -> Request {
             id: Some("1103".into()),
             title: Some("Corp East".into()),
         }),
+        remapped: vec![],
     }
 }
 
@@ -62,6 +63,7 @@ fn lookup_tag() -> Request {
         }],
         probe: None,
         source: None,
+        remapped: vec![],
     }
 }
 
@@ -90,6 +92,7 @@ fn create_tag() -> Request {
         captures: vec![],
         probe: None,
         source: None,
+        remapped: vec![],
     }
 }
 
@@ -114,6 +117,11 @@ fn create_auth() -> Request {
         captures: vec![],
         probe: None,
         source: None,
+        remapped: vec![Remap {
+            kind: "network".into(),
+            source: "1103".into(),
+            target: Value::Parts(vec![Segment::Capture("network/Corp East#id".into())]),
+        }],
     }
 }
 
@@ -333,6 +341,14 @@ fn an_unlisted_or_missing_file_is_named() {
     std::fs::remove_file(out.join("bodies/extra.xml")).expect("rm");
     std::fs::remove_file(out.join(REVIEW_FILE)).expect("rm");
     assert!(matches!(verify_bundle(&out), Err(VerifyError::MissingFile { path }) if path == REVIEW_FILE));
+}
+
+#[test]
+fn a_remap_the_request_does_not_send_is_refused() {
+    let mut requests = all();
+    requests[3].remapped[0].target = Value::Parts(vec![Segment::Capture("tag/Cloud Agent#id".into())]);
+    let problem = RequestProblem::RemapNotSent("{{capture:tag/Cloud Agent#id}}".into());
+    assert_eq!(problem_of(requests), (4, problem));
 }
 
 #[test]

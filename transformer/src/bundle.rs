@@ -66,6 +66,7 @@ pub fn assemble(outputs: Vec<TaskOutput>, provenance: Provenance) -> Result<Bund
                 captures: draft.captures,
                 probe,
                 source: draft.source,
+                remapped: draft.remapped,
             });
         }
         skipped.extend(output.skipped);

@@ -31,6 +31,7 @@ pub enum Step {
     TagSupportForAuthRecords,
     AuthRecordsByHand,
     SearchListsByHand,
+    ReportTemplatesByHand,
 }
 
 /// The steps in every review, whatever the export holds.
@@ -71,6 +72,7 @@ impl Step {
             Step::TagSupportForAuthRecords => "auth-record-tag-support",
             Step::AuthRecordsByHand => "auth-records-by-hand",
             Step::SearchListsByHand => "search-lists-by-hand",
+            Step::ReportTemplatesByHand => "report-templates-by-hand",
         }
     }
 
@@ -237,6 +239,13 @@ impl Step {
                  interface (KnowledgeBase > Search Lists) with exactly the same title and criteria, then capture \
                  the target's search lists into --target-export and transform again: the option profiles and \
                  report templates that use the list then refer to it.",
+            ),
+            Step::ReportTemplatesByHand => (
+                After,
+                "Re-create the remediation, scorecard and other report templates",
+                "These report template types have no export or create API. Re-create each one in the target's \
+                 user interface (Reports > Templates) with the same title and settings, choosing the migrated \
+                 asset groups, tags, search lists and users.",
             ),
         }
     }

@@ -84,6 +84,17 @@ pub enum TransformError {
          capture it with echo_request=1, or name it ip_list_<vm|pc>_<ip|dns|netbios>.xml"
     )]
     IpListUndetermined { file: String },
+    #[error(
+        "{file}: cannot tell which report template this export holds ({reason}); export one template per file \
+         with template_id=<ID> and name the file report_template_<ID>.xml, or add echo_request=1"
+    )]
+    TemplateUntied { file: String, reason: String },
+    #[error(
+        "{source_ref}: {template} has no export in the export directory; capture POST \
+         /api/2.0/fo/report/template/{slug}/?action=export&report_format=xml&template_id={id} into \
+         report_template_{id}.xml"
+    )]
+    TemplateUnexported { source_ref: SourceRef, template: String, slug: String, id: String },
     #[error("{file}:{line}: {message}")]
     Input { file: String, line: u64, message: String },
     #[error("{}", UnresolvedList(.0))]

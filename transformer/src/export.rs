@@ -36,6 +36,8 @@ pub enum Kind {
     StaticSearchList,
     DynamicSearchList,
     OptionProfiles,
+    ReportTemplateList,
+    ReportTemplate,
 }
 
 /// How a kind of document is recognised and cut into records.
@@ -221,6 +223,26 @@ pub const KINDS: &[KindSpec] = &[
         key: &["BASIC_INFO/ID"],
         paging_id: None,
         repeatable: &[],
+    },
+    KindSpec {
+        kind: Kind::ReportTemplateList,
+        label: "report template list",
+        // V1 `/msp/report_template_list.php`: every template of every type.
+        roots: &["REPORT_TEMPLATE_LIST"],
+        records: &["REPORT_TEMPLATE"],
+        key: &["ID"],
+        paging_id: None,
+    },
+    KindSpec {
+        kind: Kind::ReportTemplate,
+        label: "report template export",
+        // `/api/2.0/fo/report/template/<type>/?action=export`: one `SCANTEMPLATE`,
+        // `PATCHTEMPLATE`, ... per template. The body carries no ID, so pages are not merged:
+        // each file is tied to its row of the list by the task.
+        roots: &["REPORTTEMPLATE"],
+        records: &["*"],
+        key: &[],
+        paging_id: None,
     },
 ];
 

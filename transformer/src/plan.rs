@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use qmig_schemas::{
-    Capture, Condition, Effect, Escape, Extract, Loss, ManualStep, Match, Method, Param, ProbeCapture, Reported,
+    Capture, Condition, Effect, Escape, Extract, Loss, ManualStep, Match, Method, Param, ProbeCapture, Remap, Reported,
     Segment, Skipped, Slot, SourceRef, Value, Warning,
 };
 
@@ -61,6 +61,8 @@ pub struct Draft {
     pub captures: Vec<Capture>,
     pub probe: Option<DraftProbe>,
     pub source: Option<SourceRef>,
+    /// The source object's references this request carries as their targets, for the review.
+    pub remapped: Vec<Remap>,
 }
 
 impl Draft {
@@ -78,6 +80,7 @@ impl Draft {
             captures: Vec::new(),
             probe: None,
             source: None,
+            remapped: Vec::new(),
         }
     }
 
@@ -113,6 +116,16 @@ impl Draft {
 
     pub fn source(mut self, source: SourceRef) -> Draft {
         self.source = Some(source);
+        self
+    }
+
+    /// Records that the request carries `target` for the source's `source_key` of `kind`, so
+    /// the review shows old → new; once per reference, however often it is sent.
+    pub fn remap(mut self, kind: RefKind, source_key: &str, target: &Target) -> Draft {
+        let remap = Remap { kind: kind.label().to_owned(), source: source_key.to_owned(), target: target.value() };
+        if !self.remapped.contains(&remap) {
+            self.remapped.push(remap);
+        }
         self
     }
 }

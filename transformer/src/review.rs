@@ -152,6 +152,9 @@ fn describe(w: &mut String, request: &Request) {
             let _ = writeln!(w, "{pad}  - at byte {}: {}", slot.offset, md(&slot.value.placeholder()));
         }
     }
+    for remap in &request.remapped {
+        let _ = writeln!(w, "{pad}- {} {} → {}", md(&remap.kind), shown_key(&remap.source), shown(&remap.target));
+    }
     for capture in &request.captures {
         let from = match &capture.extract {
             Extract::NewId => "the new object's ID".to_owned(),
@@ -198,6 +201,10 @@ fn shown(value: &Value) -> String {
     }
     let head: String = text.chars().take(LONGEST_VALUE).collect();
     format!("`{}…` ({} characters in all, see manifest.json)", code(&head), count)
+}
+
+fn shown_key(key: &str) -> String {
+    format!("`{}`", key.replace('`', "'"))
 }
 
 fn skipped(w: &mut String, manifest: &Manifest) {

@@ -10,6 +10,7 @@ pub mod ips;
 pub mod ipv6_mappings;
 pub mod networks;
 pub mod option_profiles;
+pub mod report_templates;
 pub mod search_lists;
 pub mod subscription;
 pub mod tags;
@@ -40,4 +41,5 @@ pub const TASKS: &[Plan] = &[
     search_lists::plan,
     auth_records::plan,
     option_profiles::plan,
+    report_templates::plan,
 ];
