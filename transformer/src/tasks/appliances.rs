@@ -473,7 +473,9 @@ fn assign_networks(
             .param("action", "assign_network_id")
             .param("appliance_id", appliance.value())
             .param("network_id", network.value())
-            .source(assignment.source);
+            .source(assignment.source)
+            .remap(RefKind::Appliance, appliance_id, &appliance)
+            .remap(RefKind::Network, assignment.network_id, &network);
         out.request(draft);
     }
     Ok(())

@@ -297,13 +297,13 @@ fn request(ctx: &Context<'_>, refs: &mut Refs, group: &AssetGroup<'_>, object: &
     let mut draft = Draft::post(TASK, id.clone(), Effect::Create, PATH, format!("Add asset group \"{}\"", group.title))
         .param("action", "add")
         .param("title", group.title)
-        .param_opt("network_id", network.map(|n| n.value()))
+        .param_opt("network_id", network.as_ref().map(Target::value))
         .param_opt("ips", list(&group.ips))
         .param_opt("domains", (!group.domains.is_empty()).then(|| group.domains.join(",")))
         .param_opt("dns_names", list(&group.dns_names))
         .param_opt("netbios_names", list(&group.netbios_names))
         .param_opt("appliance_ids", appliance_ids)
-        .param_opt("default_appliance_id", default_appliance.map(|d| d.value()))
+        .param_opt("default_appliance_id", default_appliance.as_ref().map(Target::value))
         .param_opt("comments", group.comments)
         .param_opt("division", group.division)
         .param_opt("function", group.function)
@@ -311,6 +311,14 @@ fn request(ctx: &Context<'_>, refs: &mut Refs, group: &AssetGroup<'_>, object: &
         .param_opt("business_impact", group.business_impact);
     for (param, value) in &group.cvss {
         draft = draft.param(param, *value);
+    }
+    if let (Some(source), Some(target)) = (group.network_id, &network) {
+        draft = draft.remap(RefKind::Network, source, target);
+    }
+    let appliance_sources = group.appliance_ids.iter().zip(&appliances);
+    for (source, target) in appliance_sources.chain(group.default_appliance_id.as_ref().zip(default_appliance.as_ref()))
+    {
+        draft = draft.remap(RefKind::Appliance, source, target);
     }
     let probe = DraftProbe::list(
         PATH,

@@ -18,7 +18,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use qmig_schemas::{Effect, SourceRef, Value};
+use qmig_schemas::{Effect, SourceRef};
 
 use crate::context::Context;
 use crate::error::TransformError;
@@ -109,11 +109,11 @@ pub fn plan(ctx: &Context<'_>, refs: &mut Refs) -> Result<TaskOutput, TransformE
 /// A read-only request that finds the target user ID of `login` in the target's user list.
 fn lookup(source_login: &str, login: &Target, source: SourceRef, out: &mut TaskOutput) -> Target {
     let id = object_id("user-id", source_login);
-    let login: Value = login.value();
     let summary = format!("Look up the target user ID of user {source_login}'s new account");
     let draft = Draft::post(TASK, id.clone(), Effect::Read, users::LIST_PATH, summary)
-        .capture(Field::Id, match_extract("USER", "USER_LOGIN", login, "USER_ID"))
-        .source(source);
+        .capture(Field::Id, match_extract("USER", "USER_LOGIN", login.value(), "USER_ID"))
+        .source(source)
+        .remap(RefKind::User, source_login, login);
     out.request(draft);
     Target::captured(&id, Field::Id)
 }

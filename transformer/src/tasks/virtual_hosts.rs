@@ -23,7 +23,7 @@ use qmig_schemas::Effect;
 use crate::context::Context;
 use crate::error::TransformError;
 use crate::export::{Kind, Record};
-use crate::plan::{Draft, DraftProbe, Refs, Target, TaskOutput, object_id};
+use crate::plan::{Draft, DraftProbe, RefKind, Refs, Target, TaskOutput, object_id};
 use crate::tasks::networks;
 
 pub const TASK: &str = "virtual hosts";
@@ -145,7 +145,7 @@ pub fn plan(ctx: &Context<'_>, refs: &mut Refs) -> Result<TaskOutput, TransformE
             probe = probe.and("NETWORK_ID", network.value());
         }
         let summary = format!("Create virtual host {place} serving {}", host.fqdns.join(", "));
-        let create = Draft::post(TASK, id.clone(), Effect::Create, PATH, summary)
+        let mut create = Draft::post(TASK, id.clone(), Effect::Create, PATH, summary)
             .param("action", "create")
             .param("ip", host.ip)
             .param("port", host.port)
@@ -153,6 +153,9 @@ pub fn plan(ctx: &Context<'_>, refs: &mut Refs) -> Result<TaskOutput, TransformE
             .param_opt("network_id", network.as_ref().map(Target::value))
             .probe(probe)
             .source(source.clone());
+        if let (Some(source_id), Some(target)) = (host.network_id, &network) {
+            create = create.remap(RefKind::Network, source_id, target);
+        }
         out.request(create);
         for (index, chunk) in chunks.iter().enumerate().skip(1) {
             let summary = format!("Add {} more FQDN(s) to virtual host {place}", chunk.len());
