@@ -36,7 +36,7 @@ use crate::context::Context;
 use crate::error::TransformError;
 use crate::export::{ExportFile, Kind, Record};
 use crate::plan::{Draft, DraftBody, DraftProbe, Field, RefKind, Refs, Target, TaskOutput, object_id};
-use crate::tasks::{asset_groups, networks};
+use crate::tasks::{asset_groups, networks, search_lists};
 use crate::xml::{self, Element};
 
 pub const TASK: &str = "report templates";
@@ -91,8 +91,6 @@ const COMPLIANCE: &str = "Compliance";
 const ASSET_GROUP_HINT: &str = "export the asset group in the asset group list (the asset groups task creates it), \
      or capture the target's asset groups into --target-export";
 const TAG_HINT: &str = "export the tag in the tag search (the asset tags task creates it), or capture the target's tags into --target-export";
-const SEARCH_LIST_HINT: &str =
-    "export the static and dynamic search lists (the search lists task creates them) with this list among them";
 const USER_HINT: &str = "the user is not migrated (absent from the user list, or a role the API cannot create): \
      create it in the target and capture the target's user list into --target-export, or remove it from the \
      template's users in the source and capture the template again";
@@ -352,6 +350,7 @@ impl<'r> Remapper<'r> {
     fn resolve(&mut self, kind: RefKind, key: &str) -> Segment {
         let target = match kind {
             RefKind::Network => networks::require(self.refs, key, &self.used_by),
+            RefKind::SearchList => search_lists::require(self.refs, key, &self.used_by),
             _ => self.refs.require(kind, key, &self.used_by, || hint(kind).to_owned()),
         };
         match target {
@@ -371,7 +370,6 @@ fn hint(kind: RefKind) -> &'static str {
     match kind {
         RefKind::AssetGroup => ASSET_GROUP_HINT,
         RefKind::Tag => TAG_HINT,
-        RefKind::SearchList => SEARCH_LIST_HINT,
         _ => USER_HINT,
     }
 }
