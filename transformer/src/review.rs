@@ -153,7 +153,8 @@ fn describe(w: &mut String, request: &Request) {
         }
     }
     for remap in &request.remapped {
-        let _ = writeln!(w, "{pad}- remaps {} {} → {}", md(&remap.kind), shown_key(&remap.source), shown(&remap.target));
+        let _ =
+            writeln!(w, "{pad}- remaps {} {} → {}", md(&remap.kind), shown_key(&remap.source), shown(&remap.target));
     }
     for capture in &request.captures {
         let from = match &capture.extract {

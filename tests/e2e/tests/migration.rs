@@ -209,6 +209,52 @@ fn auth_view(
     view
 }
 
+/// Every setting of each exported report template (`SECTION/key` → value) by title, the owner
+/// left out (the API user owns what it creates) and every reference replaced by the name it has
+/// in that subscription: asset groups and search lists by title, networks and tags by name,
+/// users by email.
+fn template_view(export: &Export, networks: &BTreeMap<&str, &str>) -> BTreeMap<String, BTreeMap<String, String>> {
+    let groups = names(export, Kind::AssetGroupList, "ID", "TITLE");
+    let tags = names(export, Kind::TagSearch, "id", "name");
+    let mut lists = names(export, Kind::StaticSearchList, "ID", "TITLE");
+    lists.extend(names(export, Kind::DynamicSearchList, "ID", "TITLE"));
+    let emails = names(export, Kind::UserList, "USER_LOGIN", "CONTACT_INFO/EMAIL");
+    let mut view = BTreeMap::new();
+    for template in export.records(Kind::ReportTemplate) {
+        let mut settings = BTreeMap::new();
+        let mut title = String::new();
+        for section in &template.element.children {
+            for info in section.children_named("INFO") {
+                let key = info.attr("key").unwrap_or_default();
+                let map: Option<&BTreeMap<&str, &str>> = match key {
+                    "asset_groups" => Some(&groups),
+                    "network" => Some(networks),
+                    "tag_set_include" | "tag_set_exclude" => Some(&tags),
+                    "search_list_ids" | "exclude_search_list_ids" => Some(&lists),
+                    "report_access_users" => Some(&emails),
+                    _ => None,
+                };
+                let value = match map {
+                    Some(map) => {
+                        let names: BTreeSet<&str> =
+                            info.value().split(',').map(str::trim).map(|v| map.get(v).copied().unwrap_or(v)).collect();
+                        names.into_iter().collect::<Vec<_>>().join(",")
+                    }
+                    None => info.value().to_owned(),
+                };
+                match key {
+                    "owner" => continue,
+                    "title" => title = value.clone(),
+                    _ => {}
+                }
+                settings.insert(format!("{}/{key}", section.name), value);
+            }
+        }
+        view.insert(title, settings);
+    }
+    view
+}
+
 /// Search lists by title: GLOBAL, COMMENTS and what selects their QIDs.
 type Lists<T> = BTreeMap<String, (String, String, BTreeSet<T>)>;
 
@@ -413,6 +459,31 @@ fn the_sample_subscription_migrates_and_reconciles_object_by_object() {
     assert_eq!(default_flags, ["0", "0", "0"], "the source's default is imported as an ordinary profile");
     let searched = source_profiles.values().flat_map(|p| p.descendants()).filter(|e| e.name == "CUSTOM").count();
     assert!(searched >= 3, "the sample's profiles use search lists");
+
+    // Report templates: stock ones mapped once, every created one with every setting, its
+    // references compared through the names they have on each side.
+    let stock_and_existing = ["Technical Report", "Executive Report", "High Severity Report", "Qualys Patch Report"];
+    let listed = |export: &Export| -> Vec<(String, String)> {
+        export
+            .records(Kind::ReportTemplateList)
+            .map(|t| (text(&t, "TEMPLATE_TYPE").to_owned(), text(&t, "TITLE").to_owned()))
+            .collect()
+    };
+    let target_listed = listed(&target);
+    for title in stock_and_existing {
+        assert_eq!(target_listed.iter().filter(|(_, t)| t == title).count(), 1, "{title} is not mapped once");
+    }
+    let created: Vec<&qmig_schemas::Request> =
+        manifest.requests.iter().filter(|r| r.task == "report templates").collect();
+    assert_eq!(created.len(), 5, "scan (2), PCI scan, patch and map");
+    let source_templates = template_view(&source, &source_networks_by_id);
+    let target_templates = template_view(&target, &target_networks_by_id);
+    for request in created {
+        let title = request.source.as_ref().and_then(|s| s.title.clone()).expect("source title");
+        let wanted = source_templates.get(&title).expect("the source template");
+        assert_eq!(target_templates.get(&title), Some(wanted), "{title}");
+        assert!(wanted.keys().any(|k| k.ends_with("report_access_users")), "{title} names its users");
+    }
 
     // Running the same bundle again sends nothing and changes nothing.
     let before = rehearsal.target.counters();
