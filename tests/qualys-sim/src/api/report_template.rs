@@ -79,34 +79,89 @@ fn body(element: &str, title: &str, owner: &str) -> Element {
     )
 }
 
-/// The templates Qualys gives every subscription.
+/// The templates Qualys gives every subscription, as a real list shows them
+/// (`tests/corpus/report_template/ruby-qualys__templates.yml.response.xml`): the scan, patch
+/// and map ones belong to the subscription's first user, the compliance and remediation ones to
+/// "System".
 fn add_defaults(state: &mut State) {
-    let defaults = [
-        ("Scan", "Technical Report", true),
-        ("Scan", "Executive Report", true),
-        ("Scan", "High Severity Report", true),
-        ("Patch", "Qualys Patch Report", true),
-        ("Map", "Unknown Device Report", true),
-        ("Compliance", "Qualys Top 20 Report", false),
-        ("Remediation", "Executive Remediation Report", false),
+    const DEFAULTS: [(&str, &str, &str); 13] = [
+        ("Auto", "Scan", "Executive Report"),
+        ("Auto", "Scan", "Technical Report"),
+        ("Auto", "Patch", "Qualys Patch Report"),
+        ("Auto", "Scan", "High Severity Report"),
+        ("Auto", "Compliance", "2008 SANS Top 20 Report"),
+        ("Auto", "Compliance", "Qualys Top 20 Report"),
+        ("Manual", "Compliance", "Payment Card Industry (PCI) Technical Report"),
+        ("Manual", "Compliance", "Payment Card Industry (PCI) Executive Report"),
+        ("Auto", "Remediation", "Executive Remediation Report"),
+        ("Auto", "Remediation", "Tickets per Vulnerability"),
+        ("Auto", "Remediation", "Tickets per User"),
+        ("Auto", "Remediation", "Tickets per Asset Group"),
+        ("Manual", "Map", "Unknown Device Report"),
     ];
-    for (template_type, title, has_api) in defaults {
+    let first_user = api_user(state);
+    let system = || ["System".to_owned(), "System".to_owned(), "System".to_owned()];
+    for (report_type, template_type, title) in DEFAULTS {
         let id = state.next_id(IDS);
         let element = SHAPES.into_iter().find(|s| s.2 == template_type).map(|s| s.1);
-        state.report_templates.insert(
+        let owner = if element.is_some() { first_user.clone() } else { system() };
+        let body = element.map(|e| body(e, title, &owner[0]));
+        let template = ReportTemplate {
             id,
-            ReportTemplate {
-                id,
-                template_type: template_type.into(),
-                report_type: "Auto".into(),
-                title: title.into(),
-                owner: ["System".into(), "System".into(), "System".into()],
-                last_update: state.now(),
-                global: true,
-                body: element.filter(|_| has_api).map(|e| body(e, title, "System")),
-            },
-        );
+            template_type: template_type.into(),
+            report_type: report_type.into(),
+            title: title.into(),
+            owner,
+            last_update: state.now(),
+            global: true,
+            body,
+        };
+        state.report_templates.insert(id, template);
     }
+}
+
+/// Login, first and last name of the API user, who owns what it creates.
+fn api_user(state: &State) -> [String; 3] {
+    match state.users.values().find(|u| u.login == state.api_login) {
+        Some(u) => {
+            let name = |k: &str| u.contact.get(k).cloned().unwrap_or_default();
+            [u.login.clone(), name("FIRSTNAME"), name("LASTNAME")]
+        }
+        None => [state.api_login.clone(), String::new(), String::new()],
+    }
+}
+
+/// A template refers to asset groups (by ID, or by title), a network, tags (by ID unless
+/// `tag_set_by` is `name`), search lists and users (by login): each must exist in the
+/// subscription. Which error Qualys answers is not documented; the simulator answers 1905
+/// naming the key and the value.
+fn check_references(state: &State, body: &Element) -> Result<(), ApiError> {
+    let infos: Vec<&Element> = body.elements().flat_map(|section| section.all("INFO")).collect();
+    let tags_by_name =
+        infos.iter().any(|i| i.attribute("key") == Some("tag_set_by") && i.value().trim().eq_ignore_ascii_case("name"));
+    let id = |v: &str| v.parse::<u64>().ok();
+    for info in &infos {
+        let key = info.attribute("key").unwrap_or_default();
+        let exists: &dyn Fn(&str) -> bool = match key {
+            "asset_groups" => &|v| match id(v) {
+                Some(group) => state.groups.contains_key(&group),
+                None => state.groups.values().any(|g| g.title == v),
+            },
+            "network" => &|v| v == "0" || id(v).is_some_and(|n| state.networks.contains_key(&n)),
+            "tag_set_include" | "tag_set_exclude" if tags_by_name => &|v| state.tags.values().any(|t| t.name == v),
+            "tag_set_include" | "tag_set_exclude" => &|v| id(v).is_some_and(|t| state.tags.contains_key(&t)),
+            "search_list_ids" | "exclude_search_list_ids" => {
+                &|v| id(v).is_some_and(|l| state.static_lists.contains_key(&l) || state.dynamic_lists.contains_key(&l))
+            }
+            "report_access_users" => &|v| state.users.values().any(|u| u.login == v),
+            _ => continue,
+        };
+        let value = info.value();
+        if let Some(missing) = value.split(',').map(str::trim).filter(|v| !v.is_empty()).find(|v| !exists(v)) {
+            return Err(ApiError::invalid(key, missing, "no such object in the subscription"));
+        }
+    }
+    Ok(())
 }
 
 /// `REPORT_TEMPLATE_LIST/REPORT_TEMPLATE/(ID, TYPE, TEMPLATE_TYPE, TITLE, USER, LAST_UPDATE, GLOBAL)`.
@@ -174,18 +229,13 @@ fn create(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     {
         return Err(ApiError::invalid("title", &title, "A report template with this title already exists"));
     }
+    check_references(call.state, &body)?;
     let global = body
         .get("USERACCESS")
         .into_iter()
         .flat_map(|u| u.all("INFO"))
         .any(|i| i.attribute("key") == Some("global") && i.value() == "1");
-    let owner = match call.state.users.values().find(|u| u.login == call.state.api_login) {
-        Some(u) => {
-            let name = |k: &str| u.contact.get(k).cloned().unwrap_or_default();
-            [u.login.clone(), name("FIRSTNAME"), name("LASTNAME")]
-        }
-        None => [call.state.api_login.clone(), String::new(), String::new()],
-    };
+    let owner = api_user(call.state);
     let id = call.state.next_id(IDS);
     let now = call.state.tick();
     let template = ReportTemplate {

@@ -1,6 +1,6 @@
 //! Every endpoint: its answer document, its errors, and IDs that later lists agree with.
 
-use crate::common::{Client, Reply, all, child, config, files, populate, qps_code, start, text, v1_status};
+use crate::common::{Client, Reply, USER, all, child, config, files, populate, qps_code, start, text, v1_status};
 
 fn ids_listed(c: &Client, path_and_query: &str, list: &[&str], item: &str) -> Vec<String> {
     let doc = c.get(path_and_query).xml();
@@ -494,6 +494,48 @@ fn report_templates_answer_with_the_code_quirk() {
     assert_eq!(duplicate.error_code(), (400, "1905".into()));
     let wrong_type = c.post_xml("/api/2.0/fo/report/template/map/?action=create&report_format=xml", body);
     assert_eq!(wrong_type.error_code(), (400, "1905".into()));
+}
+
+#[test]
+fn report_templates_refer_only_to_objects_of_the_subscription() {
+    let (_sim, c) = start(config());
+    let group = c.post("/api/2.0/fo/asset/group/", &[("action", "add"), ("title", "Web")]).new_id();
+    let list = c
+        .post("/api/2.0/fo/qid/search_list/static/", &[("action", "create"), ("title", "TLS"), ("qids", "38140")])
+        .new_id();
+    let template = |title: &str, groups: &str, lists: &str, users: &str| {
+        format!(
+            "<REPORTTEMPLATE><SCANTEMPLATE><TITLE><INFO key=\"title\">{title}</INFO></TITLE>\
+             <TARGET><INFO key=\"asset_groups\">{groups}</INFO><INFO key=\"network\">0</INFO></TARGET>\
+             <FILTER><INFO key=\"search_list_ids\">{lists}</INFO></FILTER>\
+             <USERACCESS><INFO key=\"report_access_users\">{users}</INFO></USERACCESS></SCANTEMPLATE></REPORTTEMPLATE>"
+        )
+    };
+    let create = |xml: &str| c.post_xml("/api/2.0/fo/report/template/scan/?action=create&report_format=xml", xml);
+    let unknown_group = create(&template("A", &format!("{group},999"), &list.to_string(), USER));
+    assert_eq!(unknown_group.error_code(), (400, "1905".into()));
+    assert!(unknown_group.body.contains("asset_groups has invalid value: 999"), "{}", unknown_group.body);
+    let unknown_list = create(&template("A", &group.to_string(), "4999", USER));
+    assert!(unknown_list.body.contains("search_list_ids has invalid value: 4999"));
+    let unknown_user = create(&template("A", "Web", &list.to_string(), "nobody"));
+    assert!(unknown_user.body.contains("report_access_users has invalid value: nobody"));
+    let by_title = create(&template("A", "Web", &list.to_string(), USER));
+    assert_eq!(by_title.status, 200, "{}", by_title.body);
+}
+
+#[test]
+fn default_report_templates_are_owned_as_a_real_subscription_shows() {
+    let (_sim, c) = start(config());
+    let list = c.post("/msp/report_template_list.php", &[]).xml();
+    let owner = |title: &str| {
+        let template = all(&list, "REPORT_TEMPLATE").into_iter().find(|t| text(t, &["TITLE"]) == title);
+        template.map(|t| (text(t, &["TEMPLATE_TYPE"]), text(t, &["USER", "LOGIN"])))
+    };
+    assert_eq!(owner("Technical Report"), Some(("Scan".into(), USER.into())));
+    assert_eq!(owner("Unknown Device Report"), Some(("Map".into(), USER.into())));
+    assert_eq!(owner("Tickets per Asset Group"), Some(("Remediation".into(), "System".into())));
+    assert_eq!(owner("Payment Card Industry (PCI) Executive Report"), Some(("Compliance".into(), "System".into())));
+    assert_eq!(all(&list, "REPORT_TEMPLATE").len(), 13);
 }
 
 #[test]
