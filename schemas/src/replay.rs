@@ -194,6 +194,7 @@ mod tests {
             captures: vec![],
             probe: None,
             source: None,
+            remapped: vec![],
         };
         Manifest {
             format_version: FORMAT_VERSION,

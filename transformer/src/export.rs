@@ -323,6 +323,11 @@ impl<'a> Record<'a> {
     pub fn text(&self, path: &str) -> Option<&'a str> {
         self.element.text_at(path)
     }
+
+    /// Trimmed text of a field the object cannot do without, or an error naming it.
+    pub fn required(&self, object: &str, path: &str) -> Result<&'a str, TransformError> {
+        self.text(path).ok_or_else(|| self.invalid(object, format!("has no {path}")))
+    }
 }
 
 /// Everything read from one export directory.

@@ -34,8 +34,10 @@ fn the_sample_templates_are_created_with_every_reference_remapped_and_reviewed()
         "- remaps tag `72500052` → ",
         "- remaps user `nwind_sc2` → `{{capture:user/nwind_sc2#login}}`",
         "- remaps network `1106` → `{{capture:network/Zürich Büro#id}}`",
-        // Asset groups, virtual hosts and appliance assignments show theirs the same way.
+        // Asset groups, virtual hosts, appliance assignments and users show theirs the same way.
         "- remaps network `1103` → `{{capture:network/Corp East#id}}`",
+        "- remaps scanner appliance `5001` → `7001`",
+        "- remaps business unit `Zürich Büro` → `Zurich Office`",
     ] {
         assert!(review.contains(line), "the review lacks {line:?}");
     }

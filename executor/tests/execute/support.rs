@@ -388,6 +388,7 @@ fn request(id: &str, path: &str, params: Vec<Param>, effect: Effect) -> Request 
         captures: vec![],
         probe: None,
         source: None,
+        remapped: vec![],
     }
 }
 

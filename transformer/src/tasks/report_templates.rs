@@ -107,9 +107,9 @@ pub struct Listed<'a> {
 
 impl<'a> Listed<'a> {
     pub fn parse(record: Record<'a>) -> Result<Listed<'a>, TransformError> {
-        let id = record.text("ID").ok_or_else(|| record.invalid("report template", "has no ID"))?;
+        let id = record.required("report template", "ID")?;
         let object = format!("report template {id}");
-        let required = |path: &str| record.text(path).ok_or_else(|| record.invalid(&object, format!("has no {path}")));
+        let required = |path: &str| record.required(&object, path);
         Ok(Listed {
             id,
             template_type: required("TEMPLATE_TYPE")?,

@@ -138,9 +138,9 @@ pub struct User<'a> {
 
 impl<'a> User<'a> {
     pub fn parse(record: Record<'a>) -> Result<User<'a>, TransformError> {
-        let login = record.text("USER_LOGIN").ok_or_else(|| record.invalid("user", "has no USER_LOGIN"))?;
+        let login = record.required("user", "USER_LOGIN")?;
         let object = format!("user {login}");
-        let required = |path: &str| record.text(path).ok_or_else(|| record.invalid(&object, format!("has no {path}")));
+        let required = |path: &str| record.required(&object, path);
         let role_text = required("USER_ROLE")?;
         let first_name = required("CONTACT_INFO/FIRSTNAME")?;
         let last_name = required("CONTACT_INFO/LASTNAME")?;
@@ -298,7 +298,10 @@ pub fn plan(ctx: &Context<'_>, refs: &mut Refs) -> Result<TaskOutput, TransformE
                 Some(source.clone()),
             );
         }
-        let draft = request(ctx, &user, role, &unit, groups);
+        let mut draft = request(ctx, &user, role, &unit, groups);
+        if unit != user.business_unit {
+            draft = draft.remap(RefKind::BusinessUnit, user.business_unit, &Target::Known(unit.clone()));
+        }
         let login = capture_name(&draft.id, Field::Login);
         out.report_capture(
             login.clone(),
