@@ -232,6 +232,7 @@ pub const KINDS: &[KindSpec] = &[
         records: &["REPORT_TEMPLATE"],
         key: &["ID"],
         paging_id: None,
+        repeatable: &[],
     },
     KindSpec {
         kind: Kind::ReportTemplate,
@@ -243,6 +244,8 @@ pub const KINDS: &[KindSpec] = &[
         records: &["*"],
         key: &[],
         paging_id: None,
+        // Every setting is an `INFO` told apart by its `key` (checked by the task).
+        repeatable: &["INFO"],
     },
 ];
 

@@ -199,6 +199,8 @@ struct Create {
     /// Parameters the list shows, upper-cased; kept with their own names.
     copied: Vec<(String, Value)>,
     unknown: Vec<String>,
+    /// The references replaced by their targets, for the review.
+    remapped: Vec<(RefKind, String, Target)>,
 }
 
 impl Create {
@@ -209,6 +211,7 @@ impl Create {
             params: vec![("title", Value::from(record.title))],
             copied: Vec::new(),
             unknown: Vec::new(),
+            remapped: Vec::new(),
         }
     }
 
@@ -237,6 +240,7 @@ impl Create {
                 "NETWORK_ID" => {
                     if let Some(target) = networks::require(refs, value, &object) {
                         self.params.push(("network_id", target.value()));
+                        self.remapped.push((RefKind::Network, value.to_owned(), target));
                     }
                 }
                 "VAULT" => {
@@ -247,6 +251,7 @@ impl Create {
                 "TEMPLATE_AUTH_ID" => {
                     if let Some(target) = refs.require(RefKind::AuthRecord, value, &object, || TEMPLATE_HINT.into()) {
                         self.params.push(("template_auth_id", target.value()));
+                        self.remapped.push((RefKind::AuthRecord, value.to_owned(), target));
                     }
                 }
                 "TAG_SET_INCLUDE" | "TAG_SET_EXCLUDE" => {
@@ -257,7 +262,10 @@ impl Create {
                     };
                     let mut targets = Vec::new();
                     for id in ids {
-                        targets.extend(refs.require(RefKind::Tag, id, &object, || TAG_HINT.into()));
+                        if let Some(target) = refs.require(RefKind::Tag, id, &object, || TAG_HINT.into()) {
+                            self.remapped.push((RefKind::Tag, id.to_owned(), target.clone()));
+                            targets.push(target);
+                        }
                     }
                     self.copied.push(("tag_set_by".into(), Value::from("id")));
                     self.copied.push((parameter, join_segments(targets.iter().map(Target::segment), ",")));
@@ -286,6 +294,7 @@ impl Create {
         if parameter == "vault_id" {
             if let Some(target) = refs.require(RefKind::Vault, value, &record.object(), || VAULT_HINT.into()) {
                 self.copied.push((parameter, target.value()));
+                self.remapped.push((RefKind::Vault, value.to_owned(), target));
             }
             return Ok(());
         }
@@ -332,6 +341,9 @@ impl Create {
         }
         if record.uses_vault() && !login_type_listed {
             draft = draft.param("login_type", "vault");
+        }
+        for (kind, key, target) in &self.remapped {
+            draft = draft.remap(*kind, key, target);
         }
         let probe = DraftProbe::list(
             &self.path,

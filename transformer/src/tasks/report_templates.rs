@@ -267,6 +267,16 @@ fn check_body(listed: &Listed<'_>, api: ApiType, body: Record<'_>) -> Result<(),
         );
         return Err(body.invalid(&object, problem));
     }
+    let mut keys = BTreeSet::new();
+    for section in &body.element.children {
+        for info in section.children_named("INFO") {
+            let key = info.attr("key").unwrap_or_default();
+            if !keys.insert(key) {
+                let problem = format!("INFO key=\"{key}\" is given twice: either value could be the true one");
+                return Err(body.nested(info).invalid(&object, problem));
+            }
+        }
+    }
     match info_value(body.element, "title") {
         Some(title) if title == listed.title => Ok(()),
         Some(title) => Err(body.invalid(&object, format!("the export's title is \"{title}\", not the list's"))),
@@ -470,7 +480,9 @@ mod tests {
         ])
     }
 
-    fn fixture(extra: &[(&str, &str)]) -> Fixture {
+    /// The sample files, each of `changes` replacing the file of its name (an empty text
+    /// leaves the file out) or adding one.
+    fn fixture(changes: &[(&str, &str)]) -> Fixture {
         let list = sample_list();
         let scan = template("SCANTEMPLATE", "Weekly DMZ & Web", REFERENCES);
         let patch =
@@ -481,7 +493,8 @@ mod tests {
             ("report_template_901.xml", scan.as_str()),
             ("templates/patch-905.xml", patch.as_str()),
         ];
-        files.extend_from_slice(extra);
+        files.retain(|(name, _)| changes.iter().all(|(changed, _)| changed != name));
+        files.extend(changes.iter().filter(|(_, text)| !text.is_empty()));
         Fixture::new(&files)
     }
 
@@ -642,6 +655,16 @@ mod tests {
         let error =
             fixture(&[("report_template_901.xml", &map)]).try_plan_after(&[migrated], plan).expect_err("refused");
         assert!(error.to_string().contains("the export holds a MAPTEMPLATE but the list says Scan"), "{error}");
+
+        let twice = template(
+            "SCANTEMPLATE",
+            "Weekly DMZ & Web",
+            "<TARGET><INFO key=\"network\">1</INFO></TARGET>\
+            <FILTER><INFO key=\"network\">2</INFO></FILTER>",
+        );
+        let error =
+            fixture(&[("report_template_901.xml", &twice)]).try_plan_after(&[migrated], plan).expect_err("refused");
+        assert!(error.to_string().contains("INFO key=\"network\" is given twice"), "{error}");
 
         let renamed = template("SCANTEMPLATE", "Monthly", "");
         let error =
