@@ -64,8 +64,8 @@ impl<'a> AuthRecord<'a> {
     pub fn parse(record: Record<'a>) -> Result<AuthRecord<'a>, TransformError> {
         let root = &record.file.document.head.name;
         let kind = types::by_root(root).ok_or_else(|| record.invalid("authentication record", "unknown type"))?;
-        let id = record.text("ID").ok_or_else(|| record.invalid("authentication record", "has no ID"))?;
-        let title = record.text("TITLE").ok_or_else(|| record.invalid(&format!("record {id}"), "has no TITLE"))?;
+        let id = record.required("authentication record", "ID")?;
+        let title = record.required(&format!("record {id}"), "TITLE")?;
         Ok(AuthRecord { kind, id, title, username: record.text("USERNAME"), record })
     }
 
