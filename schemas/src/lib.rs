@@ -5,7 +5,8 @@
 //! ```text
 //! manifest.json   the ordered requests and everything a reviewer needs (see [`manifest`])
 //! bodies/         XML bodies of the calls that take one
-//! secrets.age     only when requests refer to secrets; age, scrypt passphrase
+//! secrets.age     only when requests refer to secrets: the operator's credentials file, byte
+//!  or .aes        for byte as they encrypted it (`age -p` or `openssl enc -aes-256-cbc -pbkdf2`)
 //! REVIEW.md       the same content in plain words
 //! SHA256SUMS      coreutils format over every other file; its SHA-256 is the bundle digest
 //! ```
@@ -13,6 +14,8 @@
 //! The transformer writes bundles with these types; the executor reads them back only through
 //! [`verify::verify_bundle`], which checks every byte before anything is sent.
 
+#[cfg(feature = "credentials")]
+pub mod credentials;
 pub mod journal;
 pub mod manifest;
 pub mod replay;

@@ -15,8 +15,10 @@ pub const MANIFEST_FILE: &str = "manifest.json";
 pub const REVIEW_FILE: &str = "REVIEW.md";
 /// File name of the checksum list inside a bundle; its SHA-256 is the bundle digest.
 pub const SUMS_FILE: &str = "SHA256SUMS";
-/// File name of the encrypted secrets inside a bundle.
-pub const SECRETS_FILE: &str = "secrets.age";
+/// File name of the operator's credentials file inside a bundle, when `age` encrypted it.
+pub const SECRETS_AGE_FILE: &str = "secrets.age";
+/// File name of the operator's credentials file inside a bundle, when `openssl enc` encrypted it.
+pub const SECRETS_AES_FILE: &str = "secrets.aes";
 /// Directory of request bodies inside a bundle.
 pub const BODIES_DIR: &str = "bodies";
 
@@ -88,13 +90,107 @@ pub struct Unrecognised {
     pub reason: String,
 }
 
+/// The operator's encrypted credentials file, carried byte for byte (encryption is randomised,
+/// so re-encrypting would make the bundle irreproducible). Only the executor decrypts it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Secrets {
-    /// Always [`SECRETS_FILE`].
+    /// [`SecretsFormat::file_name`] of `format`.
     pub file: String,
-    /// Names of the secrets the file must hold: exactly those the requests refer to.
+    pub format: SecretsFormat,
+    /// Canonical [`SecretName`]s of the rows the requests refer to: exactly those, sorted. The
+    /// file may hold more rows; the executor keeps only these.
     pub names: Vec<String>,
+}
+
+/// How the credentials file is encrypted, each with a passphrase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", deny_unknown_fields)]
+pub enum SecretsFormat {
+    /// `age -p` (scrypt, ChaCha20-Poly1305), binary or armored.
+    #[serde(rename = "age")]
+    Age,
+    /// `openssl enc -aes-256-cbc -pbkdf2 -salt [-iter N]`: `Salted__`, an 8-byte salt, then
+    /// AES-256-CBC whose key and IV are PBKDF2-HMAC-SHA256 of the passphrase over `iterations`.
+    #[serde(rename = "openssl-aes-256-cbc-pbkdf2-sha256")]
+    OpensslAes256CbcPbkdf2Sha256 { iterations: u32 },
+}
+
+impl SecretsFormat {
+    /// The file's name inside a bundle.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            SecretsFormat::Age => SECRETS_AGE_FILE,
+            SecretsFormat::OpensslAes256CbcPbkdf2Sha256 { .. } => SECRETS_AES_FILE,
+        }
+    }
+}
+
+impl std::fmt::Display for SecretsFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SecretsFormat::Age => f.write_str("age (passphrase, scrypt)"),
+            SecretsFormat::OpensslAes256CbcPbkdf2Sha256 { iterations } => {
+                write!(f, "OpenSSL AES-256-CBC, PBKDF2-HMAC-SHA256 with {iterations} iterations")
+            }
+        }
+    }
+}
+
+/// The canonical name of one row of the credentials file, by which requests refer to its value:
+/// `<type>/title:<title>/<parameter>` for a row naming a record's title, or
+/// `<type>/username:<username>/<parameter>` for a row naming every record of that type with that
+/// username. `type` and `parameter` are slugs (`[a-z0-9_]+`), so the first and last `/` delimit
+/// them whatever the title holds.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SecretName {
+    /// The authentication-record type (`unix`, `ms_sql`, ...).
+    pub record_type: String,
+    pub selector: Selector,
+    /// The create call's parameter (`password`, `community_strings`, ...).
+    pub parameter: String,
+}
+
+/// Which records a row of the credentials file is for.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Selector {
+    /// The record of the type with this exact title.
+    Title(String),
+    /// Every record of the type with this exact username.
+    Username(String),
+}
+
+impl SecretName {
+    /// Reads a canonical name back; `None` when it is not one.
+    pub fn parse(name: &str) -> Option<SecretName> {
+        let (record_type, rest) = name.split_once('/')?;
+        let (selector, parameter) = rest.rsplit_once('/')?;
+        let selector = if let Some(title) = selector.strip_prefix("title:") {
+            Selector::Title(title.to_owned())
+        } else {
+            Selector::Username(selector.strip_prefix("username:")?.to_owned())
+        };
+        let parsed = SecretName { record_type: record_type.to_owned(), selector, parameter: parameter.to_owned() };
+        parsed.is_valid().then_some(parsed)
+    }
+
+    /// Slugs for type and parameter, and a title or username that is not empty.
+    pub fn is_valid(&self) -> bool {
+        let slug =
+            |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        let (Selector::Title(named) | Selector::Username(named)) = &self.selector;
+        slug(&self.record_type) && slug(&self.parameter) && !named.is_empty()
+    }
+}
+
+impl std::fmt::Display for SecretName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (key, named) = match &self.selector {
+            Selector::Title(title) => ("title", title),
+            Selector::Username(username) => ("username", username),
+        };
+        write!(f, "{}/{key}:{named}/{}", self.record_type, self.parameter)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -246,7 +342,8 @@ pub enum Segment {
     Text(String),
     /// A value captured from the response of an earlier request.
     Capture(String),
-    /// A secret from `secrets.age`, resolved only in the executor's memory.
+    /// A row of the credentials file, by its canonical [`SecretName`], resolved only in the
+    /// executor's memory.
     Secret(String),
 }
 

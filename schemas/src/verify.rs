@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::manifest::{
     BODIES_DIR, Body, Escape, Extract, FORMAT_VERSION, MANIFEST_FILE, Manifest, Match, Method, Param, REVIEW_FILE,
-    Request, SECRETS_FILE, SUMS_FILE, Segment,
+    Request, SECRETS_AES_FILE, SECRETS_AGE_FILE, SUMS_FILE, SecretName, Segment,
 };
 use crate::sums::{self, SumsError};
 
@@ -31,7 +31,7 @@ impl VerifiedBundle {
         self.files.get(&body.file).map(Vec::as_slice).unwrap_or_default()
     }
 
-    /// The verified bytes of `secrets.age`, when the bundle has secrets.
+    /// The verified bytes of the credentials file, when the bundle has secrets.
     pub fn secrets_bytes(&self) -> Option<&[u8]> {
         self.manifest.secrets.as_ref().and_then(|s| self.files.get(&s.file)).map(Vec::as_slice)
     }
@@ -65,10 +65,17 @@ pub enum VerifyError {
     Schema(Vec<String>),
     #[error("{MANIFEST_FILE}: request {seq} ({id}): {problem}")]
     Request { seq: u64, id: String, problem: RequestProblem },
-    #[error("{MANIFEST_FILE}: requests refer to secrets but the bundle has no {SECRETS_FILE}")]
-    SecretsFileMissing,
-    #[error("{SECRETS_FILE}: the bundle holds a secrets file but the manifest declares no secrets")]
-    SecretsUndeclared,
+    #[error("{MANIFEST_FILE}: requests refer to secrets but the bundle has no {0}")]
+    SecretsFileMissing(String),
+    #[error("{0}: the bundle holds a secrets file the manifest does not declare")]
+    SecretsUndeclared(String),
+    #[error("{MANIFEST_FILE}: the secrets file of format {format} must be named {expected}, not {file}")]
+    SecretsFileName { file: String, format: String, expected: &'static str },
+    #[error(
+        "{MANIFEST_FILE}: declares secret `{0}`, which is not a canonical name \
+         (`<type>/title:<title>/<parameter>` or `<type>/username:<username>/<parameter>`)"
+    )]
+    SecretName(String),
     #[error("{MANIFEST_FILE}: declares secret `{0}`, which no request refers to (only needed secrets may be shipped)")]
     SecretUnused(String),
     #[error("{MANIFEST_FILE}: reports capture `{0}` to the operator, but no request declares it")]
@@ -212,12 +219,24 @@ fn list_files(dir: &Path) -> Result<BTreeSet<String>, VerifyError> {
 pub fn check_manifest(manifest: &Manifest, files: &BTreeMap<String, Vec<u8>>) -> Result<(), VerifyError> {
     let secret_names: BTreeSet<&str> =
         manifest.secrets.iter().flat_map(|s| s.names.iter().map(String::as_str)).collect();
-    match &manifest.secrets {
-        Some(secrets) if !files.contains_key(&secrets.file) => {
-            return Err(VerifyError::SecretsFileMissing);
+    let declared_file = manifest.secrets.as_ref().map(|s| s.file.as_str());
+    if let Some(stray) =
+        [SECRETS_AGE_FILE, SECRETS_AES_FILE].into_iter().find(|f| files.contains_key(*f) && declared_file != Some(*f))
+    {
+        return Err(VerifyError::SecretsUndeclared(stray.to_owned()));
+    }
+    if let Some(secrets) = &manifest.secrets {
+        let expected = secrets.format.file_name();
+        if secrets.file != expected {
+            let (file, format) = (secrets.file.clone(), secrets.format.to_string());
+            return Err(VerifyError::SecretsFileName { file, format, expected });
         }
-        None if files.contains_key(SECRETS_FILE) => return Err(VerifyError::SecretsUndeclared),
-        _ => {}
+        if !files.contains_key(&secrets.file) {
+            return Err(VerifyError::SecretsFileMissing(secrets.file.clone()));
+        }
+        if let Some(name) = secrets.names.iter().find(|n| SecretName::parse(n).is_none()) {
+            return Err(VerifyError::SecretName(name.clone()));
+        }
     }
     let mut ids: BTreeMap<&str, u64> = BTreeMap::new();
     let mut captures: BTreeMap<&str, u64> = BTreeMap::new();

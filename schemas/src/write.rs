@@ -6,7 +6,7 @@ use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::manifest::{MANIFEST_FILE, Manifest, REVIEW_FILE, SECRETS_FILE, SUMS_FILE};
+use crate::manifest::{MANIFEST_FILE, Manifest, REVIEW_FILE, SUMS_FILE};
 use crate::sums::{self, SumLine};
 use crate::verify::{VerifyError, verify_sums};
 
@@ -17,8 +17,9 @@ pub struct BundleContents {
     pub review: String,
     /// Body files by their path inside the bundle (`bodies/...`).
     pub bodies: Vec<(String, Vec<u8>)>,
-    /// The age-encrypted secrets, when requests refer to secrets.
-    pub secrets_age: Option<Vec<u8>>,
+    /// The operator's encrypted credentials file, when requests refer to secrets; written under
+    /// the manifest's `secrets.file`.
+    pub secrets: Option<Vec<u8>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -56,8 +57,8 @@ fn render(contents: &BundleContents) -> Result<(RenderedFiles, String), serde_js
         (REVIEW_FILE.to_owned(), contents.review.clone().into_bytes()),
     ];
     files.extend(contents.bodies.iter().cloned());
-    if let Some(secrets) = &contents.secrets_age {
-        files.push((SECRETS_FILE.to_owned(), secrets.clone()));
+    if let (Some(declared), Some(secrets)) = (&contents.manifest.secrets, &contents.secrets) {
+        files.push((declared.file.clone(), secrets.clone()));
     }
     let lines: Vec<SumLine> =
         files.iter().map(|(path, bytes)| SumLine { sha256: sums::sha256_hex(bytes), path: path.clone() }).collect();

@@ -5,6 +5,9 @@ use qmig_schemas::manifest::*;
 use qmig_schemas::verify::RequestProblem;
 use qmig_schemas::{BundleContents, VerifyError, sha256_hex, verify_bundle, write_bundle};
 
+/// The canonical name of the Linux record's password row in the credentials file.
+const LINUX_PASSWORD: &str = "unix/title:Linux servers/password";
+
 const BODY: &str = "<ServiceRequest><data><Tag><name>Linux</name><parentTagId>{{capture:tag/Cloud Agent#id}}</parentTagId></Tag></data></ServiceRequest>";
 
 fn create_network() -> Request {
@@ -106,7 +109,7 @@ fn create_auth() -> Request {
         path: "/api/2.0/fo/auth/unix/".into(),
         params: vec![
             Param::text("action", "create"),
-            Param { name: "password".into(), value: Value::Parts(vec![Segment::Secret("Linux servers".into())]) },
+            Param { name: "password".into(), value: Value::Parts(vec![Segment::Secret(LINUX_PASSWORD.into())]) },
             Param {
                 name: "network_id".into(),
                 value: Value::Parts(vec![Segment::Capture("network/Corp East#id".into())]),
@@ -133,7 +136,11 @@ fn contents(requests: Vec<Request>) -> BundleContents {
             sources: vec![],
             inputs: vec![],
             unrecognised: vec![],
-            secrets: Some(Secrets { file: SECRETS_FILE.into(), names: vec!["Linux servers".into()] }),
+            secrets: Some(Secrets {
+                file: SECRETS_AES_FILE.into(),
+                format: SecretsFormat::OpensslAes256CbcPbkdf2Sha256 { iterations: 10_000 },
+                names: vec![LINUX_PASSWORD.into()],
+            }),
             tasks: vec![],
             requests,
             skipped: vec![],
@@ -144,7 +151,7 @@ fn contents(requests: Vec<Request>) -> BundleContents {
         },
         review: "# Review\n".into(),
         bodies: vec![("bodies/tag-Linux.xml".into(), BODY.as_bytes().to_vec())],
-        secrets_age: Some(b"not really age".to_vec()),
+        secrets: Some(b"Salted__ not really encrypted".to_vec()),
     }
 }
 
@@ -185,7 +192,7 @@ fn existing_output_is_kept_without_force_and_replaced_with_it() {
     let mut fewer = all();
     fewer.truncate(3);
     let mut replaced = contents(fewer);
-    replaced.secrets_age = None;
+    replaced.secrets = None;
     replaced.manifest.secrets = None;
     let second = write_bundle(&out, &replaced, true).expect("forced");
     assert_ne!(first, second);
@@ -248,12 +255,12 @@ fn a_slot_that_does_not_hold_its_placeholder_is_refused() {
 fn a_slot_whose_placeholder_names_another_reference_is_refused() {
     let mut requests = all();
     let body = requests[2].body.as_mut().expect("body");
-    body.slots[0].value = Segment::Secret("Linux servers".into());
+    body.slots[0].value = Segment::Secret(LINUX_PASSWORD.into());
     let offset = body.slots[0].offset;
     let problem = RequestProblem::SlotPlaceholder {
         offset,
         found: "{{capture:tag/Cloud Agent#id}}".into(),
-        expected: "{{secret:Linux servers}}".into(),
+        expected: format!("{{{{secret:{LINUX_PASSWORD}}}}}"),
     };
     assert_eq!(problem_of(requests), (3, problem));
 }
@@ -291,9 +298,38 @@ fn a_slot_may_hold_its_placeholder_xml_escaped() {
 #[test]
 fn a_secret_no_request_refers_to_is_refused() {
     let mut spare = contents(all());
-    spare.manifest.secrets.as_mut().expect("secrets").names.push("spare".into());
+    spare.manifest.secrets.as_mut().expect("secrets").names.push("unix/username:spare/password".into());
     let (_dir, out, _) = written_contents(&spare);
-    assert!(matches!(verify_bundle(&out), Err(VerifyError::SecretUnused(name)) if name == "spare"));
+    assert!(
+        matches!(verify_bundle(&out), Err(VerifyError::SecretUnused(name)) if name == "unix/username:spare/password")
+    );
+}
+
+#[test]
+fn a_secret_name_that_is_not_canonical_is_refused() {
+    let mut requests = all();
+    requests[3].params[1].value = Value::Parts(vec![Segment::Secret("Linux servers".into())]);
+    let mut odd = contents(requests);
+    odd.manifest.secrets.as_mut().expect("secrets").names = vec!["Linux servers".into()];
+    let (_dir, out, _) = written_contents(&odd);
+    assert!(matches!(verify_bundle(&out), Err(VerifyError::SecretName(name)) if name == "Linux servers"));
+}
+
+/// The file's name says how it is encrypted, so a reviewer knows which tool opens it.
+#[test]
+fn the_secrets_file_is_named_after_its_format_and_no_other_is_carried() {
+    let mut misnamed = contents(all());
+    misnamed.manifest.secrets.as_mut().expect("secrets").format = SecretsFormat::Age;
+    let (_dir, out, _) = written_contents(&misnamed);
+    let error = verify_bundle(&out).expect_err("misnamed");
+    assert!(matches!(error, VerifyError::SecretsFileName { expected: SECRETS_AGE_FILE, .. }), "{error}");
+
+    let (_dir, out, _) = written(all());
+    std::fs::write(out.join(SECRETS_AGE_FILE), "stray").expect("write");
+    let mut sums = std::fs::read_to_string(out.join(SUMS_FILE)).expect("sums");
+    sums.push_str(&format!("{}  {SECRETS_AGE_FILE}\n", sha256_hex(b"stray")));
+    std::fs::write(out.join(SUMS_FILE), sums).expect("write");
+    assert!(matches!(verify_bundle(&out), Err(VerifyError::SecretsUndeclared(f)) if f == SECRETS_AGE_FILE));
 }
 
 #[test]
@@ -320,7 +356,7 @@ fn an_unknown_format_version_is_named() {
     let text = std::fs::read_to_string(&manifest).expect("read");
     std::fs::write(&manifest, text.replacen("\"format_version\": 1", "\"format_version\": 2", 1)).expect("write");
     // Re-seal so only the version is wrong.
-    let files: Vec<(String, Vec<u8>)> = [MANIFEST_FILE, REVIEW_FILE, SECRETS_FILE, "bodies/tag-Linux.xml"]
+    let files: Vec<(String, Vec<u8>)> = [MANIFEST_FILE, REVIEW_FILE, SECRETS_AES_FILE, "bodies/tag-Linux.xml"]
         .iter()
         .map(|p| (p.to_string(), std::fs::read(out.join(p)).expect("read")))
         .collect();
