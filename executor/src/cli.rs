@@ -59,7 +59,7 @@ pub struct RunArgs {
     /// File holding the target password (default: $QMIG_TARGET_PASSWORD, else a prompt).
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
-    /// File holding the passphrase of secrets.age (default: $QMIG_SECRETS_PASSPHRASE, else a prompt).
+    /// File holding the passphrase of the credentials file (default: $QMIG_SECRETS_PASSPHRASE, else a prompt).
     #[arg(long, value_name = "FILE")]
     pub passphrase_file: Option<PathBuf>,
     /// Send every call through this proxy (`http://host:port`, `socks5://host:port`). Proxy
@@ -97,7 +97,7 @@ pub struct RunArgs {
     /// qualys-sim started with a time scale (a real target counts real seconds).
     #[arg(long, value_name = "N", default_value_t = 1, hide = true, value_parser = clap::value_parser!(u32).range(1..))]
     pub time_scale: u32,
-    /// Highest scrypt work factor (log2) accepted for secrets.age.
+    /// Highest scrypt work factor (log2) accepted for an age-encrypted credentials file.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_WORK_FACTOR)]
     pub max_work_factor: u8,
 }

@@ -14,7 +14,7 @@
 //! | [`classify`], [`xml`] | what a response means |
 //! | [`extract`] | captured values and probe matches |
 //! | [`pacing`] | rate and concurrency limits |
-//! | [`secrets`], [`credentials`] | `secrets.age`, the password and the passphrase |
+//! | [`secrets`], [`credentials`] | the credentials file (`secrets.age` or `.aes`), the password and the passphrase |
 //! | [`progress`] | the progress line |
 //! | [`error`] | every failure and its exit code |
 

@@ -118,7 +118,7 @@ pub fn run(args: &RunArgs) -> Result<Option<Summary>, Error> {
                 env: PASSPHRASE_ENV,
             };
             let passphrase = credentials::read(&source)?;
-            Some(secrets::decrypt(encrypted, passphrase, args.max_work_factor, &declared.names)?)
+            Some(secrets::decrypt(encrypted, passphrase, args.max_work_factor, declared)?)
         }
         _ => None,
     };

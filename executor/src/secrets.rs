@@ -1,38 +1,23 @@
-//! `secrets.age`: an age file encrypted with a passphrase (scrypt) holding a JSON object
-//! `{"name": "secret", ...}`. It is decrypted into memory only; every copy this module makes
-//! is wiped when dropped.
+//! The operator's credentials file carried in the bundle (`secrets.age` or `secrets.aes`),
+//! decrypted into memory only as the manifest declares; only the rows the manifest names are
+//! kept, and every copy this module makes is wiped when dropped.
 
 use std::collections::BTreeMap;
-use std::io::Read as _;
 
-use age::secrecy::SecretString;
+use qmig_schemas::credentials::{self, CredentialsError};
 use zeroize::Zeroizing;
+
+pub use qmig_schemas::credentials::DEFAULT_MAX_WORK_FACTOR;
 
 /// What a masked secret reads as, in dry-run output and in messages from the target.
 pub const MASK: &str = "********";
 
-/// The highest scrypt work factor (log2 N) accepted by default. age's own default depends on
-/// the speed of the machine, so a file written on a fast laptop could be refused on a slow one;
-/// 20 needs 1 GiB of memory and a few seconds.
-pub const DEFAULT_MAX_WORK_FACTOR: u8 = 20;
-
 #[derive(Debug, thiserror::Error)]
 pub enum SecretsError {
-    #[error("secrets.age: the passphrase is wrong")]
-    WrongPassphrase,
-    #[error("secrets.age: not a passphrase-encrypted age file")]
-    NotPassphraseEncrypted,
-    #[error(
-        "secrets.age: encrypted with scrypt work factor {required}, above the accepted maximum {max} (raise --max-work-factor if this is expected)"
-    )]
-    ExcessiveWork { required: u8, max: u8 },
-    #[error("secrets.age: cannot be decrypted: {0}")]
-    Unreadable(String),
-    // The JSON error is not shown: its text could quote the plaintext.
-    #[error("secrets.age: the decrypted content is not a JSON object of names to strings")]
-    NotAnObject,
-    #[error("secrets.age: holds no secret named `{0}`, which the manifest declares")]
-    Missing(String),
+    #[error("{file}: {source}")]
+    Unreadable { file: String, source: CredentialsError },
+    #[error("{file}: holds no row for secret `{name}`, which the manifest declares")]
+    Missing { file: String, name: String },
 }
 
 /// The decrypted secrets, by name.
@@ -70,38 +55,23 @@ impl Secrets {
     }
 }
 
-/// Decrypts `secrets.age`, checks that it holds every declared name, and keeps only those.
+/// Decrypts the credentials file as `declared` says, checks that it holds every declared name,
+/// and keeps only those.
 pub fn decrypt(
     encrypted: &[u8],
     passphrase: Zeroizing<String>,
     max_work_factor: u8,
-    declared: &[String],
+    declared: &qmig_schemas::Secrets,
 ) -> Result<Secrets, SecretsError> {
-    let armored = age::armor::ArmoredReader::new(encrypted);
-    let decryptor = age::Decryptor::new_buffered(armored).map_err(|e| SecretsError::Unreadable(e.to_string()))?;
-    if !decryptor.is_scrypt() {
-        return Err(SecretsError::NotPassphraseEncrypted);
-    }
-    let mut identity = age::scrypt::Identity::new(SecretString::from(passphrase.as_str().to_owned()));
-    identity.set_max_work_factor(max_work_factor);
-    let mut reader = decryptor.decrypt(std::iter::once(&identity as &dyn age::Identity)).map_err(|e| match e {
-        age::DecryptError::DecryptionFailed
-        | age::DecryptError::NoMatchingKeys
-        | age::DecryptError::KeyDecryptionFailed => SecretsError::WrongPassphrase,
-        age::DecryptError::ExcessiveWork { required, .. } => {
-            SecretsError::ExcessiveWork { required, max: max_work_factor }
-        }
-        other => SecretsError::Unreadable(other.to_string()),
-    })?;
-    let mut plaintext = Zeroizing::new(Vec::new());
-    reader.read_to_end(&mut plaintext).map_err(|e| SecretsError::Unreadable(e.to_string()))?;
-    let parsed: BTreeMap<String, String> = serde_json::from_slice(&plaintext).map_err(|_| SecretsError::NotAnObject)?;
+    let file = || declared.file.clone();
+    let rows = credentials::open_as(encrypted, &passphrase, declared.format, max_work_factor)
+        .map_err(|source| SecretsError::Unreadable { file: file(), source })?;
     let mut values: BTreeMap<String, Zeroizing<String>> =
-        parsed.into_iter().map(|(k, v)| (k, Zeroizing::new(v))).collect();
-    if let Some(name) = declared.iter().find(|n| !values.contains_key(n.as_str())) {
-        return Err(SecretsError::Missing(name.clone()));
+        rows.into_iter().map(|row| (row.name.to_string(), row.into_value())).collect();
+    if let Some(name) = declared.names.iter().find(|n| !values.contains_key(n.as_str())) {
+        return Err(SecretsError::Missing { file: file(), name: name.clone() });
     }
-    values.retain(|name, _| declared.contains(name));
+    values.retain(|name, _| declared.names.contains(name));
     Ok(Secrets { values })
 }
 

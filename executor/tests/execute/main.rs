@@ -8,6 +8,8 @@ mod full_run;
 mod interrupt;
 mod journal;
 mod probes;
+#[path = "../../../schemas/tests/operator/mod.rs"]
+mod operator;
 mod refusals;
 mod scripted;
 mod secrets;

@@ -13,7 +13,8 @@ use crate::support::*;
 #[test]
 fn every_refusal_happens_before_anything_is_sent() {
     let work = Work::new();
-    let digest = work.write(vec![auth_record("Linux", "unix/Linux"), network("A")], vec![], &[("unix/Linux", "pw")]);
+    let digest =
+        work.write(vec![auth_record("Linux", LINUX_PASSWORD), network("A")], vec![], &[(LINUX_PASSWORD, "pw")]);
     let sim = start(sim_config());
     let url = sim.url();
     let refused = |cmd: &mut assert_cmd::Command, why: &str| {

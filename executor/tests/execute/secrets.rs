@@ -1,45 +1,75 @@
 //! Secrets: decrypted in memory, sent to the target only, masked everywhere else.
 
 use qmig_execute::secrets::{SecretsError, decrypt};
+use qmig_schemas::credentials::CredentialsError;
+use qmig_schemas::{Secrets, SecretsFormat, sha256_hex};
 use zeroize::Zeroizing;
 
+use crate::operator::{age_cli, openssl_cli};
 use crate::support::*;
 
 /// A password with characters that XML and form encoding both change.
 pub const SECRET: &str = "S3cr3t&<Value>";
-/// [`SECRET`] as it would appear in each encoding: raw, form-encoded, XML-escaped.
-pub const SECRET_FORMS: [&str; 3] = [SECRET, "S3cr3t%26%3CValue%3E", "S3cr3t&amp;&lt;Value&gt;"];
+/// [`SECRET`] XML-escaped, as a target may echo it.
+pub const SECRET_XML: &str = "S3cr3t&amp;&lt;Value&gt;";
 
+const SPARE: &str = "unix/username:spare/password";
+const SPARE_VALUE: &str = "Sp4re-never-sent";
+
+/// The credentials file as `age -p` and `openssl enc` write it: only the declared rows are kept,
+/// a declared row that is missing is named, and the passphrase and format are checked.
 #[test]
-fn decryption_checks_the_passphrase_the_work_factor_and_the_names() {
+fn decryption_keeps_the_declared_rows_of_files_the_real_tools_wrote() {
+    let csv = credentials_csv(&[(LINUX_PASSWORD, "s3cr&t"), (SPARE, "other")]);
     let pass = |p: &str| Zeroizing::new(p.to_owned());
-    let file = encrypt(br#"{"unix/root": "s3cr&t"}"#, "right");
-    let secrets = decrypt(&file, pass("right"), 10, &["unix/root".into()]).expect("decrypts");
-    assert_eq!(secrets.get("unix/root"), Some("s3cr&t"));
-    assert_eq!(secrets.mask("bad value s3cr&amp;t and s3cr&t"), "bad value ******** and ********");
-    assert!(!format!("{secrets:?}").contains("s3cr"));
-    assert!(
-        matches!(decrypt(&file, pass("right"), 10, &["other".into()]), Err(SecretsError::Missing(n)) if n == "other")
-    );
-    assert!(matches!(decrypt(&file, pass("wrong"), 10, &[]), Err(SecretsError::WrongPassphrase)));
-    assert!(matches!(decrypt(&file, pass("right"), 1, &[]), Err(SecretsError::ExcessiveWork { .. })));
-    let two = encrypt(br#"{"unix/root": "a", "unix/spare": "b"}"#, "right");
-    let kept = decrypt(&two, pass("right"), 10, &["unix/root".into()]).expect("decrypts");
-    assert_eq!((kept.get("unix/root"), kept.get("unix/spare")), (Some("a"), None), "only declared secrets are kept");
-    let list = encrypt(b"[\"hunter2\"]", "p");
-    assert!(!decrypt(&list, pass("p"), 10, &[]).expect_err("not an object").to_string().contains("hunter2"));
+    let openssl = SecretsFormat::OpensslAes256CbcPbkdf2Sha256 { iterations: 100_000 };
+    let files = [
+        (SecretsFormat::Age, age_cli(csv.as_bytes(), PASSPHRASE, true)),
+        (openssl, openssl_cli(csv.as_bytes(), PASSPHRASE, Some(100_000))),
+    ];
+    for (format, file) in files {
+        let declared = |names: &[&str]| Secrets {
+            file: format.file_name().into(),
+            format,
+            names: names.iter().map(|n| (*n).to_owned()).collect(),
+        };
+        let secrets = decrypt(&file, pass(PASSPHRASE), 20, &declared(&[LINUX_PASSWORD])).expect("decrypts");
+        assert_eq!(
+            (secrets.get(LINUX_PASSWORD), secrets.get(SPARE)),
+            (Some("s3cr&t"), None),
+            "only declared rows are kept"
+        );
+        assert_eq!(secrets.mask("bad value s3cr&amp;t and s3cr&t"), "bad value ******** and ********");
+        assert!(!format!("{secrets:?}").contains("s3cr"));
+        let missing =
+            decrypt(&file, pass(PASSPHRASE), 20, &declared(&["unix/title:Other/password"])).expect_err("no such row");
+        assert!(matches!(&missing, SecretsError::Missing { name, .. } if name == "unix/title:Other/password"));
+        assert_eq!(
+            missing.to_string(),
+            format!(
+                "{}: holds no row for secret `unix/title:Other/password`, which the manifest declares",
+                format.file_name()
+            )
+        );
+        let wrong = decrypt(&file, pass("wrong"), 20, &declared(&[])).expect_err("wrong passphrase");
+        assert!(matches!(wrong, SecretsError::Unreadable { source: CredentialsError::WrongPassphrase, .. }), "{wrong}");
+    }
 }
 
-/// A bundle whose authentication-record create takes its password from `secrets.age` runs
-/// against the simulator: a dry run shows the password masked and sends nothing; the run
-/// creates the record (the simulator lists it, without its password, as Qualys does); and no
-/// byte of the journal, the bundle, the target's export or any output of `run`, `status` or
-/// the dry run holds the password, raw, form-encoded or XML-escaped.
+/// A bundle whose authentication-record create takes its password from a credentials file
+/// written by `age -p` runs against the simulator: a dry run shows the password masked and sends
+/// nothing; the run creates the record with exactly the operator's password (the simulator lists
+/// it without, as Qualys does); and no byte of the journal, the bundle (but the encrypted file),
+/// the target's export or any output of `run`, `status` or the dry run holds the password or
+/// the file's unused row, raw, form-encoded, XML-escaped or base64.
 #[test]
 fn a_secret_reaches_the_target_and_no_byte_written_or_printed() {
     let work = Work::new();
-    let requests = vec![auth_record("Linux", "unix/Linux"), network("A")];
-    let digest = work.write(requests, vec![], &[("unix/Linux", SECRET)]);
+    let requests = vec![auth_record("Linux", LINUX_PASSWORD), network("A")];
+    // The file holds a row no request refers to: it travels encrypted, and is never sent.
+    let csv = credentials_csv(&[(LINUX_PASSWORD, SECRET), (SPARE, SPARE_VALUE)]);
+    let credentials = (SecretsFormat::Age, age_cli(csv.as_bytes(), PASSPHRASE, false));
+    let digest = work.write_credentials(requests, vec![], vec![LINUX_PASSWORD.into()], Some(credentials), vec![]);
     let sim = start(sim_config());
 
     let dry = run(&work, &sim.url(), &digest).arg("--dry-run").output().expect("dry run");
@@ -68,10 +98,10 @@ fn a_secret_reaches_the_target_and_no_byte_written_or_printed() {
     assert!(records[0].path("PASSWORD").is_none(), "the target never lists a password");
     let id = field(&records[0], "ID");
     assert_eq!(work.captures().get("auth-unix/Linux#id"), Some(&id));
+    let received = sim.auth_secrets();
+    assert_eq!(received["Linux"]["password"], sha256_hex(SECRET.as_bytes()), "exactly the operator's secret");
 
     let outputs: Vec<&[u8]> =
         [&dry, &done, &shown].iter().flat_map(|o| [o.stdout.as_slice(), o.stderr.as_slice()]).collect();
-    for form in SECRET_FORMS {
-        assert_nowhere(&work, &outputs, form);
-    }
+    assert_nowhere(&work, &outputs, &[SECRET, SPARE_VALUE]);
 }

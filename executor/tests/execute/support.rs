@@ -6,17 +6,20 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use age::secrecy::SecretString;
 use qmig_execute::xml::{self, Element};
 use qmig_schemas::journal::{Found, Record, SendResult};
 use qmig_schemas::manifest::*;
 use qmig_schemas::{BundleContents, sha256_hex, write_bundle};
 use qualys_sim::{Config, Counters, FaultKind, Running, ScriptedFault};
 
+use crate::operator;
+
 /// The target's API user and password, as the simulator is configured and the binary is given.
 pub const USERNAME: &str = "qmig_api";
 pub const PASSWORD: &str = "target-Pa55word";
 pub const PASSPHRASE: &str = "correct horse battery staple";
+/// The canonical name of the password of the Unix record titled "Linux".
+pub const LINUX_PASSWORD: &str = "unix/title:Linux/password";
 
 /// A body file of a bundle: its path inside the bundle and its bytes.
 pub type BodyFile = (String, Vec<u8>);
@@ -67,14 +70,32 @@ impl Work {
         secrets: &[(&str, &str)],
         report: Vec<Reported>,
     ) -> String {
-        let names: Vec<String> = secrets.iter().map(|(n, _)| (*n).to_owned()).collect();
+        let credentials = (!secrets.is_empty()).then(|| {
+            let format = SecretsFormat::OpensslAes256CbcPbkdf2Sha256 { iterations: 10_000 };
+            (format, operator::openssl_cli(credentials_csv(secrets).as_bytes(), PASSPHRASE, None))
+        });
+        let names = secrets.iter().map(|(n, _)| (*n).to_owned()).collect();
+        self.write_credentials(requests, bodies, names, credentials, report)
+    }
+
+    /// Writes the bundle carrying an encrypted credentials file whose rows `names` refers to.
+    pub fn write_credentials(
+        &self,
+        requests: Vec<Request>,
+        bodies: Vec<BodyFile>,
+        names: Vec<String>,
+        credentials: Option<(SecretsFormat, Vec<u8>)>,
+        report: Vec<Reported>,
+    ) -> String {
+        let declared =
+            credentials.as_ref().map(|(format, _)| Secrets { file: format.file_name().into(), format: *format, names });
         let manifest = Manifest {
             format_version: FORMAT_VERSION,
             generator: Generator { name: "qmig-execute tests".into(), version: "0".into() },
             sources: vec![],
             inputs: vec![],
             unrecognised: vec![],
-            secrets: (!secrets.is_empty()).then(|| Secrets { file: SECRETS_FILE.into(), names }),
+            secrets: declared,
             tasks: vec![],
             requests: numbered(requests),
             skipped: vec![],
@@ -83,12 +104,8 @@ impl Work {
             warnings: vec![],
             report,
         };
-        let secrets_age = (!secrets.is_empty()).then(|| {
-            let object: serde_json::Map<String, serde_json::Value> =
-                secrets.iter().map(|(n, v)| ((*n).to_owned(), serde_json::Value::from(*v))).collect();
-            encrypt(&serde_json::to_vec(&object).expect("json"), PASSPHRASE)
-        });
-        let contents = BundleContents { manifest, review: "# Review\n".into(), bodies, secrets_age };
+        let secrets = credentials.map(|(_, encrypted)| encrypted);
+        let contents = BundleContents { manifest, review: "# Review\n".into(), bodies, secrets };
         write_bundle(&self.bundle(), &contents, true).expect("bundle written")
     }
 
@@ -138,18 +155,21 @@ impl Work {
     }
 }
 
-/// An armored age file for `plaintext`, at a work factor low enough for tests.
-pub fn encrypt(plaintext: &[u8], passphrase: &str) -> Vec<u8> {
-    let mut recipient = age::scrypt::Recipient::new(SecretString::from(passphrase.to_owned()));
-    recipient.set_work_factor(2);
-    let encryptor =
-        age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient)).expect("recipient");
-    let mut out = Vec::new();
-    let armor = age::armor::ArmoredWriter::wrap_output(&mut out, age::armor::Format::AsciiArmor).expect("armor");
-    let mut writer = encryptor.wrap_output(armor).expect("stream");
-    writer.write_all(plaintext).expect("write");
-    writer.finish().and_then(|armor| armor.finish()).expect("finish");
-    out
+/// The operator's plaintext credentials file giving each canonical name its value.
+pub fn credentials_csv(secrets: &[(&str, &str)]) -> String {
+    let quoted = |field: &str| format!("\"{}\"", field.replace('"', "\"\""));
+    let mut csv = String::from("type,title,username,parameter,value\n");
+    for (name, value) in secrets {
+        let name = SecretName::parse(name).expect("a canonical secret name");
+        let (title, username) = match &name.selector {
+            Selector::Title(title) => (title.as_str(), ""),
+            Selector::Username(username) => ("", username.as_str()),
+        };
+        let fields = [name.record_type.as_str(), title, username, name.parameter.as_str(), value];
+        csv.push_str(&fields.map(quoted).join(","));
+        csv.push('\n');
+    }
+    csv
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -727,19 +747,17 @@ pub fn assert_objects_grew(before: &Counters, after: &Counters, by: u64) {
 // ---------------------------------------------------------------------------------------------
 // Secrets
 
-pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-/// No file under the workplace (but the encrypted secrets file) and no output holds `secret`.
-pub fn assert_nowhere(work: &Work, outputs: &[&[u8]], secret: &str) {
+/// No file under the workplace (but the encrypted credentials file) and no output holds any
+/// of `secrets` in any form (raw, form-encoded, XML-escaped, base64).
+pub fn assert_nowhere(work: &Work, outputs: &[&[u8]], secrets: &[&str]) {
     for (path, bytes) in work.all_bytes() {
-        if path.ends_with("secrets.age") {
+        if path.ends_with(SECRETS_AGE_FILE) || path.ends_with(SECRETS_AES_FILE) {
             continue;
         }
-        assert!(!contains(&bytes, secret.as_bytes()), "{} holds the secret", path.display());
+        assert_eq!(operator::leaked(&bytes, secrets), None, "{} holds a secret", path.display());
     }
     for output in outputs {
-        assert!(!contains(output, secret.as_bytes()), "output holds the secret: {}", String::from_utf8_lossy(output));
+        let leak = operator::leaked(output, secrets);
+        assert_eq!(leak, None, "output holds a secret: {}", String::from_utf8_lossy(output));
     }
 }
