@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use qmig_schemas::{
-    BODIES_DIR, Body, BundleContents, FORMAT_VERSION, Generator, Manifest, Probe, Request, SourceFile, SourceRef,
-    TaskSummary, Unrecognised, sha256_hex,
+    BODIES_DIR, Body, BundleContents, FORMAT_VERSION, Generator, Manifest, Probe, Request, Secrets, SourceFile,
+    SourceRef, TaskSummary, Unrecognised, sha256_hex,
 };
 
 use crate::checklist;
@@ -19,6 +19,8 @@ pub struct Provenance {
     pub inputs: Vec<SourceFile>,
     pub unrecognised: Vec<Unrecognised>,
     pub warnings: Vec<qmig_schemas::Warning>,
+    /// The credentials file as the bundle carries it, when requests refer to its rows.
+    pub secrets: Option<(Secrets, Vec<u8>)>,
 }
 
 pub fn assemble(outputs: Vec<TaskOutput>, provenance: Provenance) -> Result<BundleContents, TransformError> {
@@ -32,6 +34,7 @@ pub fn assemble(outputs: Vec<TaskOutput>, provenance: Provenance) -> Result<Bund
     let mut steps = Vec::new();
     let mut warnings = provenance.warnings;
     let mut report = Vec::new();
+    let (declared, encrypted) = provenance.secrets.unzip();
     for output in outputs {
         tasks.push(TaskSummary {
             task: output.task.to_owned(),
@@ -81,7 +84,7 @@ pub fn assemble(outputs: Vec<TaskOutput>, provenance: Provenance) -> Result<Bund
         sources: provenance.sources,
         inputs: provenance.inputs,
         unrecognised: provenance.unrecognised,
-        secrets: None,
+        secrets: declared,
         tasks,
         requests,
         skipped,
@@ -91,7 +94,7 @@ pub fn assemble(outputs: Vec<TaskOutput>, provenance: Provenance) -> Result<Bund
         report,
     };
     let review = review::render(&manifest);
-    Ok(BundleContents { manifest, review, bodies: bodies.into_iter().collect(), secrets_age: None })
+    Ok(BundleContents { manifest, review, bodies: bodies.into_iter().collect(), secrets: encrypted })
 }
 
 fn duplicate_id(first: Option<SourceRef>, second: &Draft) -> TransformError {

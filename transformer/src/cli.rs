@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use qmig_schemas::credentials::DEFAULT_MAX_WORK_FACTOR;
 
 use crate::context::{DEFAULT_IPS_PER_REQUEST, DEFAULT_TAGS_PER_REQUEST, OptionalTask, SendEmail};
 
@@ -54,9 +55,23 @@ pub struct BundleArgs {
     /// Replace an existing bundle at --out.
     #[arg(long)]
     pub force: bool,
-    /// Refuse files of the export directory that are not a recognised Qualys export.
+    /// Refuse files of the export directory that are not a recognised Qualys export, and rows of
+    /// the credentials file that match no authentication record.
     #[arg(long)]
     pub strict: bool,
+    /// The encrypted credentials file of authentication records (default: credentials.csv.age
+    /// or credentials.csv.aes in --inputs; see INPUTS.md).
+    #[arg(long, value_hint = clap::ValueHint::FilePath)]
+    pub credentials: Option<PathBuf>,
+    /// File holding the credentials file's passphrase, mode 600 (default: $QMIG_CREDENTIALS_PASSPHRASE, else a prompt).
+    #[arg(long, value_hint = clap::ValueHint::FilePath)]
+    pub credentials_passphrase_file: Option<PathBuf>,
+    /// The `-iter` given to `openssl enc`, when it is none of the counts tried (see INPUTS.md).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub credentials_iter: Option<u32>,
+    /// Highest scrypt work factor (log2) accepted for an age-encrypted credentials file.
+    #[arg(long, default_value_t = DEFAULT_MAX_WORK_FACTOR)]
+    pub max_work_factor: u8,
     /// Worker threads for reading the export (default: one per core). The bundle is the same whatever the count.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
@@ -94,6 +109,10 @@ impl BundleArgs {
             target_export: None,
             force: false,
             strict: false,
+            credentials: None,
+            credentials_passphrase_file: None,
+            credentials_iter: None,
+            max_work_factor: DEFAULT_MAX_WORK_FACTOR,
             threads: None,
             ips_per_request: DEFAULT_IPS_PER_REQUEST,
             create_virtual_appliances: false,

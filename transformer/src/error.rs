@@ -102,6 +102,8 @@ pub enum TransformError {
     #[error("{}", RefusedList(.0))]
     TargetWouldRefuse(Vec<Refused>),
     #[error(transparent)]
+    Credentials(#[from] crate::credentials::CredentialsError),
+    #[error(transparent)]
     Output(#[from] qmig_schemas::WriteError),
     #[error("the bundle was written, but its report could not be printed")]
     Report(#[source] io::Error),

@@ -24,6 +24,7 @@ use qmig_schemas::BundleContents;
 use crate::bundle::Provenance;
 use crate::cli::{BundleArgs, Cli, Command, TemplateArgs};
 use crate::context::{Context, Options};
+use crate::credentials::Credentials;
 use crate::error::TransformError;
 use crate::export::Export;
 use crate::inputs::Inputs;
@@ -94,6 +95,7 @@ pub fn build(args: &BundleArgs) -> Result<BundleContents, TransformError> {
     let export = Export::load(&args.export_dir, args.strict)?;
     let target = args.target_export.as_deref().map(Export::load_target).transpose()?;
     let inputs = Inputs::load(args.inputs.as_deref())?;
+    let credentials = Credentials::load(args)?;
     let options = Options {
         ips_per_request: args.ips_per_request,
         create_virtual_appliances: args.create_virtual_appliances,
@@ -104,8 +106,13 @@ pub fn build(args: &BundleArgs) -> Result<BundleContents, TransformError> {
         strict: args.strict,
         keep_default_flag: args.keep_default_flag,
     };
-    let ctx =
-        Context { export: &export, target: target.as_ref(), inputs: &inputs, options: &options, credentials: None };
+    let ctx = Context {
+        export: &export,
+        target: target.as_ref(),
+        inputs: &inputs,
+        credentials: credentials.as_ref(),
+        options: &options,
+    };
     let mut refs = Refs::default();
     let mut outputs = Vec::new();
     for plan in tasks::TASKS {
@@ -115,21 +122,26 @@ pub fn build(args: &BundleArgs) -> Result<BundleContents, TransformError> {
     if !unresolved.is_empty() {
         return Err(TransformError::Unresolved(unresolved));
     }
+    let carried = credentials::carry(credentials.as_ref(), &outputs, args.strict)?;
     let mut input_files = inputs.files.clone();
+    input_files.extend(credentials.as_ref().map(|c| c.input.clone()));
     if let Some(target) = &target {
         input_files.extend(target.source_files());
     }
     let mut warnings = export.warnings.clone();
-    warnings.extend(inputs.ignored.iter().map(|name| qmig_schemas::Warning {
+    let read = |name: &String| credentials.as_ref().is_some_and(|c| c.input.path == format!("inputs/{name}"));
+    warnings.extend(inputs.ignored.iter().filter(|name| !read(name)).map(|name| qmig_schemas::Warning {
         task: "inputs".to_owned(),
         message: format!("inputs/{name} is not a file qmig reads; it was ignored"),
         source: None,
     }));
+    warnings.extend(carried.warnings);
     let provenance = Provenance {
         sources: export.source_files(),
         inputs: input_files,
         unrecognised: export.unrecognised.clone(),
         warnings,
+        secrets: carried.secrets,
     };
     bundle::assemble(outputs, provenance)
 }
