@@ -14,8 +14,9 @@ pub const MASK: &str = "********";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretsError {
-    #[error("{file}: {source}")]
-    Unreadable { file: String, source: CredentialsError },
+    // Not a `source`: the message already says it, and error chains would repeat it.
+    #[error("{file}: {problem}")]
+    Unreadable { file: String, problem: CredentialsError },
     #[error("{file}: holds no row for secret `{name}`, which the manifest declares")]
     Missing { file: String, name: String },
 }
@@ -65,7 +66,7 @@ pub fn decrypt(
 ) -> Result<Secrets, SecretsError> {
     let file = || declared.file.clone();
     let rows = credentials::open_as(encrypted, &passphrase, declared.format, max_work_factor)
-        .map_err(|source| SecretsError::Unreadable { file: file(), source })?;
+        .map_err(|problem| SecretsError::Unreadable { file: file(), problem })?;
     let mut values: BTreeMap<String, Zeroizing<String>> =
         rows.into_iter().map(|row| (row.name.to_string(), row.into_value())).collect();
     if let Some(name) = declared.names.iter().find(|n| !values.contains_key(n.as_str())) {

@@ -26,8 +26,9 @@ pub const TASK: &str = "credentials";
 
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialsError {
-    #[error("{file}: {source}")]
-    File { file: String, source: file_format::CredentialsError },
+    // Not a `source`: the message already says it, and error chains would repeat it.
+    #[error("{file}: {problem}")]
+    File { file: String, problem: file_format::CredentialsError },
     #[error("{0}: holds both credentials.csv.age and credentials.csv.aes; keep one, or name it with --credentials")]
     TwoFiles(PathBuf),
     #[error("{}: readable by other users (mode {mode:o}); run `chmod 600` on it", path.display())]
@@ -133,7 +134,7 @@ impl Credentials {
         let Some((path, listed)) = locate(args)? else { return Ok(None) };
         let file = path.display().to_string();
         let encrypted = std::fs::read(&path).map_err(|source| TransformError::Io { path: path.clone(), source })?;
-        let invalid = |source| CredentialsError::File { file: file.clone(), source };
+        let invalid = |problem| CredentialsError::File { file: file.clone(), problem };
         file_format::ensure_encrypted(&encrypted).map_err(invalid)?;
         let passphrase = passphrase(args.credentials_passphrase_file.as_deref())?;
         let opened =

@@ -3,7 +3,9 @@
 
 use std::fmt::Write as _;
 
-use qmig_schemas::{Condition, Effect, Extract, Manifest, Request, StepTime, Value};
+use qmig_schemas::{Condition, Effect, Extract, Manifest, Request, SecretsFormat, StepTime, Value, Warning};
+
+use crate::credentials;
 
 /// Parameter values longer than this are shortened in the review (the manifest has them whole).
 const LONGEST_VALUE: usize = 240;
@@ -30,6 +32,7 @@ pub fn render(manifest: &Manifest) -> String {
     losses(w, manifest);
     steps(w, manifest, StepTime::After, "## After running the bundle");
     reported(w, manifest);
+    secrets(w, manifest);
     warnings(w, manifest);
     files(w, manifest);
     out
@@ -261,13 +264,59 @@ fn reported(w: &mut String, manifest: &Manifest) {
     line(w, "");
 }
 
+/// Warnings about rows of the credentials file no request uses: shown with the secrets.
+fn is_unused_secret(warning: &Warning) -> bool {
+    warning.task == credentials::TASK
+}
+
+fn secrets(w: &mut String, manifest: &Manifest) {
+    let unused: Vec<&Warning> = manifest.warnings.iter().filter(|w| is_unused_secret(w)).collect();
+    if manifest.secrets.is_none() && unused.is_empty() {
+        return;
+    }
+    line(w, "## Secrets");
+    line(w, "");
+    if let Some(secrets) = &manifest.secrets {
+        let cipher = match secrets.format {
+            SecretsFormat::Age => {
+                "age uses scrypt and ChaCha20-Poly1305, not the AES256 the migration guide names: \
+                 check that it meets the customer's policy, or have the operator encrypt with `openssl enc` instead"
+            }
+            SecretsFormat::OpensslAes256CbcPbkdf2Sha256 { .. } => "this is the AES256 the migration guide asks for",
+        };
+        let _ = writeln!(
+            w,
+            "The bundle carries the operator's credentials file `{}` exactly as they encrypted it ({}; {cipher}).",
+            secrets.file, secrets.format
+        );
+        line(w, "No secret is in the bundle in plaintext: only `qmig-execute` decrypts the file, in memory, with the");
+        line(w, "operator's passphrase, and sends each value only in the form body of the request that refers to it.");
+        line(w, "The requests refer to these rows (type, title or username, parameter):");
+        line(w, "");
+        for name in &secrets.names {
+            let _ = writeln!(w, "- `{}`", name.replace('`', "'"));
+        }
+        line(w, "");
+    }
+    if !unused.is_empty() {
+        line(w, "Rows of the credentials file that match no authentication record, so no request uses them");
+        line(w, "(a typo in a title, or a record that is no longer in the source); `--strict` refuses them:");
+        line(w, "");
+        for warning in unused {
+            let _ = writeln!(w, "- {}", md(&warning.message));
+        }
+        line(w, "");
+    }
+}
+
 fn warnings(w: &mut String, manifest: &Manifest) {
-    if manifest.warnings.is_empty() {
+    let warnings: Vec<&Warning> = manifest.warnings.iter().filter(|w| !is_unused_secret(w)).collect();
+    if warnings.is_empty() {
         return;
     }
     line(w, "## Warnings");
     line(w, "");
-    for warning in &manifest.warnings {
+    for warning in warnings {
         let source = warning.source.as_ref().map(|s| format!(" ({s})")).unwrap_or_default();
         let _ = writeln!(w, "- {}: {}{}", md(&warning.task), md(&warning.message), md(&source));
     }

@@ -52,7 +52,10 @@ fn decryption_keeps_the_declared_rows_of_files_the_real_tools_wrote() {
             )
         );
         let wrong = decrypt(&file, pass("wrong"), 20, &declared(&[])).expect_err("wrong passphrase");
-        assert!(matches!(wrong, SecretsError::Unreadable { source: CredentialsError::WrongPassphrase, .. }), "{wrong}");
+        assert!(
+            matches!(wrong, SecretsError::Unreadable { problem: CredentialsError::WrongPassphrase, .. }),
+            "{wrong}"
+        );
     }
 }
 
