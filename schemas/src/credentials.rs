@@ -132,6 +132,11 @@ pub struct Opened {
     pub rows: Vec<Row>,
 }
 
+/// Refuses a file that is not encrypted as qmig reads it, before a passphrase is asked for.
+pub fn ensure_encrypted(encrypted: &[u8]) -> Result<(), CredentialsError> {
+    envelope(encrypted).map(|_| ())
+}
+
 /// Opens a credentials file, detecting its format; for OpenSSL, `iterations` first (the count the
 /// operator gave, if any), then [`OPENSSL_ITERATIONS`].
 pub fn open(
