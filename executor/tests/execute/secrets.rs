@@ -102,7 +102,7 @@ fn a_secret_reaches_the_target_and_no_byte_written_or_printed() {
     let id = field(&records[0], "ID");
     assert_eq!(work.captures().get("auth-unix/Linux#id"), Some(&id));
     let received = sim.auth_secrets();
-    assert_eq!(received["Linux"]["password"], sha256_hex(SECRET.as_bytes()), "exactly the operator's secret");
+    assert_eq!(received["unix"]["Linux"]["password"], sha256_hex(SECRET.as_bytes()), "exactly the operator's secret");
 
     let outputs: Vec<&[u8]> =
         [&dry, &done, &shown].iter().flat_map(|o| [o.stdout.as_slice(), o.stderr.as_slice()]).collect();
