@@ -13,6 +13,10 @@
 //!
 //! The transformer writes bundles with these types; the executor reads them back only through
 //! [`verify::verify_bundle`], which checks every byte before anything is sent.
+//!
+//! Two optional features keep the default crate light: `validate` checks manifests against the
+//! committed JSON Schemas, and `credentials` opens the operator's encrypted credentials file
+//! (age or OpenSSL), the one implementation the transformer and the executor share.
 
 #[cfg(feature = "credentials")]
 pub mod credentials;
