@@ -37,6 +37,8 @@ pub const OPENSSL_ITERATIONS: [u32; 6] = [10_000, 100_000, 200_000, 310_000, 600
 
 const OPENSSL_MAGIC: &[u8] = b"Salted__";
 const OPENSSL_SALT_LEN: usize = 8;
+/// `Salted__` in base64, how `openssl enc -a` output starts.
+const OPENSSL_BASE64_MAGIC: &[u8] = b"U2FsdGVkX1";
 const AGE_MAGIC: &[u8] = b"age-encryption.org/";
 const AGE_ARMOR_BEGIN: &[u8] = b"-----BEGIN AGE ENCRYPTED FILE-----";
 const UTF8_BOM: &str = "\u{feff}";
@@ -52,6 +54,8 @@ pub enum CredentialsError {
         "not encrypted as qmig reads it: neither an age file nor an `openssl enc` file (`Salted__`); see INPUTS.md"
     )]
     NotEncrypted,
+    #[error("an `openssl enc -a` (base64) file: encrypt again without -a, or decode it with `openssl base64 -d`")]
+    Base64,
     #[error("an age file encrypted to public keys, not with a passphrase (`age -p`)")]
     NotPassphraseEncrypted,
     #[error("the passphrase is wrong")]
@@ -201,6 +205,9 @@ fn envelope(encrypted: &[u8]) -> Result<Envelope<'_>, CredentialsError> {
             .split_at_checked(OPENSSL_SALT_LEN)
             .ok_or_else(|| CredentialsError::Unreadable("shorter than its salt".to_owned()))?;
         return Ok(Envelope::OpenSsl { salt, ciphertext });
+    }
+    if trimmed.starts_with(OPENSSL_BASE64_MAGIC) {
+        return Err(CredentialsError::Base64);
     }
     let text = encrypted.strip_prefix(UTF8_BOM.as_bytes()).unwrap_or(encrypted);
     if text.starts_with(HEADER.as_bytes()) {

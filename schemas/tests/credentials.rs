@@ -4,6 +4,7 @@
 
 mod operator;
 
+use base64::Engine as _;
 use qmig_schemas::credentials::{CredentialsError, RowProblem, open, open_as, parse};
 use qmig_schemas::{SecretName, SecretsFormat, Selector};
 
@@ -100,6 +101,9 @@ fn a_file_that_is_not_encrypted_is_refused() {
     assert!(matches!(plain, CredentialsError::Plaintext), "{plain}");
     let with_bom = format!("\u{feff}{}", plaintext());
     assert!(matches!(open(with_bom.as_bytes(), PASSPHRASE, None, WORK_FACTOR), Err(CredentialsError::Plaintext)));
+    let armored = base64::engine::general_purpose::STANDARD.encode(openssl_cli(b"x", PASSPHRASE, None));
+    let base64 = open(armored.as_bytes(), PASSPHRASE, None, WORK_FACTOR).expect_err("base64");
+    assert!(matches!(base64, CredentialsError::Base64), "{base64}");
     let other = open(b"PK\x03\x04 a zip file", PASSPHRASE, None, WORK_FACTOR).expect_err("not encrypted");
     assert!(matches!(other, CredentialsError::NotEncrypted), "{other}");
     assert!(leaked(plain.to_string().as_bytes(), &[ROOT, COMMUNITY, SA]).is_none());
