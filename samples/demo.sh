@@ -22,6 +22,8 @@ mkdir -p "$demo"
 demo="$(cd "$demo" && pwd)"
 umask 077
 printf '%s\n' "$password" > "$demo/target-password"
+# The sample credentials file's passphrase (samples/README.md); an operator types it at a prompt.
+printf '%s\n' northwind-demo-passphrase > "$demo/credentials-passphrase"
 
 step "Starting the simulated target (qualys-sim)"
 # Created here, not by the background job's redirection, so the wait below never reads a file
@@ -43,7 +45,8 @@ echo "target: $url"
 
 step "Transforming samples/export into a bundle"
 "$bin/qmig-transform" bundle "$root/samples/export" --inputs "$root/samples/inputs" \
-  --target-export "$root/samples/target-export" --out "$demo/bundle" | tee "$demo/transform.log"
+  --target-export "$root/samples/target-export" --credentials-passphrase-file "$demo/credentials-passphrase" \
+  --out "$demo/bundle" | tee "$demo/transform.log"
 digest="$(tail -n 1 "$demo/transform.log" | sed 's/^digest: //')"
 
 step "Reviewing: sha256sum -c SHA256SUMS, then qmig-execute verify"
@@ -52,7 +55,8 @@ step "Reviewing: sha256sum -c SHA256SUMS, then qmig-execute verify"
 
 step "Executing the approved bundle ($digest)"
 "$bin/qmig-execute" run "$demo/bundle" --target "$url" --approve "$digest" \
-  --username "$user" --password-file "$demo/target-password" --journal "$demo/journal.jsonl"
+  --username "$user" --password-file "$demo/target-password" \
+  --passphrase-file "$demo/credentials-passphrase" --journal "$demo/journal.jsonl"
 "$bin/qmig-execute" status "$demo/bundle" --journal "$demo/journal.jsonl"
 
 step "What the target holds now"

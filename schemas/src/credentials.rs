@@ -90,7 +90,7 @@ pub enum CredentialsError {
 pub enum RowProblem {
     #[error("has {0} fields; every row has 5 (`{HEADER}`)")]
     FieldCount(usize),
-    #[error("a quoted field is not closed, or a quote stands inside an unquoted field")]
+    #[error("a quoted field is not closed, or text follows its closing quote")]
     Quoting,
     #[error("`type` is not an authentication-record type slug (`unix`, `windows`, `ms_sql`, ...)")]
     Type,
@@ -312,55 +312,41 @@ fn records(text: &str) -> impl Iterator<Item = (u64, Result<Vec<Zeroizing<String
     let mut rest = text;
     let mut line = 1u64;
     std::iter::from_fn(move || {
-        loop {
-            if rest.is_empty() {
-                return None;
-            }
-            let (record, after) = split_record(rest);
+        while !rest.is_empty() {
             let start = line;
-            line += record.matches('\n').count() as u64 + u64::from(after.len() < rest.len() - record.len());
-            rest = after;
-            let record = record.strip_suffix('\r').unwrap_or(record);
-            if !record.is_empty() {
-                return Some((start, fields(record)));
+            let (fields, length) = record(rest);
+            line += rest[..length].matches('\n').count() as u64;
+            rest = &rest[length..];
+            let blank = fields.as_ref().is_ok_and(|f| f.len() == 1 && f[0].is_empty());
+            if !blank {
+                return Some((start, fields));
             }
         }
+        None
     })
 }
 
-/// The first record (up to an unquoted line feed) and what follows that line feed.
-fn split_record(text: &str) -> (&str, &str) {
-    let mut quoted = false;
-    for (at, byte) in text.bytes().enumerate() {
-        match byte {
-            b'"' => quoted = !quoted,
-            b'\n' if !quoted => return (&text[..at], &text[at + 1..]),
-            _ => {}
-        }
-    }
-    (text, "")
-}
-
-fn fields(record: &str) -> Result<Vec<Zeroizing<String>>, RowProblem> {
+/// The record at the start of `text` and how many bytes it spans, its line feed included. A field
+/// is quoted only when it starts with a quote (inside it, `""` is one quote and commas and line
+/// breaks are data); a quote inside an unquoted field is data, as spreadsheets and most CSV
+/// readers take it.
+fn record(text: &str) -> (Result<Vec<Zeroizing<String>>, RowProblem>, usize) {
+    let bytes = text.as_bytes();
+    let line_end = |from: usize| text[from..].find('\n').map_or(text.len(), |at| from + at + 1);
     let mut fields = Vec::new();
-    let mut rest = record;
+    let mut at = 0;
     loop {
-        let (field, after) = if let Some(quoted) = rest.strip_prefix('"') {
-            // A closing quote is one not followed by another; "" inside stands for one quote.
-            let mut end = None;
-            let mut chars = quoted.char_indices().peekable();
-            while let Some((at, c)) = chars.next() {
-                if c == '"' {
-                    if chars.peek().is_some_and(|(_, next)| *next == '"') {
-                        chars.next();
-                    } else {
-                        end = Some(at);
-                        break;
-                    }
+        if bytes.get(at) == Some(&b'"') {
+            let mut end = at + 1;
+            let close = loop {
+                match text[end..].find('"').map(|q| end + q) {
+                    None => return (Err(RowProblem::Quoting), text.len()),
+                    Some(quote) if bytes.get(quote + 1) == Some(&b'"') => end = quote + 2,
+                    Some(quote) => break quote,
                 }
-            }
-            let end = end.ok_or(RowProblem::Quoting)?;
-            let raw = &quoted[..end];
+            };
+            let raw = &text[at + 1..close];
+            // Sized once: unescaping only shortens, so no reallocation leaves a copy behind.
             let mut field = Zeroizing::new(String::with_capacity(raw.len()));
             let mut pieces = raw.split("\"\"");
             field.push_str(pieces.next().unwrap_or_default());
@@ -368,20 +354,21 @@ fn fields(record: &str) -> Result<Vec<Zeroizing<String>>, RowProblem> {
                 field.push('"');
                 field.push_str(piece);
             }
-            (field, &quoted[end + 1..])
+            fields.push(field);
+            at = close + 1;
         } else {
-            let end = rest.find(',').unwrap_or(rest.len());
-            let raw = &rest[..end];
-            if raw.contains('"') {
-                return Err(RowProblem::Quoting);
-            }
-            (Zeroizing::new(raw.to_owned()), &rest[end..])
-        };
-        fields.push(field);
-        match after.strip_prefix(',') {
-            Some(next) => rest = next,
-            None if after.is_empty() => return Ok(fields),
-            None => return Err(RowProblem::Quoting),
+            let end = text[at..].find([',', '\n']).map_or(text.len(), |e| at + e);
+            let raw = &text[at..end];
+            let raw = if bytes.get(end) == Some(&b',') { raw } else { raw.strip_suffix('\r').unwrap_or(raw) };
+            fields.push(Zeroizing::new(raw.to_owned()));
+            at = end;
+        }
+        match bytes.get(at) {
+            Some(b',') => at += 1,
+            Some(b'\n') => return (Ok(fields), at + 1),
+            Some(b'\r') if bytes.get(at + 1) == Some(&b'\n') => return (Ok(fields), at + 2),
+            None => return (Ok(fields), at),
+            Some(_) => return (Err(RowProblem::Quoting), line_end(at)),
         }
     }
 }

@@ -15,7 +15,8 @@ const WORK_FACTOR: u8 = 20;
 /// Values with characters every encoding changes, a comma, a quote and a line break.
 const ROOT: &str = "R00t&<pw>\"1";
 const COMMUNITY: &str = "pub,lic'x\nline2";
-const SA: &str = "Sä p@ss=1+2";
+/// Unquoted, with a quote inside: data, as spreadsheets write it.
+const SA: &str = "Sä p@ss=\"1+2";
 
 /// Titles with a comma, a quote, a slash, `&` and unicode; a username row; CRLF line ends.
 fn plaintext() -> String {
@@ -23,7 +24,7 @@ fn plaintext() -> String {
         "type,title,username,parameter,value",
         "unix,\"Linux, \"\"prod\"\" / east\",,password,\"R00t&<pw>\"\"1\"",
         "snmp,Routers & Switches — Zürich,,community_strings,\"pub,lic'x\nline2\"",
-        "ms_sql,,sa,password,Sä p@ss=1+2",
+        "ms_sql,,sa,password,Sä p@ss=\"1+2",
         "",
     ]
     .join("\r\n")
@@ -138,11 +139,11 @@ fn every_mistake_names_its_line_and_never_a_value() {
         ),
         (
             "\n\nunix,Linux,,password,\"Hunter2!x",
-            "line 4: a quoted field is not closed, or a quote stands inside an unquoted field",
+            "line 4: a quoted field is not closed, or text follows its closing quote",
         ),
         (
-            "unix,Linux,,password,Hun\"ter2!x",
-            "line 2: a quoted field is not closed, or a quote stands inside an unquoted field",
+            "unix,Linux,,password,\"Hun\"ter2!x\"",
+            "line 2: a quoted field is not closed, or text follows its closing quote",
         ),
     ];
     for (rows, message) in cases {

@@ -7,9 +7,9 @@ mod faults;
 mod full_run;
 mod interrupt;
 mod journal;
-mod probes;
 #[path = "../../../schemas/tests/operator/mod.rs"]
 mod operator;
+mod probes;
 mod refusals;
 mod scripted;
 mod secrets;

@@ -36,15 +36,21 @@ impl Rehearsal {
         let config = qualys_sim::Config { seed, user: USER.into(), password: PASSWORD.into(), ..Default::default() };
         let target = qualys_sim::start(config).expect("the simulator starts");
         let dir = tempfile::tempdir().expect("tempdir");
-        let password_file = dir.path().join("password");
-        fs::write(&password_file, format!("{PASSWORD}\n")).expect("write");
-        fs::set_permissions(&password_file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).expect("chmod");
+        let private = |name: &str, content: String| {
+            let path = dir.path().join(name);
+            fs::write(&path, content).expect("write");
+            fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).expect("chmod");
+        };
+        private("password", format!("{PASSWORD}\n"));
+        // The sample credentials file's passphrase (samples/README.md), for both programs.
+        private("passphrase", "northwind-demo-passphrase\n".to_owned());
         Rehearsal { target, dir }
     }
 
     /// Writes the bundle of `args` (its `out` is set here) and returns its directory and digest.
     fn transform(&self, name: &str, mut args: BundleArgs) -> (PathBuf, String, qmig_schemas::Manifest) {
         args.out = self.dir.path().join(name);
+        args.credentials_passphrase_file = Some(self.dir.path().join("passphrase"));
         let contents = qmig_transform::build(&args).expect("the export transforms");
         let digest = qmig_schemas::write_bundle(&args.out, &contents, false).expect("the bundle is written");
         (args.out, digest, contents.manifest)
@@ -64,6 +70,8 @@ impl Rehearsal {
             USER.as_ref(),
             "--password-file".as_ref(),
             self.dir.path().join("password").as_os_str(),
+            "--passphrase-file".as_ref(),
+            self.dir.path().join("passphrase").as_os_str(),
             "--journal".as_ref(),
             journal.as_os_str(),
         ])

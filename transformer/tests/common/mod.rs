@@ -30,9 +30,25 @@ pub fn sample_inputs() -> String {
     repo().join("samples/inputs").to_string_lossy().into_owned()
 }
 
+/// The passphrase of the sample's credentials file (`samples/README.md`).
+pub const SAMPLE_PASSPHRASE: &str = "northwind-demo-passphrase";
+
+/// [`SAMPLE_PASSPHRASE`] in a file only its owner can read, as `--credentials-passphrase-file`
+/// requires (a file in the repository would not keep its mode).
+pub fn sample_passphrase_file() -> PathBuf {
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sample-credentials-passphrase");
+    fs::write(&path, format!("{SAMPLE_PASSPHRASE}\n")).expect("write");
+    fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).expect("chmod");
+    path
+}
+
 /// `bundle samples/export --inputs samples/inputs` with every other option at its default.
 pub fn sample_args() -> BundleArgs {
-    BundleArgs { inputs: Some(PathBuf::from(sample_inputs())), ..BundleArgs::new(samples(), "unused") }
+    BundleArgs {
+        inputs: Some(PathBuf::from(sample_inputs())),
+        credentials_passphrase_file: Some(sample_passphrase_file()),
+        ..BundleArgs::new(samples(), "unused")
+    }
 }
 
 /// The sample's bundle, built once for every test of a program.
@@ -90,9 +106,11 @@ pub struct Run {
     pub stderr: String,
 }
 
-/// Runs `qmig-transform bundle EXPORT --out OUT EXTRA...`.
+/// Runs `qmig-transform bundle EXPORT --out OUT EXTRA...`, the sample's credentials passphrase
+/// in its environment.
 pub fn cli(export: &Path, out: &Path, extra: &[&str]) -> Run {
     let output = Command::new(cargo_bin("qmig-transform"))
+        .env(qmig_transform::credentials::PASSPHRASE_ENV, SAMPLE_PASSPHRASE)
         .arg("bundle")
         .arg(export)
         .arg("--out")
