@@ -279,7 +279,7 @@ fn secrets(w: &mut String, manifest: &Manifest) {
     if let Some(secrets) = &manifest.secrets {
         let cipher = match secrets.format {
             SecretsFormat::Age => {
-                "age uses scrypt and ChaCha20-Poly1305, not the AES256 the migration guide names: \
+                "its cipher is ChaCha20-Poly1305, not the AES256 the migration guide names: \
                  check that it meets the customer's policy, or have the operator encrypt with `openssl enc` instead"
             }
             SecretsFormat::OpensslAes256CbcPbkdf2Sha256 { .. } => "this is the AES256 the migration guide asks for",

@@ -212,6 +212,8 @@ fn auth_view(
             fields.insert(field.name.clone(), value);
         }
         fields.entry("NETWORK_ID".to_owned()).or_insert_with(|| "default".to_owned());
+        // A record created with its password lists the default login type; the capture may not.
+        fields.entry("LOGIN_TYPE".to_owned()).or_insert_with(|| "basic".to_owned());
         view.insert(key, fields);
     }
     view
