@@ -78,9 +78,11 @@ pub fn export_with(files: &[(&str, &str)]) -> tempfile::TempDir {
     dir
 }
 
-/// Plans the bundle of `export` (nothing is written), with the options `configure` sets.
+/// Plans the bundle of `export` (nothing is written), with the options `configure` sets; the
+/// sample's credentials passphrase is given, for runs with the sample's inputs.
 pub fn transform(export: &Path, configure: impl FnOnce(&mut BundleArgs)) -> Result<BundleContents, TransformError> {
     let mut args = BundleArgs::new(export, export.join("unused"));
+    args.credentials_passphrase_file = Some(sample_passphrase_file());
     configure(&mut args);
     qmig_transform::build(&args)
 }
