@@ -7,7 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use clap::Parser as _;
-use qmig_schemas::Effect;
+use qmig_schemas::{Effect, Selector};
 use qmig_transform::cli::BundleArgs;
 use qmig_transform::export::{Export, Kind, Record};
 use qmig_transform::ranges::{IpSet, parse_entry};
@@ -16,6 +16,8 @@ use tempfile::TempDir;
 
 const USER: &str = "qmig-target";
 const PASSWORD: &str = "rehearsal password";
+/// The sample credentials file's passphrase (samples/README.md).
+const SAMPLE_PASSPHRASE: &str = "northwind-demo-passphrase";
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -43,7 +45,7 @@ impl Rehearsal {
         };
         private("password", format!("{PASSWORD}\n"));
         // The sample credentials file's passphrase (samples/README.md), for both programs.
-        private("passphrase", "northwind-demo-passphrase\n".to_owned());
+        private("passphrase", format!("{SAMPLE_PASSPHRASE}\n"));
         Rehearsal { target, dir }
     }
 
@@ -327,6 +329,19 @@ fn normalise_profile(element: &mut Element, list_titles: &BTreeMap<&str, &str>) 
     }
 }
 
+/// Every file below `dir`, at any depth.
+fn files_below(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in fs::read_dir(&dir).expect("read a directory the rehearsal wrote") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() { pending.push(path) } else { files.push(path) }
+        }
+    }
+    files
+}
+
 #[test]
 fn the_sample_subscription_migrates_and_reconciles_object_by_object() {
     let rehearsal = Rehearsal::start(Some(samples("target-export")));
@@ -437,7 +452,7 @@ fn the_sample_subscription_migrates_and_reconciles_object_by_object() {
     assert_eq!(vhosts(&target), vhosts(&source));
 
     // Authentication records: every record the bundle creates, field by field, IDs through the maps.
-    let created: BTreeSet<(String, String)> = manifest
+    let auth_created: BTreeSet<(String, String)> = manifest
         .requests
         .iter()
         .filter(|r| r.task == "authentication records")
@@ -446,10 +461,10 @@ fn the_sample_subscription_migrates_and_reconciles_object_by_object() {
             Some((kind.to_owned(), title.to_owned()))
         })
         .collect();
-    assert!(created.len() >= 2, "{created:?}");
-    let target_auth = auth_view(&target, &target_networks_by_id, &created);
-    assert_eq!(target_auth, auth_view(&source, &source_networks_by_id, &created));
-    assert_eq!(target_auth.len(), created.len());
+    assert!(auth_created.len() >= 2, "{auth_created:?}");
+    let target_auth = auth_view(&target, &target_networks_by_id, &auth_created);
+    assert_eq!(target_auth, auth_view(&source, &source_networks_by_id, &auth_created));
+    assert_eq!(target_auth.len(), auth_created.len());
 
     // Search lists: title, GLOBAL, COMMENTS, and the QIDs or the criteria.
     assert_eq!(static_lists(&target), static_lists(&source));
@@ -494,6 +509,60 @@ fn the_sample_subscription_migrates_and_reconciles_object_by_object() {
         assert_eq!(target_templates.get(&title), Some(wanted), "{title}");
         assert!(wanted.keys().any(|k| k.ends_with("report_access_users")), "{title} names its users");
     }
+
+    // Secrets: every record the bundle creates received exactly the operator's secrets, and no
+    // file the rehearsal wrote (bundle, review, journal, the target's export) holds one.
+    let credentials = fs::read(samples("inputs").join("credentials.csv.age")).expect("the sample credentials");
+    let opened = qmig_schemas::credentials::open(&credentials, SAMPLE_PASSPHRASE, None, 20).expect("opens");
+    let mut expected: qualys_sim::AuthSecrets = BTreeMap::new();
+    for row in &opened.rows {
+        let name = &row.name;
+        for (kind, title) in &auth_created {
+            let username = source
+                .records(Kind::AuthRecordList)
+                .find(|r| {
+                    text(r, "TITLE") == title
+                        && r.file.document.head.name == format!("AUTH_{}_LIST_OUTPUT", kind.to_ascii_uppercase())
+                })
+                .map(|r| text(&r, "USERNAME"));
+            let applies = *kind == name.record_type
+                && match &name.selector {
+                    Selector::Title(t) => t == title,
+                    Selector::Username(u) => username == Some(u.as_str()),
+                };
+            if applies {
+                let digests = expected.entry(kind.clone()).or_default().entry(title.clone()).or_default();
+                digests.insert(name.parameter.clone(), qmig_schemas::sha256_hex(row.value().as_bytes()));
+            }
+        }
+    }
+    assert_eq!(expected.values().map(BTreeMap::len).sum::<usize>(), 5, "every record with secrets: {expected:?}");
+    let mut received = rehearsal.target.auth_secrets();
+    received.retain(|_, by_title| {
+        by_title.retain(|_, digests| !digests.is_empty());
+        !by_title.is_empty()
+    });
+    assert_eq!(received, expected);
+    let forms: Vec<Vec<u8>> = opened
+        .rows
+        .iter()
+        .flat_map(|row| {
+            let value = row.value();
+            let escaped = value.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+            let encoded: String = form_urlencoded::byte_serialize(value.as_bytes()).collect();
+            let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, value);
+            [value.to_owned(), escaped, encoded, b64].map(String::into_bytes)
+        })
+        .collect();
+    let mut scanned = 0;
+    for file in files_below(rehearsal.dir.path()) {
+        let bytes = fs::read(&file).expect("read what the rehearsal wrote");
+        for form in &forms {
+            assert!(!bytes.windows(form.len()).any(|w| w == form.as_slice()), "{} holds a secret", file.display());
+        }
+        scanned += 1;
+    }
+    assert!(scanned > 10, "only {scanned} files scanned");
 
     // Running the same bundle again sends nothing and changes nothing.
     let before = rehearsal.target.counters();
