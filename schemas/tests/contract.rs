@@ -18,6 +18,7 @@ fn create_network() -> Request {
         params: vec![Param::text("action", "create"), Param::text("name", "Corp East")],
         body: None,
         effect: Effect::Create,
+        phase: Phase::Migration,
         captures: vec![Capture { name: "network/Corp East#id".into(), extract: Extract::NewId }],
         probe: Some(Probe {
             method: Method::Post,
@@ -51,6 +52,7 @@ fn lookup_tag() -> Request {
         params: vec![],
         body: None,
         effect: Effect::Read,
+        phase: Phase::Migration,
         captures: vec![Capture {
             name: "tag/Cloud Agent#id".into(),
             extract: Extract::Match {
@@ -89,6 +91,7 @@ fn create_tag() -> Request {
             }],
         }),
         effect: Effect::Create,
+        phase: Phase::Migration,
         captures: vec![],
         probe: None,
         source: None,
@@ -114,6 +117,7 @@ fn create_auth() -> Request {
         ],
         body: None,
         effect: Effect::Create,
+        phase: Phase::Migration,
         captures: vec![],
         probe: None,
         source: None,
@@ -318,7 +322,7 @@ fn an_unknown_format_version_is_named() {
     let (_dir, out, _) = written(all());
     let manifest = out.join(MANIFEST_FILE);
     let text = std::fs::read_to_string(&manifest).expect("read");
-    std::fs::write(&manifest, text.replacen("\"format_version\": 1", "\"format_version\": 2", 1)).expect("write");
+    std::fs::write(&manifest, text.replacen("\"format_version\": 2", "\"format_version\": 3", 1)).expect("write");
     // Re-seal so only the version is wrong.
     let files: Vec<(String, Vec<u8>)> = [MANIFEST_FILE, REVIEW_FILE, SECRETS_FILE, "bodies/tag-Linux.xml"]
         .iter()
