@@ -57,8 +57,8 @@ pub enum Error {
     )]
     NeedsDecision { seq: u64, id: String, why: String, hint: &'static str, captures: String },
     #[error(
-        "the cutover is refused: {left} requests of the migration phase are not done; run without --cutover \
-         until it completes (`qmig-execute status` shows what is left)"
+        "the cutover is refused while the migration phase is not complete ({left} of its requests not done): run \
+         without --cutover until it is (`qmig-execute status` shows what is left)"
     )]
     CutoverBeforeMigration { left: usize },
     #[error("writing the output: {0}")]
