@@ -24,6 +24,8 @@
 //!   through `inputs/distribution_groups.csv`; unmapped ones are dropped, listed as losses and
 //!   as a manual step.
 //! - Cloud perimeter and connector-based schedules are manual steps, named one by one.
+//! - A schedule of the same module and title in the target export is not created again; the
+//!   cutover still switches it on when the source had it on.
 
 use std::collections::BTreeMap;
 
@@ -110,6 +112,7 @@ pub fn request_id(module: Module, title: &str) -> String {
 pub fn plan(ctx: &Context<'_>, refs: &mut Refs) -> Result<TaskOutput, TransformError> {
     let mut out = TaskOutput::new(TASK);
     let names = Names::read(ctx);
+    let existing = existing_in_target(ctx)?;
     let mut by_hand = Vec::new();
     let mut recipients = Vec::new();
     for (module, file) in lists(ctx)? {
@@ -120,6 +123,12 @@ pub fn plan(ctx: &Context<'_>, refs: &mut Refs) -> Result<TaskOutput, TransformE
             if let Some(cloud) = schedule.cloud() {
                 by_hand.push(format!("{} ({cloud})", schedule.object()));
                 out.skip(schedule.object(), format!("{cloud}: not created by qmig"), Some(schedule.source()));
+                continue;
+            }
+            if let Some(target_id) = existing.get(&(module, schedule.title)) {
+                let request_id = request_id(module, schedule.title);
+                refs.set(RefKind::ScanSchedule, &request_id, Target::Known((*target_id).to_owned()));
+                out.skip_existing(schedule.object(), RefKind::ScanSchedule, target_id, schedule.source());
                 continue;
             }
             let draft = create(ctx, refs, &names, &schedule, not_before, &mut out, &mut recipients)?;
@@ -134,6 +143,19 @@ pub fn plan(ctx: &Context<'_>, refs: &mut Refs) -> Result<TaskOutput, TransformE
         out.step(Step::ScheduleRecipients, recipients);
     }
     Ok(out)
+}
+
+/// The target's schedules by module and title, from `--target-export`.
+fn existing_in_target<'a>(ctx: &Context<'a>) -> Result<BTreeMap<(Module, &'a str), &'a str>, TransformError> {
+    let mut existing = BTreeMap::new();
+    for file in ctx.target.into_iter().flat_map(|target| target.files(Kind::ScheduleList)) {
+        let module = module_of(file)?;
+        for record in file.records() {
+            let schedule = Schedule::parse(record, module)?;
+            existing.insert((module, schedule.title), schedule.id);
+        }
+    }
+    Ok(existing)
 }
 
 /// The first day a start date may be: the capture's day, or `--start-not-before` when later.
