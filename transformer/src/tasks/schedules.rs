@@ -307,10 +307,8 @@ fn create(
     draft = option_profile(refs, names, schedule, draft)?;
     if module == Module::Vm {
         let priority = schedule.text("PROCESSING_PRIORITY").map(|p| p.split(" - ").next().unwrap_or(p).trim());
-        if let Some(priority) = priority {
-            if priority.parse::<u8>().map_or(true, |p| p > 9) {
-                return Err(schedule.invalid(format!("PROCESSING_PRIORITY \"{priority}\" is not \"N - Label\", N 0–9")));
-            }
+        if let Some(priority) = priority.filter(|p| !p.parse::<u8>().is_ok_and(|p| p <= 9)) {
+            return Err(schedule.invalid(format!("PROCESSING_PRIORITY \"{priority}\" is not \"N - Label\", N 0–9")));
         }
         draft = draft.param_opt("priority", priority).param_opt("fqdn", schedule.text("FQDN"));
     }
@@ -896,7 +894,7 @@ mod tests {
         );
         let bare =
             list(Module::Vm, &scan).replace(&format!("<RESOURCE>https://qualysapi.qualys.eu{VM_PATH}</RESOURCE>"), "");
-        let error = run(&[("schedules.xml", &bare)]).err().expect("refused");
+        let error = run(&[("schedules.xml", &bare)]).expect_err("refused");
         assert!(
             matches!(&error, TransformError::ScheduleListUndetermined { file } if file == "schedules.xml"),
             "{error}"
