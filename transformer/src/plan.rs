@@ -6,8 +6,7 @@ use std::collections::BTreeMap;
 
 use qmig_schemas::{
     Capture, Condition, Effect, Escape, Extract, Loss, ManualStep, Match, Method, Param, Phase, ProbeCapture, Remap,
-    Reported,
-    Segment, Skipped, Slot, SourceRef, Value, Warning,
+    Reported, Segment, Skipped, Slot, SourceRef, Value, Warning,
 };
 
 use crate::checklist::Step;

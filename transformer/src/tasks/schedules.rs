@@ -111,8 +111,8 @@ pub fn request_id(module: Module, title: &str) -> String {
 
 pub fn plan(ctx: &Context<'_>, refs: &mut Refs) -> Result<TaskOutput, TransformError> {
     let mut out = TaskOutput::new(TASK);
-    let names = Names::read(ctx);
     let existing = existing_in_target(ctx)?;
+    let mut lookup = Lookup { ctx, refs, names: Names::read(ctx) };
     let mut by_hand = Vec::new();
     let mut recipients = Vec::new();
     for (module, file) in lists(ctx)? {
@@ -127,12 +127,12 @@ pub fn plan(ctx: &Context<'_>, refs: &mut Refs) -> Result<TaskOutput, TransformE
             }
             if let Some(target_id) = existing.get(&(module, schedule.title)) {
                 let request_id = request_id(module, schedule.title);
-                refs.set(RefKind::ScanSchedule, &request_id, Target::Known((*target_id).to_owned()));
+                lookup.refs.set(RefKind::ScanSchedule, &request_id, Target::Known((*target_id).to_owned()));
                 out.skip_existing(schedule.object(), RefKind::ScanSchedule, target_id, schedule.source());
                 continue;
             }
-            let draft = create(ctx, refs, &names, &schedule, not_before, &mut out, &mut recipients)?;
-            refs.set(RefKind::ScanSchedule, &draft.id, Target::captured(&draft.id, Field::Id));
+            let draft = create(&mut lookup, &schedule, not_before, &mut out, &mut recipients)?;
+            lookup.refs.set(RefKind::ScanSchedule, &draft.id, Target::captured(&draft.id, Field::Id));
             out.request(draft);
         }
     }
@@ -181,6 +181,14 @@ fn not_before(ctx: &Context<'_>, file: &ExportFile) -> Result<NotBefore, Transfo
         .and_then(Instant::parse)
         .ok_or_else(|| TransformError::ScheduleListUndated { file: file.path.clone() })?;
     Ok(NotBefore { captured, option: ctx.options.start_not_before })
+}
+
+/// What a schedule's references are resolved with: the run's context, the references earlier
+/// tasks recorded, and the source IDs of the names a schedule list uses.
+struct Lookup<'c, 'a> {
+    ctx: &'c Context<'a>,
+    refs: &'c mut Refs,
+    names: Names<'a>,
 }
 
 /// Source IDs by the names schedules use for option profiles, asset groups, tags and appliances.
@@ -232,9 +240,8 @@ pub struct Schedule<'a> {
 
 impl<'a> Schedule<'a> {
     pub fn parse(record: Record<'a>, module: Module) -> Result<Schedule<'a>, TransformError> {
-        let id = record.text("ID").ok_or_else(|| record.invalid("scan schedule", "has no ID"))?;
-        let title =
-            record.text("TITLE").ok_or_else(|| record.invalid(&format!("scan schedule {id}"), "has no TITLE"))?;
+        let id = record.required("scan schedule", "ID")?;
+        let title = record.required(&format!("scan schedule {id}"), "TITLE")?;
         Ok(Schedule { module, id, title, record })
     }
 
@@ -282,9 +289,7 @@ impl<'a> Schedule<'a> {
 }
 
 fn create(
-    ctx: &Context<'_>,
-    refs: &mut Refs,
-    names: &Names<'_>,
+    lookup: &mut Lookup<'_, '_>,
     schedule: &Schedule<'_>,
     not_before: NotBefore,
     out: &mut TaskOutput,
@@ -304,7 +309,7 @@ fn create(
         .param("action", "create")
         .param("scan_title", schedule.title)
         .param("active", "0");
-    draft = option_profile(refs, names, schedule, draft)?;
+    draft = option_profile(lookup, schedule, draft)?;
     if module == Module::Vm {
         let priority = schedule.text("PROCESSING_PRIORITY").map(|p| p.split(" - ").next().unwrap_or(p).trim());
         if let Some(priority) = priority.filter(|p| !p.parse::<u8>().is_ok_and(|p| p <= 9)) {
@@ -312,12 +317,12 @@ fn create(
         }
         draft = draft.param_opt("priority", priority).param_opt("fqdn", schedule.text("FQDN"));
     }
-    draft = targets(refs, names, schedule, draft)?;
+    draft = targets(lookup, schedule, draft)?;
     if let Some(network) = schedule.text("NETWORK_ID").filter(|n| *n != networks::DEFAULT_NETWORK) {
-        let target = networks::require(refs, network, &used_by);
+        let target = networks::require(lookup.refs, network, &used_by);
         draft = draft.param_opt("ip_network_id", target.map(|t| t.value()));
     }
-    draft = scanners(ctx, refs, names, schedule, draft)?;
+    draft = scanners(lookup, schedule, draft)?;
     draft = recurrence(schedule, draft)?;
     draft = start(schedule, not_before, draft, out)?;
     for (field, param) in RUN_LIMITS {
@@ -331,7 +336,7 @@ fn create(
                 .param_opt("resume_in_hours", schedule.text("SCHEDULE/RESUME_IN_HOURS"));
         }
     }
-    draft = notifications(ctx, schedule, draft, out, recipients);
+    draft = notifications(lookup.ctx, schedule, draft, out, recipients);
     let mut lost = Vec::new();
     if let Some(owner) = schedule.text("USER_LOGIN") {
         lost.push(format!("owner {owner} (the API user owns what it creates)"));
@@ -347,19 +352,14 @@ fn create(
     Ok(draft.capture(Field::Id, Extract::NewId).probe(probe).source(schedule.source()))
 }
 
-fn option_profile(
-    refs: &mut Refs,
-    names: &Names<'_>,
-    schedule: &Schedule<'_>,
-    draft: Draft,
-) -> Result<Draft, TransformError> {
+fn option_profile(lookup: &mut Lookup<'_, '_>, schedule: &Schedule<'_>, draft: Draft) -> Result<Draft, TransformError> {
     let title = schedule.text("OPTION_PROFILE/TITLE").ok_or_else(|| schedule.invalid("has no OPTION_PROFILE/TITLE"))?;
     let group_type = match schedule.module {
         Module::Vm => "user",
         Module::Pc => "compliance",
     };
-    let key = names.profiles.get(&(title, group_type)).copied().unwrap_or(title);
-    let target = refs.require(RefKind::OptionProfile, key, &schedule.object(), || {
+    let key = lookup.names.profiles.get(&(title, group_type)).copied().unwrap_or(title);
+    let target = lookup.refs.require(RefKind::OptionProfile, key, &schedule.object(), || {
         format!("export the {} option profile \"{title}\" with the option profiles", label(schedule.module))
     });
     Ok(draft.param_opt("option_id", target.map(|t| t.value())))
@@ -373,19 +373,14 @@ fn resolve(refs: &mut Refs, kind: RefKind, keys: &[&str], used_by: &str, hint: &
     segments.map(|segments| join_segments(segments, ","))
 }
 
-fn targets(
-    refs: &mut Refs,
-    names: &Names<'_>,
-    schedule: &Schedule<'_>,
-    mut draft: Draft,
-) -> Result<Draft, TransformError> {
+fn targets(lookup: &mut Lookup<'_, '_>, schedule: &Schedule<'_>, mut draft: Draft) -> Result<Draft, TransformError> {
     let used_by = schedule.object();
     if schedule.record.element.at("ASSET_TAGS").is_some() {
         let tag_ids = |path: &str| -> Result<Vec<&str>, TransformError> {
             schedule
                 .items(path)
                 .into_iter()
-                .map(|name| match names.tags.get(name).map(Vec::as_slice) {
+                .map(|name| match lookup.names.tags.get(name).map(Vec::as_slice) {
                     Some([id]) => Ok(*id),
                     Some(_) => Err(schedule.invalid(format!(
                         "{path} names tag \"{name}\", which several source tags are called; the list gives names only, so rename them apart in the source"
@@ -403,9 +398,9 @@ fn targets(
         draft = draft
             .param("target_from", "tags")
             .param("tag_set_by", "id")
-            .param_opt("tag_set_include", resolve(refs, RefKind::Tag, &include, &used_by, hint));
+            .param_opt("tag_set_include", resolve(lookup.refs, RefKind::Tag, &include, &used_by, hint));
         if !exclude.is_empty() {
-            draft = draft.param_opt("tag_set_exclude", resolve(refs, RefKind::Tag, &exclude, &used_by, hint));
+            draft = draft.param_opt("tag_set_exclude", resolve(lookup.refs, RefKind::Tag, &exclude, &used_by, hint));
         }
         for (field, param) in TAG_FIELDS {
             draft = draft.param_opt(param, schedule.text(field).map(str::to_ascii_lowercase));
@@ -420,14 +415,15 @@ fn targets(
             .map(|e| e.value())
             .filter(|t| !t.is_empty())
             .collect();
-        let keys: Vec<&str> = titles.iter().map(|t| names.groups.get(t).copied().unwrap_or(t)).collect();
+        let keys: Vec<&str> = titles.iter().map(|t| lookup.names.groups.get(t).copied().unwrap_or(t)).collect();
         if keys.is_empty() {
             // Whether TARGET holds an asset-group scan's resolved IPs is not documented: it is
             // the target only of scans without asset groups.
             draft = draft.param_opt("ip", schedule.text("TARGET"));
         } else {
             let hint = "export the asset group with the asset group list";
-            draft = draft.param_opt("asset_group_ids", resolve(refs, RefKind::AssetGroup, &keys, &used_by, hint));
+            draft =
+                draft.param_opt("asset_group_ids", resolve(lookup.refs, RefKind::AssetGroup, &keys, &used_by, hint));
         }
         if keys.is_empty() && schedule.text("TARGET").is_none() && schedule.text("FQDN").is_none() {
             return Err(schedule.invalid("has no target: no TARGET, FQDN, ASSET_GROUP_TITLE or ASSET_TAGS"));
@@ -436,13 +432,7 @@ fn targets(
     Ok(draft.param_opt("exclude_ip_per_scan", schedule.text("EXCLUDE_IP_PER_SCAN")))
 }
 
-fn scanners(
-    ctx: &Context<'_>,
-    refs: &mut Refs,
-    names: &Names<'_>,
-    schedule: &Schedule<'_>,
-    draft: Draft,
-) -> Result<Draft, TransformError> {
+fn scanners(lookup: &mut Lookup<'_, '_>, schedule: &Schedule<'_>, draft: Draft) -> Result<Draft, TransformError> {
     let label = schedule.text("ISCANNER_NAME").unwrap_or(EXTERNAL_SCANNER);
     if label == EXTERNAL_SCANNER {
         // Qualys's scripts learned in live use that PC schedules want the external scanner
@@ -459,8 +449,8 @@ fn scanners(
     let mut targets = Vec::new();
     for name in schedule.items("ISCANNER_NAME") {
         // appliances.csv may map an appliance by name, so an unlisted name is still a key.
-        let key = names.appliances.get(name).copied().unwrap_or(name);
-        targets.push(appliances::require(ctx, refs, key, &used_by));
+        let key = lookup.names.appliances.get(name).copied().unwrap_or(name);
+        targets.push(appliances::require(lookup.ctx, lookup.refs, key, &used_by));
     }
     let segments: Option<Vec<Segment>> = targets.into_iter().map(|t| t.map(|t| t.segment())).collect();
     Ok(draft.param_opt("iscanner_id", segments.map(|s| join_segments(s, ","))))
