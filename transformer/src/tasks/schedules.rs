@@ -283,7 +283,11 @@ impl<'a> Schedule<'a> {
         let Some(text) = self.text(path) else { return Ok(None) };
         match text.parse::<i64>() {
             Ok(n) if range.contains(&n) => Ok(Some(n)),
-            _ => Err(self.invalid(format!("{path} is \"{text}\", not a number from {range:?}"))),
+            _ => Err(self.invalid(format!(
+                "{path} is \"{text}\", not a number from {} to {}",
+                range.start(),
+                range.end()
+            ))),
         }
     }
 }
@@ -303,7 +307,7 @@ fn create(
     let summary = format!(
         "Create {} inactive ({})",
         schedule.object(),
-        if was_active == "0" { "inactive in the source" } else { "switched on at the cutover" }
+        if was_active == "1" { "switched on at the cutover" } else { "inactive in the source" }
     );
     let mut draft = Draft::post(TASK, id.clone(), Effect::Create, path, summary)
         .param("action", "create")
@@ -874,6 +878,24 @@ mod tests {
         assert_eq!(out.skipped.len(), 1);
         let [step] = out.manual_steps.as_slice() else { panic!("one step") };
         assert_eq!(step.items, ["VM scan schedule \"EC2 weekly\" (scans through cloud connector \"AWS prod\")"]);
+    }
+
+    /// `START_DATE_UTC`'s format is not documented: another form stops the run naming the
+    /// schedule and its line, never a guessed date.
+    #[test]
+    fn an_unreadable_start_or_priority_is_refused_with_the_schedule_named() {
+        let daily = r#"<DAILY frequency_days="1"/>"#;
+        let fields = "<TARGET>10.0.0.1</TARGET>";
+        let us_date = with_recurrence(scan("1", "Odd date", "1", "04/01/2026 01:30", fields), daily);
+        let error = run(&[("vm.xml", &list(Module::Vm, &us_date))]).expect_err("refused");
+        let message = error.to_string();
+        assert!(message.contains("VM scan schedule \"Odd date\"") && message.contains("START_DATE_UTC"), "{message}");
+        let priority = with_recurrence(
+            scan("2", "Odd priority", "1", "2026-04-01T01:30:00Z", "<PROCESSING_PRIORITY>Urgent</PROCESSING_PRIORITY>"),
+            daily,
+        );
+        let error = run(&[("vm.xml", &list(Module::Vm, &priority))]).expect_err("refused");
+        assert!(error.to_string().contains("PROCESSING_PRIORITY \"Urgent\""), "{error}");
     }
 
     #[test]
