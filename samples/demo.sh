@@ -5,8 +5,10 @@
 #      (samples/target-export: its users and business units, its redeployed appliances);
 #   2. qmig-transform the sample export into a bundle;
 #   3. check the bundle as a reviewer would (sha256sum -c) and with qmig-execute verify;
-#   4. qmig-execute run it against the simulator, with the approved digest;
-#   5. print what the simulated target holds, export it, and stop the simulator.
+#   4. qmig-execute run it against the simulator, with the approved digest: it stops at the
+#      cutover gate, every scan schedule created inactive;
+#   5. run the cutover (run --cutover), which switches on the schedules active in the source;
+#   6. print what the simulated target holds, export it, and stop the simulator.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -53,11 +55,26 @@ step "Reviewing: sha256sum -c SHA256SUMS, then qmig-execute verify"
 (cd "$demo/bundle" && sha256sum --check --strict --quiet SHA256SUMS && echo "SHA256SUMS: every file matches")
 "$bin/qmig-execute" verify "$demo/bundle"
 
-step "Executing the approved bundle ($digest)"
-"$bin/qmig-execute" run "$demo/bundle" --target "$url" --approve "$digest" \
-  --username "$user" --password-file "$demo/target-password" \
-  --passphrase-file "$demo/credentials-passphrase" --journal "$demo/journal.jsonl"
-"$bin/qmig-execute" status "$demo/bundle" --journal "$demo/journal.jsonl"
+execute() {
+  "$bin/qmig-execute" run "$demo/bundle" --target "$url" --approve "$digest" \
+    --username "$user" --password-file "$demo/target-password" \
+    --passphrase-file "$demo/credentials-passphrase" --journal "$demo/journal.jsonl" "$@"
+  "$bin/qmig-execute" status "$demo/bundle" --journal "$demo/journal.jsonl"
+}
+
+step "Executing the approved bundle ($digest): the migration phase, up to the cutover gate"
+execute
+schedules() {
+  curl -sS --fail -X POST -H 'X-Requested-With: qmig demo' -u "$user:$password" \
+    "$url/api/2.0/fo/schedule/scan/$1?action=list" | grep -o '<ACTIVE>[0-9]</ACTIVE>' | sort | uniq -c
+}
+echo "VM schedules in the target, by ACTIVE:"; schedules ""
+echo "PC schedules in the target, by ACTIVE:"; schedules "compliance/"
+
+step "The cutover (run --cutover): switching on the schedules active in the source"
+execute --cutover
+echo "VM schedules in the target, by ACTIVE:"; schedules ""
+echo "PC schedules in the target, by ACTIVE:"; schedules "compliance/"
 
 step "What the target holds now"
 curl -sS --fail "$url/__sim/counters" | sed -n '/"objects"/,/}/p'

@@ -70,6 +70,10 @@ pub struct RunArgs {
     /// (a TLS-inspecting proxy's CA, or the system bundle); default: Mozilla's roots.
     #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
+    /// Also send the cutover phase (switching schedules on), once every migration request is
+    /// done; without it the run stops at the cutover gate.
+    #[arg(long)]
+    pub cutover: bool,
     /// Print what would be sent, secrets masked, without a network or a journal.
     #[arg(long)]
     pub dry_run: bool,

@@ -56,6 +56,11 @@ pub enum Error {
          (the object exists{captures}) or `--as retry` (it does not), and run again"
     )]
     NeedsDecision { seq: u64, id: String, why: String, hint: &'static str, captures: String },
+    #[error(
+        "the cutover is refused while the migration phase is not complete ({left} of its requests not done): run \
+         without --cutover until it is (`qmig-execute status` shows what is left)"
+    )]
+    CutoverBeforeMigration { left: usize },
     #[error("writing the output: {0}")]
     Output(#[from] std::io::Error),
     #[error(
@@ -123,7 +128,8 @@ impl Error {
             | Error::Tls { .. }
             | Error::Secrets(_)
             | Error::Credentials(_)
-            | Error::Resolve(_) => exit::REFUSED,
+            | Error::Resolve(_)
+            | Error::CutoverBeforeMigration { .. } => exit::REFUSED,
             Error::Journal(JournalError::Io { .. }) | Error::Render { .. } | Error::Output(_) => exit::INTERNAL,
             Error::Journal(_) => exit::REFUSED,
             Error::BadApproval(_) => exit::USAGE,

@@ -15,7 +15,7 @@ use qmig_schemas::journal::{
     Found, Header, Intent, JOURNAL_FORMAT, Outcome, ProbeResult, Record, SendReason, SendResult,
 };
 use qmig_schemas::{
-    Body, DIGEST_PREFIX, Effect, Method, Param, Probe, Reported, Request, Target, VerifiedBundle, sha256_hex,
+    Body, DIGEST_PREFIX, Effect, Method, Param, Phase, Probe, Reported, Request, Target, VerifiedBundle, sha256_hex,
     verify_bundle,
 };
 
@@ -47,6 +47,8 @@ pub struct Summary {
     pub probes: u64,
     /// Stopped by `--stop-after` with requests left.
     pub stopped_early: bool,
+    /// Cutover requests left when the run stopped at the cutover gate (without `--cutover`).
+    pub at_gate: usize,
     /// The captured values the bundle reports to the operator (label, value).
     pub reported: Vec<(String, String)>,
 }
@@ -67,6 +69,12 @@ impl Summary {
         );
         if self.stopped_early {
             println!("stopped as asked (--stop-after); run again to continue");
+        } else if self.at_gate > 0 {
+            println!(
+                "stopped at the cutover gate: the migration phase is complete; the {} cutover requests (see the \
+                 review) are sent by `qmig-execute run --cutover` on the day the source stops scanning",
+                self.at_gate
+            );
         }
         print_reported(&self.reported);
     }
@@ -133,8 +141,15 @@ pub fn run(args: &RunArgs) -> Result<Option<Summary>, Error> {
     let client = Client::new(target, &username, &password, args.timeout, proxy, roots);
     drop(password);
 
+    let requests = &bundle.manifest.requests;
+    let total = requests.len();
+    let gate = requests.iter().position(|r| r.phase == Phase::Cutover).unwrap_or(total);
+    let unfinished = replayed.states[..gate].iter().filter(|s| **s != State::Done).count();
+    if args.cutover && unfinished > 0 {
+        return Err(Error::CutoverBeforeMigration { left: unfinished });
+    }
+    let end = if args.cutover { total } else { gate };
     let already_done = replayed.done();
-    let total = bundle.manifest.requests.len();
     let mut runner = Runner {
         policy: Policy::from(args),
         journal,
@@ -146,7 +161,10 @@ pub fn run(args: &RunArgs) -> Result<Option<Summary>, Error> {
         summary: Summary { total, already_done, ..Summary::default() },
         current: on_interrupt(&path),
     };
-    let result = runner.all(&bundle, &replayed);
+    let result = runner.all(&bundle, &replayed, end);
+    if !args.cutover && !runner.summary.stopped_early {
+        runner.summary.at_gate = replayed.states[gate..].iter().filter(|s| **s != State::Done).count();
+    }
     runner.progress.finish();
     runner.summary.reported = reported(&bundle.manifest.report, &runner.captures);
     result.map(|()| Some(runner.summary))
@@ -272,8 +290,9 @@ struct Attempt {
 }
 
 impl Runner {
-    fn all(&mut self, bundle: &VerifiedBundle, replayed: &Replayed) -> Result<(), Error> {
-        for (index, request) in bundle.manifest.requests.iter().enumerate() {
+    /// Sends the requests before `end` that are not done.
+    fn all(&mut self, bundle: &VerifiedBundle, replayed: &Replayed, end: usize) -> Result<(), Error> {
+        for (index, request) in bundle.manifest.requests[..end].iter().enumerate() {
             let state = &replayed.states[index];
             if *state == State::Done {
                 continue;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use qmig_schemas::journal::{Decision, Record, Resolution};
-use qmig_schemas::{Effect, verify_bundle};
+use qmig_schemas::{Effect, Phase, verify_bundle};
 
 use crate::cli::{self, ResolveArgs};
 use crate::error::{Error, ResolveError};
@@ -35,6 +35,7 @@ pub fn status(dir: &Path, journal: Option<&Path>) -> Result<(), Error> {
     }
     let replayed = journal::replay(&path, &bundle.manifest, &records)?;
     println!("done: {} of {} requests", replayed.done(), requests.len());
+    println!("phase: {}", phase(requests, &replayed.states));
     for (request, state) in requests.iter().zip(&replayed.states) {
         let (what, why) = match state {
             State::Unresolved(why) => ("unknown outcome", why),
@@ -60,6 +61,19 @@ pub fn status(dir: &Path, journal: Option<&Path>) -> Result<(), Error> {
     }
     print_reported(&reported(&bundle.manifest.report, &replayed.captures));
     Ok(())
+}
+
+/// Where the migration stands: in its migration phase, at the cutover gate, in the cutover, or
+/// complete.
+fn phase(requests: &[qmig_schemas::Request], states: &[State]) -> &'static str {
+    let left = |phase| requests.iter().zip(states).filter(|(r, s)| r.phase == phase && **s != State::Done).count();
+    let cutover_done = requests.iter().zip(states).any(|(r, s)| r.phase == Phase::Cutover && *s == State::Done);
+    match (left(Phase::Migration), left(Phase::Cutover)) {
+        (0, 0) => "complete",
+        (0, _) if cutover_done => "cutover, under way (`run --cutover` continues it)",
+        (0, _) => "at the cutover gate (`run --cutover` switches on what the review lists)",
+        _ => "migration",
+    }
 }
 
 pub fn resolve(args: &ResolveArgs) -> Result<(), Error> {

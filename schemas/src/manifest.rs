@@ -7,7 +7,9 @@
 use serde::{Deserialize, Serialize};
 
 /// The only bundle format this crate reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version 2 added each request's phase: an executor of version 1 would send the cutover with
+/// the migration.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// File name of the manifest inside a bundle.
 pub const MANIFEST_FILE: &str = "manifest.json";
@@ -224,6 +226,8 @@ pub struct Request {
     pub body: Option<Body>,
     /// Whether the request may be sent again when its outcome is unknown.
     pub effect: Effect,
+    /// The phase it belongs to: every cutover request comes after every migration request.
+    pub phase: Phase,
     /// Values to keep from the response, for later requests.
     #[serde(default)]
     pub captures: Vec<Capture>,
@@ -268,6 +272,25 @@ impl Method {
             Method::Get => "GET",
             Method::Post => "POST",
             Method::Put => "PUT",
+        }
+    }
+}
+
+/// When a request is sent. The migration re-creates the configuration, inactive; the cutover
+/// switches it on (scan schedules, policy evaluation) on the day the old subscription stops
+/// scanning, and runs only when the operator asks for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Migration,
+    Cutover,
+}
+
+impl Phase {
+    pub fn label(self) -> &'static str {
+        match self {
+            Phase::Migration => "migration",
+            Phase::Cutover => "cutover",
         }
     }
 }

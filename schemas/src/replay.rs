@@ -176,7 +176,7 @@ fn mark_lost(replayed: &mut Replayed, synced_at: u64) {
 #[cfg(test)]
 mod tests {
     use crate::journal::{Intent, Outcome, ProbeResult};
-    use crate::{Effect, FORMAT_VERSION, Generator, Method, Request};
+    use crate::{Effect, FORMAT_VERSION, Generator, Method, Phase, Request};
 
     use super::*;
 
@@ -191,6 +191,7 @@ mod tests {
             params: vec![],
             body: None,
             effect: Effect::Create,
+            phase: Phase::Migration,
             captures: vec![],
             probe: None,
             source: None,

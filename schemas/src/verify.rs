@@ -8,8 +8,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::manifest::{
-    BODIES_DIR, Body, Escape, Extract, FORMAT_VERSION, MANIFEST_FILE, Manifest, Match, Method, Param, REVIEW_FILE,
-    Request, SECRETS_AES_FILE, SECRETS_AGE_FILE, SUMS_FILE, SecretName, Segment,
+    BODIES_DIR, Body, Escape, Extract, FORMAT_VERSION, MANIFEST_FILE, Manifest, Match, Method, Param, Phase,
+    REVIEW_FILE, Request, SECRETS_AES_FILE, SECRETS_AGE_FILE, SUMS_FILE, SecretName, Segment,
 };
 use crate::sums::{self, SumsError};
 
@@ -87,6 +87,8 @@ pub enum VerifyError {
 pub enum RequestProblem {
     #[error("is numbered {found}, expected {expected} (requests are numbered 1, 2, 3, ... in order)")]
     Sequence { expected: u64, found: u64 },
+    #[error("is a migration request after cutover request {first}; every cutover request comes last")]
+    MigrationAfterCutover { first: u64 },
     #[error("has the same id as request {first}")]
     DuplicateId { first: u64 },
     #[error("path `{0}` is not an absolute path without query string")]
@@ -240,6 +242,7 @@ pub fn check_manifest(manifest: &Manifest, files: &BTreeMap<String, Vec<u8>>) ->
     }
     let mut ids: BTreeMap<&str, u64> = BTreeMap::new();
     let mut captures: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut first_cutover = None;
     for (index, request) in manifest.requests.iter().enumerate() {
         let fail = |problem| VerifyError::Request { seq: request.seq, id: request.id.clone(), problem };
         let expected = index as u64 + 1;
@@ -248,6 +251,11 @@ pub fn check_manifest(manifest: &Manifest, files: &BTreeMap<String, Vec<u8>>) ->
         }
         if let Some(first) = ids.insert(&request.id, request.seq) {
             return Err(fail(RequestProblem::DuplicateId { first }));
+        }
+        match (request.phase, first_cutover) {
+            (Phase::Cutover, None) => first_cutover = Some(request.seq),
+            (Phase::Migration, Some(first)) => return Err(fail(RequestProblem::MigrationAfterCutover { first })),
+            _ => {}
         }
         check_call(request.method, &request.path, &request.params, request.body.as_ref(), files).map_err(fail)?;
         let earlier = |name: &str| captures.contains_key(name);

@@ -21,6 +21,7 @@ fn create_network() -> Request {
         params: vec![Param::text("action", "create"), Param::text("name", "Corp East")],
         body: None,
         effect: Effect::Create,
+        phase: Phase::Migration,
         captures: vec![Capture { name: "network/Corp East#id".into(), extract: Extract::NewId }],
         probe: Some(Probe {
             method: Method::Post,
@@ -54,6 +55,7 @@ fn lookup_tag() -> Request {
         params: vec![],
         body: None,
         effect: Effect::Read,
+        phase: Phase::Migration,
         captures: vec![Capture {
             name: "tag/Cloud Agent#id".into(),
             extract: Extract::Match {
@@ -92,6 +94,7 @@ fn create_tag() -> Request {
             }],
         }),
         effect: Effect::Create,
+        phase: Phase::Migration,
         captures: vec![],
         probe: None,
         source: None,
@@ -117,6 +120,7 @@ fn create_auth() -> Request {
         ],
         body: None,
         effect: Effect::Create,
+        phase: Phase::Migration,
         captures: vec![],
         probe: None,
         source: None,
@@ -225,6 +229,20 @@ fn a_capture_used_before_it_is_declared_is_refused() {
     let (seq, problem) = problem_of(requests);
     assert_eq!(seq, 1);
     assert_eq!(problem, RequestProblem::UnknownCapture("network/Corp East#id".into()));
+}
+
+/// `run` stops before the first cutover request: a migration request after it would be held
+/// back with the cutover, so verify refuses the order.
+#[test]
+fn a_migration_request_after_a_cutover_request_is_refused() {
+    let mut requests = all();
+    requests[1].phase = Phase::Cutover;
+    assert_eq!(problem_of(requests.clone()), (3, RequestProblem::MigrationAfterCutover { first: 2 }));
+    for request in &mut requests[1..] {
+        request.phase = Phase::Cutover;
+    }
+    let (_dir, out, _) = written(requests);
+    assert!(verify_bundle(&out).is_ok(), "the cutover may be any tail of the bundle");
 }
 
 #[test]
@@ -349,12 +367,14 @@ fn gaps_and_duplicates_in_numbering_are_refused() {
     assert_eq!(problem_of(requests), (2, RequestProblem::DuplicateId { first: 1 }));
 }
 
+/// Version 1 bundles have no phases: this build would send their requests as migration ones,
+/// so it reads only its own version.
 #[test]
 fn an_unknown_format_version_is_named() {
     let (_dir, out, _) = written(all());
     let manifest = out.join(MANIFEST_FILE);
     let text = std::fs::read_to_string(&manifest).expect("read");
-    std::fs::write(&manifest, text.replacen("\"format_version\": 1", "\"format_version\": 2", 1)).expect("write");
+    std::fs::write(&manifest, text.replacen("\"format_version\": 2", "\"format_version\": 1", 1)).expect("write");
     // Re-seal so only the version is wrong.
     let files: Vec<(String, Vec<u8>)> = [MANIFEST_FILE, REVIEW_FILE, SECRETS_AES_FILE, "bodies/tag-Linux.xml"]
         .iter()
@@ -364,7 +384,7 @@ fn an_unknown_format_version_is_named() {
         files.iter().map(|(p, b)| qmig_schemas::sums::SumLine { sha256: sha256_hex(b), path: p.clone() }).collect();
     std::fs::write(out.join(SUMS_FILE), qmig_schemas::sums::render(&lines)).expect("write");
     match verify_bundle(&out) {
-        Err(VerifyError::UnknownFormatVersion { found }) => assert_eq!(found, "2"),
+        Err(VerifyError::UnknownFormatVersion { found }) => assert_eq!(found, "1"),
         other => panic!("expected unknown version, got {other:?}"),
     }
 }

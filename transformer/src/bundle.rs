@@ -66,6 +66,7 @@ pub fn assemble(outputs: Vec<TaskOutput>, provenance: Provenance) -> Result<Bund
                 params: draft.params,
                 body,
                 effect: draft.effect,
+                phase: draft.phase,
                 captures: draft.captures,
                 probe,
                 source: draft.source,

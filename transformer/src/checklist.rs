@@ -32,6 +32,8 @@ pub enum Step {
     AuthRecordsByHand,
     SearchListsByHand,
     ReportTemplatesByHand,
+    CloudSchedulesByHand,
+    ScheduleRecipients,
 }
 
 /// The steps in every review, whatever the export holds.
@@ -73,6 +75,8 @@ impl Step {
             Step::AuthRecordsByHand => "auth-records-by-hand",
             Step::SearchListsByHand => "search-lists-by-hand",
             Step::ReportTemplatesByHand => "report-templates-by-hand",
+            Step::CloudSchedulesByHand => "cloud-schedules-by-hand",
+            Step::ScheduleRecipients => "schedule-recipients",
         }
     }
 
@@ -246,6 +250,20 @@ impl Step {
                 "These report template types have no export or create API. Re-create each one in the target's \
                  user interface (Reports > Templates) with the same title and settings, choosing the migrated \
                  asset groups, tags, search lists and users.",
+            ),
+            Step::CloudSchedulesByHand => (
+                After,
+                "Create the cloud scan schedules by hand",
+                "Cloud perimeter scans and scans through a cloud connector depend on connectors qmig does not \
+                 migrate. Once the connectors exist in the target, create each of these schedules in the target's \
+                 user interface with the same settings, inactive until the cutover.",
+            ),
+            Step::ScheduleRecipients => (
+                After,
+                "Add the notification recipients the scan schedules lost",
+                "These schedules notified distribution groups that inputs/distribution_groups.csv does not map, so \
+                 they were created without them. Create the groups in the target (they have no create API), map \
+                 them and transform again, or add them to each schedule's notifications by hand.",
             ),
         }
     }

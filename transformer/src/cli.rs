@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use qmig_schemas::credentials::DEFAULT_MAX_WORK_FACTOR;
 
+use crate::calendar::Date;
 use crate::context::{DEFAULT_IPS_PER_REQUEST, DEFAULT_TAGS_PER_REQUEST, OptionalTask, SendEmail};
 
 #[derive(Debug, Parser)]
@@ -97,6 +98,10 @@ pub struct BundleArgs {
     /// (by default the flag is cleared and the review lists it: the target keeps its own default).
     #[arg(long)]
     pub keep_default_flag: bool,
+    /// The earliest start date of a migrated scan schedule (YYYY-MM-DD, in each schedule's time zone):
+    /// the planned day of the run. Start dates before it, or before the day of the capture, move to it.
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    pub start_not_before: Option<Date>,
 }
 
 impl BundleArgs {
@@ -121,8 +126,13 @@ impl BundleArgs {
             tags_per_request: DEFAULT_TAGS_PER_REQUEST,
             system_tag: Vec::new(),
             keep_default_flag: false,
+            start_not_before: None,
         }
     }
+}
+
+fn parse_date(text: &str) -> Result<Date, String> {
+    Date::parse_iso(text).ok_or_else(|| "must be a date as YYYY-MM-DD".to_owned())
 }
 
 fn parse_positive(text: &str) -> Result<usize, String> {

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::calendar::Date;
 use crate::credentials::Credentials;
 use crate::export::{Export, Kind, Record};
 use crate::inputs::Inputs;
@@ -27,6 +28,8 @@ pub struct Options {
     pub strict: bool,
     /// Import the source's default option profile as the target's default.
     pub keep_default_flag: bool,
+    /// The earliest start date a scan schedule may be given (the capture's day when earlier).
+    pub start_not_before: Option<Date>,
 }
 
 impl Default for Options {
@@ -40,6 +43,7 @@ impl Default for Options {
             system_tags: Vec::new(),
             strict: false,
             keep_default_flag: false,
+            start_not_before: None,
         }
     }
 }

@@ -95,6 +95,16 @@ pub enum TransformError {
          report_template_{id}.xml"
     )]
     TemplateUnexported { source_ref: SourceRef, template: String, slug: String, id: String },
+    #[error(
+        "{file}: a scan schedule list does not say whether it lists VM or PC schedules (both have one root \
+         element): capture it again with echo_request=1"
+    )]
+    ScheduleListUndetermined { file: String },
+    #[error(
+        "{file}: the scan schedule list has no RESPONSE/DATETIME, the day start dates are compared with: \
+         capture it again"
+    )]
+    ScheduleListUndated { file: String },
     #[error("{file}:{line}: {message}")]
     Input { file: String, line: u64, message: String },
     #[error("{}", UnresolvedList(.0))]

@@ -38,6 +38,7 @@ pub enum Kind {
     OptionProfiles,
     ReportTemplateList,
     ReportTemplate,
+    ScheduleList,
 }
 
 /// How a kind of document is recognised and cut into records.
@@ -246,6 +247,17 @@ pub const KINDS: &[KindSpec] = &[
         paging_id: None,
         // Every setting is an `INFO` told apart by its `key` (checked by the task).
         repeatable: &["INFO"],
+    },
+    KindSpec {
+        kind: Kind::ScheduleList,
+        label: "scan schedule list",
+        // VM and PC lists share the root; the schedules task tells them apart.
+        roots: &["SCHEDULE_SCAN_LIST_OUTPUT"],
+        records: &["RESPONSE/SCHEDULE_SCAN_LIST/SCAN"],
+        // No paging is documented, and whether VM and PC IDs share one sequence is not either.
+        key: &[],
+        paging_id: None,
+        repeatable: &[],
     },
 ];
 

@@ -19,6 +19,7 @@ const KNOWN: &[(&str, &str)] = &[
     ("appliances.csv", "appliances mapping"),
     ("business_units.csv", "business units mapping"),
     ("vaults.csv", "authentication vaults mapping"),
+    ("distribution_groups.csv", "distribution groups mapping"),
     ("user_fields.csv", "user fields"),
 ];
 
@@ -33,6 +34,7 @@ pub struct Inputs {
     pub appliances: Mapping,
     pub business_units: Mapping,
     pub vaults: Mapping,
+    pub distribution_groups: Mapping,
     pub user_fields: FieldValues,
     /// The files read, for the manifest.
     pub files: Vec<SourceFile>,
@@ -111,6 +113,7 @@ impl Inputs {
                 "appliances.csv" => inputs.appliances = parse_mapping(&display, &bytes)?,
                 "business_units.csv" => inputs.business_units = parse_mapping(&display, &bytes)?,
                 "vaults.csv" => inputs.vaults = parse_mapping(&display, &bytes)?,
+                "distribution_groups.csv" => inputs.distribution_groups = parse_mapping(&display, &bytes)?,
                 "user_fields.csv" => inputs.user_fields = parse_fields(&display, &bytes, "login", USER_FIELDS)?,
                 _ => unreachable!("every name of KNOWN has its table"),
             }

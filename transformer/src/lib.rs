@@ -3,6 +3,7 @@
 //! deterministic: the same export and inputs always give the same bytes.
 
 pub mod bundle;
+pub mod calendar;
 pub mod checklist;
 pub mod cli;
 pub mod context;
@@ -105,6 +106,7 @@ pub fn build(args: &BundleArgs) -> Result<BundleContents, TransformError> {
         system_tags: args.system_tag.clone(),
         strict: args.strict,
         keep_default_flag: args.keep_default_flag,
+        start_not_before: args.start_not_before,
     };
     let ctx = Context {
         export: &export,

@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use qmig_schemas::{
-    Capture, Condition, Effect, Escape, Extract, Loss, ManualStep, Match, Method, Param, ProbeCapture, Remap, Reported,
-    Segment, Skipped, Slot, SourceRef, Value, Warning,
+    Capture, Condition, Effect, Escape, Extract, Loss, ManualStep, Match, Method, Param, Phase, ProbeCapture, Remap,
+    Reported, Segment, Skipped, Slot, SourceRef, Value, Warning,
 };
 
 use crate::checklist::Step;
@@ -58,6 +58,7 @@ pub struct Draft {
     pub params: Vec<Param>,
     pub body: Option<DraftBody>,
     pub effect: Effect,
+    pub phase: Phase,
     pub captures: Vec<Capture>,
     pub probe: Option<DraftProbe>,
     pub source: Option<SourceRef>,
@@ -77,6 +78,7 @@ impl Draft {
             params: Vec::new(),
             body: None,
             effect,
+            phase: Phase::Migration,
             captures: Vec::new(),
             probe: None,
             source: None,
@@ -106,6 +108,12 @@ impl Draft {
     pub fn capture(mut self, field: Field<'_>, extract: Extract) -> Draft {
         let name = capture_name(&self.id, field);
         self.captures.push(Capture { name, extract });
+        self
+    }
+
+    /// Moves the request to the cutover phase, which runs only when the operator asks for it.
+    pub fn cutover(mut self) -> Draft {
+        self.phase = Phase::Cutover;
         self
     }
 
@@ -335,6 +343,8 @@ pub enum RefKind {
     SearchListTitle,
     /// Keyed by source option profile ID.
     OptionProfile,
+    /// Keyed by the schedule's request id (module and title): the schedules the bundle creates.
+    ScanSchedule,
 }
 
 impl RefKind {
@@ -351,6 +361,7 @@ impl RefKind {
             RefKind::SearchList => "search list",
             RefKind::SearchListTitle => "search list titled",
             RefKind::OptionProfile => "option profile",
+            RefKind::ScanSchedule => "scan schedule",
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use qmig_schemas::{Condition, Effect, Extract, Manifest, Request, SecretsFormat, StepTime, Value, Warning};
+use qmig_schemas::{Condition, Effect, Extract, Manifest, Phase, Request, SecretsFormat, StepTime, Value, Warning};
 
 use crate::credentials;
 
@@ -125,8 +125,27 @@ fn requests(w: &mut String, manifest: &Manifest) {
         line(w, "");
         return;
     }
+    let (migration, cutover): (Vec<&Request>, Vec<&Request>) =
+        manifest.requests.iter().partition(|r| r.phase == Phase::Migration);
+    by_task(w, &migration);
+    if cutover.is_empty() {
+        return;
+    }
+    line(w, "## The cutover: what is switched on, only when the operator asks");
+    line(w, "");
+    line(
+        w,
+        "`qmig-execute run` stops before these requests. `qmig-execute run --cutover`, with the same journal and \
+         approved digest, sends them once every request above is done: on the day the source subscription stops \
+         scanning.",
+    );
+    line(w, "");
+    by_task(w, &cutover);
+}
+
+fn by_task(w: &mut String, requests: &[&Request]) {
     let mut current_task = "";
-    for request in &manifest.requests {
+    for request in requests {
         if request.task != current_task {
             current_task = &request.task;
             let _ = writeln!(w, "### {}", md(current_task));

@@ -228,3 +228,39 @@ fn values_reach_the_bundle_unescaped_and_are_escaped_only_in_the_review() {
     assert_eq!(title, Some(Value::Text("DMZ & Partner Web".to_owned())));
     assert!(contents.review.contains("form `title` = `Lab #2 + Test Rigs`"));
 }
+
+/// The sample's scan schedules are its last creates, every one inactive; the cutover phase
+/// comes after them and switches on exactly those active in the source, in a review section of
+/// its own.
+#[test]
+fn the_sample_schedules_are_created_inactive_and_the_cutover_switches_on_the_active_ones() {
+    let contents = sample();
+    let manifest = &contents.manifest;
+    let schedules = requests(manifest, "scan schedules");
+    assert_eq!(schedules.len(), 6);
+    assert!(schedules.iter().all(|r| param(r, "active").as_deref() == Some("0")));
+    let switched: Vec<&str> = manifest
+        .requests
+        .iter()
+        .skip_while(|r| r.phase == qmig_schemas::Phase::Migration)
+        .map(|r| r.id.as_str())
+        .collect();
+    assert_eq!(
+        switched,
+        [
+            "switch-on/pc-scan-schedule/PC Windows baseline, every other Tuesday and Friday",
+            "switch-on/vm-scan-schedule/Nightly DMZ & partner web",
+            "switch-on/vm-scan-schedule/PCI scope, last Friday",
+        ]
+    );
+    let external = request(manifest, "vm-scan-schedule/External perimeter, mid-month");
+    assert_eq!(param(external, "ip_network_id"), None, "the default network is no parameter");
+    let dmz = request(manifest, "vm-scan-schedule/Nightly DMZ & partner web");
+    assert_eq!(param(dmz, "ip_network_id").as_deref(), Some("{{capture:network/DMZ & Partners#id}}"));
+    assert_eq!(param(dmz, "start_date").as_deref(), Some("10/04/2026"), "21:30 in New York is 02:30 UTC next day");
+    let review = &contents.review;
+    let gate = review.find("## The cutover").expect("a cutover section");
+    let switch_on = review.find("Switch on VM scan schedule \"PCI scope, last Friday\"").expect("listed");
+    assert!(gate < switch_on, "the cutover's requests are listed in its section");
+    assert!(review.contains("distribution group \"PCI Auditors\" (42)"), "the unmapped recipient is named");
+}

@@ -3,6 +3,7 @@
 //! cannot show or say (see `scripted`).
 
 mod crash;
+mod cutover;
 mod faults;
 mod full_run;
 mod interrupt;

@@ -405,6 +405,7 @@ fn request(id: &str, path: &str, params: Vec<Param>, effect: Effect) -> Request 
         params,
         body: None,
         effect,
+        phase: Phase::Migration,
         captures: vec![],
         probe: None,
         source: None,

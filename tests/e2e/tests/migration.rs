@@ -58,26 +58,34 @@ impl Rehearsal {
         (args.out, digest, contents.manifest)
     }
 
+    /// `run`, which stops at the cutover gate.
     fn execute(&self, bundle: &Path, digest: &str) -> Result<(), qmig_execute::Error> {
+        self.execute_with(bundle, digest, &[])
+    }
+
+    fn execute_with(&self, bundle: &Path, digest: &str, extra: &[&str]) -> Result<(), qmig_execute::Error> {
         let journal = self.dir.path().join(format!("{digest}.jsonl"));
-        let cli = qmig_execute::cli::Cli::try_parse_from([
+        let (url, password) = (self.target.url(), self.dir.path().join("password"));
+        let passphrase = self.dir.path().join("passphrase");
+        let mut args: Vec<&std::ffi::OsStr> = vec![
             "qmig-execute".as_ref(),
             "run".as_ref(),
             bundle.as_os_str(),
             "--target".as_ref(),
-            self.target.url().as_ref(),
+            url.as_ref(),
             "--approve".as_ref(),
             digest.as_ref(),
             "--username".as_ref(),
             USER.as_ref(),
             "--password-file".as_ref(),
-            self.dir.path().join("password").as_os_str(),
+            password.as_os_str(),
             "--passphrase-file".as_ref(),
-            self.dir.path().join("passphrase").as_os_str(),
+            passphrase.as_os_str(),
             "--journal".as_ref(),
             journal.as_os_str(),
-        ])
-        .expect("valid command line");
+        ];
+        args.extend(extra.iter().map(std::ffi::OsStr::new));
+        let cli = qmig_execute::cli::Cli::try_parse_from(args).expect("valid command line");
         qmig_execute::execute(cli)
     }
 
@@ -88,6 +96,71 @@ impl Rehearsal {
         let export = Export::load(&dir, false).expect("the target's export reads");
         (dir, export)
     }
+}
+
+/// Every field of each scan schedule, by module and title, as `path[@attribute]` → value;
+/// repeated fields (asset groups, recipients) sorted and joined. The network is named, IDs and
+/// the owner (set by whoever creates the schedule) are left out.
+type ScheduleView = BTreeMap<(String, String), BTreeMap<String, String>>;
+
+fn schedule_view(export: &Export, networks: &BTreeMap<&str, &str>) -> ScheduleView {
+    fn walk(element: &Element, path: &str, fields: &mut BTreeMap<String, Vec<String>>) {
+        for (name, value) in &element.attrs {
+            fields.entry(format!("{path}@{name}")).or_default().push(value.clone());
+        }
+        if element.children.is_empty() {
+            fields.entry(path.to_owned()).or_default().push(element.value().to_owned());
+        }
+        for child in &element.children {
+            walk(child, &format!("{path}/{}", child.name), fields);
+        }
+    }
+    let mut view = ScheduleView::new();
+    for file in export.files(Kind::ScheduleList) {
+        let module = match qmig_transform::tasks::schedules::module_of(file).expect("the list says its module") {
+            qmig_transform::tasks::ips::Module::Vm => "VM",
+            qmig_transform::tasks::ips::Module::Pc => "PC",
+        };
+        for scan in file.records() {
+            let mut fields = BTreeMap::new();
+            walk(scan.element, "", &mut fields);
+            let mut flat: BTreeMap<String, String> = fields
+                .into_iter()
+                .map(|(path, mut values)| {
+                    values.sort();
+                    (path, values.join(","))
+                })
+                .collect();
+            for owned in ["/ID", "/USER_LOGIN", "/NOTIFICATIONS/DISTRIBUTION_GROUPS/DISTRIBUTION_GROUP/ID"] {
+                flat.remove(owned);
+            }
+            match flat.remove("/NETWORK_ID").as_deref() {
+                None | Some("0") => {}
+                Some(id) => {
+                    flat.insert("/NETWORK".into(), networks[id].to_owned());
+                }
+            }
+            view.insert((module.to_owned(), text(&scan, "TITLE").to_owned()), flat);
+        }
+    }
+    view
+}
+
+/// The sample's schedules as the target must hold them after the migration phase (every one
+/// inactive) or after the cutover (as active as in the source).
+fn expected_schedules(source: &ScheduleView, after_cutover: bool) -> ScheduleView {
+    let mut expected = source.clone();
+    for fields in expected.values_mut() {
+        if !after_cutover {
+            fields.insert("/ACTIVE".into(), "0".into());
+        }
+    }
+    let past = expected.get_mut(&("VM".to_owned(), "PCI scope, last Friday".to_owned())).expect("sample schedule");
+    // Its start was before the capture (2026-10-02): it starts that day, at its own 23:00 GB time.
+    past.insert("/SCHEDULE/START_DATE_UTC".into(), "2026-10-02T23:00:00Z".into());
+    // No row of distribution_groups.csv maps the auditors: the review lists them as lost.
+    past.insert("/NOTIFICATIONS/DISTRIBUTION_GROUPS/DISTRIBUTION_GROUP/NAME".into(), "SecOps".into());
+    expected
 }
 
 fn sample_args() -> BundleArgs {
@@ -564,10 +637,21 @@ fn the_sample_subscription_migrates_and_reconciles_object_by_object() {
     }
     assert!(scanned > 10, "only {scanned} files scanned");
 
-    // Running the same bundle again sends nothing and changes nothing.
+    // Scan schedules, VM and PC: every field, each created inactive; the cutover then switches
+    // on exactly those the source had on.
+    let source_schedules = schedule_view(&source, &source_networks);
+    assert_eq!(source_schedules.len(), 6);
+    assert_eq!(schedule_view(&target, &target_networks), expected_schedules(&source_schedules, false));
+
+    // Running the same bundle again sends nothing and changes nothing: it stops at the gate.
     let before = rehearsal.target.counters();
     rehearsal.execute(&bundle, &digest).expect("a finished bundle runs again as a no-op");
     assert_eq!(rehearsal.target.counters().mutating_calls, before.mutating_calls);
+
+    rehearsal.execute_with(&bundle, &digest, &["--cutover"]).expect("the cutover runs");
+    let (_, switched) = rehearsal.target_export("switched");
+    let switched_networks = names(&switched, Kind::NetworkList, "ID", "NAME");
+    assert_eq!(schedule_view(&switched, &switched_networks), expected_schedules(&source_schedules, true));
 }
 
 #[test]

@@ -61,6 +61,8 @@ pub(crate) struct State {
     pub static_lists: BTreeMap<u64, StaticList>,
     pub dynamic_lists: BTreeMap<u64, DynamicList>,
     pub schedules: BTreeMap<u64, Schedule>,
+    /// Distribution groups have no create API: only seeded ones exist, by ID.
+    pub distribution_groups: BTreeMap<u64, String>,
     pub policies: BTreeMap<u64, Policy>,
     /// Keyed by (network ID, IPv4, port).
     pub vhosts: BTreeMap<(u64, u32, u16), VirtualHost>,
@@ -92,6 +94,7 @@ impl State {
             static_lists: BTreeMap::new(),
             dynamic_lists: BTreeMap::new(),
             schedules: BTreeMap::new(),
+            distribution_groups: BTreeMap::new(),
             policies: BTreeMap::new(),
             vhosts: BTreeMap::new(),
             tags: BTreeMap::new(),
@@ -138,7 +141,7 @@ impl State {
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` from Unix seconds (civil-from-days, proleptic Gregorian).
-fn format_datetime(t: i64) -> String {
+pub(crate) fn format_datetime(t: i64) -> String {
     let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
     let z = days + 719_468;
     let era = z.div_euclid(146_097);

@@ -5,12 +5,14 @@
 pub mod appliances;
 pub mod asset_groups;
 pub mod auth_records;
+pub mod cutover;
 pub mod domains;
 pub mod ips;
 pub mod ipv6_mappings;
 pub mod networks;
 pub mod option_profiles;
 pub mod report_templates;
+pub mod schedules;
 pub mod search_lists;
 pub mod subscription;
 pub mod tags;
@@ -42,4 +44,6 @@ pub const TASKS: &[Plan] = &[
     auth_records::plan,
     option_profiles::plan,
     report_templates::plan,
+    schedules::plan,
+    cutover::plan,
 ];

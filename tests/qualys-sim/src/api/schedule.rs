@@ -1,5 +1,7 @@
 //! Scan schedules, VM (`/api/2.0/fo/schedule/scan/`) and PC
-//! (`/api/2.0/fo/schedule/scan/compliance/`): `list` and `create`.
+//! (`/api/2.0/fo/schedule/scan/compliance/`): `list`, `create` and `update` (switching a
+//! schedule on or off, as the cutover does). Distribution groups, which no API creates, are
+//! seeded (`DISTRIBUTION_GROUP_LIST_OUTPUT`) or learnt from the schedules of a seed.
 //!
 //! A schedule is kept as the canonical form of its create parameters (IDs resolved to the
 //! titles and names the list shows), and the list is written from it following the
@@ -15,7 +17,7 @@ use crate::api::{
 use crate::ipset::Ipv4Set;
 use crate::params::{ApiError, Params, id_matches};
 use crate::seed::{self, SeedDoc, SeedFile, SeedResult};
-use crate::state::{IdSequence, State, parse_datetime};
+use crate::state::{IdSequence, State, format_datetime, parse_datetime};
 use crate::xml::{Document, Element};
 
 const IDS: IdSequence = IdSequence::new("schedule", 9_000_001);
@@ -26,13 +28,21 @@ pub(crate) static KIND: Registration = Registration {
     ops: &[
         read_with(VM_PATH, "list", Handler::Call(list)),
         write(VM_PATH, "create", create),
+        write(VM_PATH, "update", update),
         read_with(PC_PATH, "list", Handler::Call(list)),
         write(PC_PATH, "create", create),
+        write(PC_PATH, "update", update),
     ],
-    seeds: &[SeedDoc::root("SCHEDULE_SCAN_LIST_OUTPUT", seed)],
+    seeds: &[
+        SeedDoc::root("SCHEDULE_SCAN_LIST_OUTPUT", seed),
+        SeedDoc::root("DISTRIBUTION_GROUP_LIST_OUTPUT", seed_distribution_groups),
+    ],
     defaults: None,
     export,
-    counts: &[("schedules", |state| state.schedules.len() as u64)],
+    counts: &[
+        ("schedules", |state| state.schedules.len() as u64),
+        ("distribution_groups", |state| state.distribution_groups.len() as u64),
+    ],
 };
 
 const CREATE_PARAMS: &[&str] = &[
@@ -231,6 +241,25 @@ fn create(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     Ok(simple_return(call.ctx, &now, "New scan scheduled successfully", &[("ID", id.to_string())]).into())
 }
 
+/// Switches a schedule on or off; the other fields of an update are not modelled.
+fn update(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+    let module = module_of(call.path);
+    let p = call.params;
+    p.only(&["action", "echo_request", "id", "active"])?;
+    let id = p.number("id")?.ok_or_else(|| ApiError::missing(&["id"]))?;
+    p.require("active")?;
+    let active = if p.flag("active", false)? { "1" } else { "0" };
+    let schedule = call
+        .state
+        .schedules
+        .get_mut(&id)
+        .filter(|s| s.module == module)
+        .ok_or_else(|| ApiError::invalid("id", id, "No such scan schedule"))?;
+    schedule.params.insert("active".into(), active.into());
+    let now = call.state.tick();
+    Ok(simple_return(call.ctx, &now, "Scan schedule updated successfully", &[("ID", id.to_string())]).into())
+}
+
 /// Validates a create call and returns its canonical parameters.
 fn canonical(state: &State, p: &Params, module: Module) -> Result<BTreeMap<String, String>, ApiError> {
     let mut c = BTreeMap::new();
@@ -387,9 +416,17 @@ fn canonical(state: &State, p: &Params, module: Module) -> Result<BTreeMap<Strin
             put("after_notify_message", m.to_owned());
         }
     }
-    if let Some(groups) = p.value("recipient_group_ids") {
-        // Distribution groups cannot be created through the API, so a new subscription has none.
-        return Err(ApiError::invalid("recipient_group_ids", groups, "No such distribution group"));
+    let mut recipients = Vec::new();
+    for (lo, hi) in p.id_list("recipient_group_ids")?.unwrap_or_default() {
+        for id in lo..=hi {
+            if !state.distribution_groups.contains_key(&id) {
+                return Err(ApiError::invalid("recipient_group_ids", id, "No such distribution group"));
+            }
+            recipients.push(id.to_string());
+        }
+    }
+    if !recipients.is_empty() {
+        put("recipient_group_ids", recipients.join(","));
     }
     Ok(c)
 }
@@ -539,7 +576,7 @@ fn list_doc(state: &State, params: &Params, ctx: &Ctx, module: Module) -> Result
     for s in state.schedules.values().filter(|s| s.module == module) {
         let is_active = s.params.get("active").is_some_and(|a| a == "1");
         if ids.as_ref().is_none_or(|ids| id_matches(ids, s.id)) && active.is_none_or(|a| a == is_active) {
-            list.push(element(s, notifications, cloud));
+            list.push(element(s, &state.distribution_groups, notifications, cloud));
         }
     }
     list_document("SCHEDULE_SCAN_LIST_OUTPUT", ctx, path_of(module), params, &state.now(), vec![list])
@@ -570,7 +607,7 @@ fn put_path(root: &mut Element, path: &[&str], value: &str) {
     }
 }
 
-fn element(s: &Schedule, notifications: bool, cloud: bool) -> Element {
+fn element(s: &Schedule, groups: &BTreeMap<u64, String>, notifications: bool, cloud: bool) -> Element {
     let get = |k: &str| s.params.get(k).map(String::as_str);
     let copy = |el: &mut Element, fields: &[(&str, &[&str])]| {
         for (param, path) in fields {
@@ -638,7 +675,9 @@ fn element(s: &Schedule, notifications: bool, cloud: bool) -> Element {
     if let Some(date) = get("start_date") {
         let (m, d, y) = (&date[0..2], &date[3..5], &date[6..10]);
         let (h, min) = (get("start_hour").unwrap_or("0"), get("start_minute").unwrap_or("0"));
-        schedule.push(Element::text("START_DATE_UTC", format!("{y}-{m}-{d}T{:0>2}:{:0>2}:00Z", h, min)));
+        let local = parse_datetime(&format!("{y}-{m}-{d}T{h:0>2}:{min:0>2}:00Z")).unwrap_or_default();
+        let offset = zone_offset(get("time_zone_code").unwrap_or_default());
+        schedule.push(Element::text("START_DATE_UTC", format_datetime(local - offset)));
     }
     copy(&mut el, START_FIELDS);
     let schedule = ensure(&mut el, &["SCHEDULE"]);
@@ -655,6 +694,17 @@ fn element(s: &Schedule, notifications: bool, cloud: bool) -> Element {
             ensure(&mut el, &["NOTIFICATIONS", "AFTER_COMPLETE"]);
         }
         copy(&mut el, NOTIFY_FIELDS);
+        if let Some(ids) = get("recipient_group_ids") {
+            let list = ensure(&mut el, &["NOTIFICATIONS", "DISTRIBUTION_GROUPS"]);
+            for id in ids.split(',') {
+                let name = id.parse::<u64>().ok().and_then(|id| groups.get(&id)).cloned().unwrap_or_default();
+                list.push(
+                    Element::new("DISTRIBUTION_GROUP")
+                        .child(Element::text("ID", id))
+                        .child(Element::cdata("NAME", name)),
+                );
+            }
+        }
     }
     if cloud {
         copy(&mut el, CLOUD_FIELDS);
@@ -673,6 +723,11 @@ fn seed(state: &mut State, file: &SeedFile) -> SeedResult {
     let compliance = resource.as_deref().or(doc.doctype.as_deref()).is_some_and(|r| r.contains("/compliance/"));
     let module = if compliance { Module::Pc } else { Module::Vm };
     for el in doc.root.path(&["RESPONSE", "SCHEDULE_SCAN_LIST"]).into_iter().flat_map(|l| l.all("SCAN")) {
+        let notified = el.path(&["NOTIFICATIONS", "DISTRIBUTION_GROUPS"]);
+        for group in notified.into_iter().flat_map(|l| l.all("DISTRIBUTION_GROUP")) {
+            let name = group.child_value("NAME").unwrap_or_default();
+            state.distribution_groups.entry(seed::id(group, "ID")?).or_insert(name);
+        }
         let id = seed::id(el, "ID")?;
         let params = read_params(el, module)?;
         state.observe_id(IDS, id);
@@ -681,6 +736,36 @@ fn seed(state: &mut State, file: &SeedFile) -> SeedResult {
         state.schedules.insert(id, Schedule { id, module, owner, params, extra });
     }
     Ok(())
+}
+
+/// `DISTRIBUTION_GROUP_LIST_OUTPUT/RESPONSE/DISTRIBUTION_GROUP_LIST/DISTRIBUTION_GROUP/(ID, NAME)`:
+/// the simulator's own document (Qualys has no distribution group API), standing for the groups
+/// an administrator made by hand.
+fn seed_distribution_groups(state: &mut State, file: &SeedFile) -> SeedResult {
+    let list = file.doc.root.path(&["RESPONSE", "DISTRIBUTION_GROUP_LIST"]);
+    for group in list.into_iter().flat_map(|l| l.all("DISTRIBUTION_GROUP")) {
+        state.distribution_groups.insert(seed::id(group, "ID")?, seed::text(group, "NAME")?);
+    }
+    Ok(())
+}
+
+/// Standard offsets from UTC, in seconds, of the time zone codes the samples use; any other
+/// code is taken as UTC. Daylight saving time is not modelled.
+fn zone_offset(code: &str) -> i64 {
+    const ZONES: &[(&str, i64)] = &[
+        ("US-CA", -480),
+        ("US-CO", -420),
+        ("US-IL", -360),
+        ("US-NY", -300),
+        ("GB", 0),
+        ("FR", 60),
+        ("DE", 60),
+        ("IN", 330),
+        ("JP", 540),
+        ("AU-NSW", 600),
+        ("NZ", 720),
+    ];
+    ZONES.iter().find(|(c, _)| *c == code).map_or(0, |(_, minutes)| minutes * 60)
 }
 
 fn read_params(el: &Element, module: Module) -> Result<BTreeMap<String, String>, String> {
@@ -734,7 +819,9 @@ fn read_params(el: &Element, module: Module) -> Result<BTreeMap<String, String>,
     }
     if let Some(schedule) = el.get("SCHEDULE") {
         read_recurrence(schedule, &mut c)?;
-        if let Some(start) = schedule.child_value("START_DATE_UTC").filter(|s| parse_datetime(s).is_some()) {
+        if let Some(utc) = schedule.child_value("START_DATE_UTC").and_then(|s| parse_datetime(&s)) {
+            let zone = schedule.path(&["TIME_ZONE", "TIME_ZONE_CODE"]).map(Element::value).unwrap_or_default();
+            let start = format_datetime(utc + zone_offset(&zone));
             c.insert("start_date".into(), format!("{}/{}/{}", &start[5..7], &start[8..10], &start[0..4]));
         }
         c.insert(
@@ -747,6 +834,15 @@ fn read_params(el: &Element, module: Module) -> Result<BTreeMap<String, String>,
                 if days.eq_ignore_ascii_case("manually") { "Manually".into() } else { days },
             );
         }
+    }
+    let recipients: Vec<String> = el
+        .path(&["NOTIFICATIONS", "DISTRIBUTION_GROUPS"])
+        .into_iter()
+        .flat_map(|l| l.all("DISTRIBUTION_GROUP"))
+        .filter_map(|g| g.child_value("ID"))
+        .collect();
+    if !recipients.is_empty() {
+        c.insert("recipient_group_ids".into(), recipients.join(","));
     }
     if el.path(&["NOTIFICATIONS", "BEFORE_LAUNCH"]).is_some() {
         c.insert("before_notify".into(), "1".into());
@@ -799,6 +895,35 @@ fn read_recurrence(schedule: &Element, c: &mut BTreeMap<String, String>) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// 01:30 in Paris on 04/01 is 00:30 UTC; 20:00 in New York on 04/01 is 01:00 UTC on 04/02.
+    #[test]
+    fn start_dates_are_listed_in_utc_and_read_back_in_the_schedule_s_zone() {
+        for (zone, hour, utc) in [("FR", "1", "2026-04-01T00:30:00Z"), ("US-NY", "20", "2026-04-02T01:30:00Z")] {
+            let params: BTreeMap<String, String> = [
+                ("scan_title", "S"),
+                ("occurrence", "daily"),
+                ("frequency_days", "1"),
+                ("start_date", "04/01/2026"),
+                ("start_hour", hour),
+                ("start_minute", "30"),
+                ("time_zone_code", zone),
+                ("recipient_group_ids", "41"),
+            ]
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+            let schedule = Schedule { id: 1, module: Module::Vm, owner: "o".into(), params, extra: Vec::new() };
+            let groups = BTreeMap::from([(41, "SecOps".to_owned())]);
+            let el = element(&schedule, &groups, true, false);
+            assert_eq!(el.path(&["SCHEDULE", "START_DATE_UTC"]).map(Element::value).as_deref(), Some(utc));
+            let group = el.path(&["NOTIFICATIONS", "DISTRIBUTION_GROUPS", "DISTRIBUTION_GROUP"]).expect("listed");
+            assert_eq!(group.child_value("NAME").as_deref(), Some("SecOps"));
+            let read = read_params(&el, Module::Vm).expect("reads back");
+            assert_eq!(read.get("start_date").map(String::as_str), Some("04/01/2026"), "{zone}");
+            assert_eq!(read.get("recipient_group_ids").map(String::as_str), Some("41"));
+        }
+    }
 
     #[test]
     fn us_dates_are_validated_and_padded() {
