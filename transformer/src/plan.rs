@@ -345,6 +345,9 @@ pub enum RefKind {
     OptionProfile,
     /// Keyed by the schedule's request id (module and title): the schedules the bundle creates.
     ScanSchedule,
+    /// Keyed by source compliance policy ID; the target value is the policy's new ID, captured
+    /// from its import (or known, when the target already has the title).
+    Policy,
 }
 
 impl RefKind {
@@ -362,6 +365,7 @@ impl RefKind {
             RefKind::SearchListTitle => "search list titled",
             RefKind::OptionProfile => "option profile",
             RefKind::ScanSchedule => "scan schedule",
+            RefKind::Policy => "compliance policy",
         }
     }
 }
