@@ -34,6 +34,7 @@ pub enum Step {
     ReportTemplatesByHand,
     CloudSchedulesByHand,
     ScheduleRecipients,
+    PolicyScopeGroups,
 }
 
 /// The steps in every review, whatever the export holds.
@@ -77,6 +78,7 @@ impl Step {
             Step::ReportTemplatesByHand => "report-templates-by-hand",
             Step::CloudSchedulesByHand => "cloud-schedules-by-hand",
             Step::ScheduleRecipients => "schedule-recipients",
+            Step::PolicyScopeGroups => "policy-scope-groups",
         }
     }
 
@@ -264,6 +266,14 @@ impl Step {
                 "These schedules notified distribution groups that inputs/distribution_groups.csv does not map, so \
                  they were created without them. Create the groups in the target (they have no create API), map \
                  them and transform again, or add them to each schedule's notifications by hand.",
+            ),
+            Step::PolicyScopeGroups => (
+                After,
+                "Add the asset groups without IPs to their compliance policies' scope",
+                "Qualys refuses an asset group without any assigned IP address in a policy's scope (DNS or \
+                 NetBIOS names alone do not count), so the bundle leaves these groups out: the policy evaluates \
+                 the same hosts as in the source, since such a group covers none. Once a group has an IP in the \
+                 target, add it to the policy (PC > Policies > Edit > Asset Groups).",
             ),
         }
     }

@@ -39,6 +39,8 @@ pub enum Kind {
     ReportTemplateList,
     ReportTemplate,
     ScheduleList,
+    PolicyList,
+    PolicyExport,
 }
 
 /// How a kind of document is recognised and cut into records.
@@ -255,6 +257,25 @@ pub const KINDS: &[KindSpec] = &[
         roots: &["SCHEDULE_SCAN_LIST_OUTPUT"],
         records: &["RESPONSE/SCHEDULE_SCAN_LIST/SCAN"],
         // No paging is documented, and whether VM and PC IDs share one sequence is not either.
+        key: &[],
+        paging_id: None,
+        repeatable: &[],
+    },
+    KindSpec {
+        kind: Kind::PolicyList,
+        label: "compliance policy list",
+        roots: &["POLICY_LIST_OUTPUT"],
+        records: &["RESPONSE/POLICY_LIST/POLICY"],
+        key: &["ID"],
+        paging_id: Some("ID"),
+        repeatable: &["TAG_ID"],
+    },
+    KindSpec {
+        kind: Kind::PolicyExport,
+        label: "compliance policy export",
+        // One document per policy, tied to its list row by the policies task.
+        roots: &["POLICY_EXPORT_OUTPUT"],
+        records: &["RESPONSE/POLICY"],
         key: &[],
         paging_id: None,
         repeatable: &[],

@@ -11,6 +11,7 @@ pub mod ips;
 pub mod ipv6_mappings;
 pub mod networks;
 pub mod option_profiles;
+pub mod policies;
 pub mod report_templates;
 pub mod schedules;
 pub mod search_lists;
@@ -43,6 +44,7 @@ pub const TASKS: &[Plan] = &[
     search_lists::plan,
     auth_records::plan,
     option_profiles::plan,
+    policies::plan,
     report_templates::plan,
     schedules::plan,
     cutover::plan,
