@@ -14,7 +14,7 @@ use crate::xml::{Document, Element};
 
 const IDS: IdSequence = IdSequence::new("asset_group", 3_000_001);
 pub(crate) const PATH: &str = "/api/2.0/fo/asset/group/";
-const ALL: &str = "All";
+pub(crate) const ALL: &str = "All";
 const DEFAULT_PAGE: u64 = 1000;
 
 pub(crate) static KIND: Registration = Registration {

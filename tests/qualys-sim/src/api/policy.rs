@@ -5,7 +5,8 @@
 use std::collections::BTreeSet;
 
 use crate::api::{
-    Call, Ctx, Handler, Registration, Reply, id_runs, id_set, list_document, read, read_with, simple_return, write,
+    Call, Ctx, Handler, Registration, Reply, group, id_runs, id_set, list_document, page, read, read_with,
+    simple_return, write,
 };
 use crate::export;
 use crate::params::{ApiError, Params, id_matches, id_ranges};
@@ -14,6 +15,8 @@ use crate::state::{IdSequence, State};
 use crate::xml::{Document, Element};
 
 const IDS: IdSequence = IdSequence::new("policy", 10_000_001);
+/// "At most 1,000 policies per request" (D-POLLIST); the next page's URL is in the WARNING.
+const DEFAULT_PAGE: u64 = 1000;
 pub(crate) const PATH: &str = "/api/2.0/fo/compliance/policy/";
 
 pub(crate) static KIND: Registration = Registration {
@@ -29,7 +32,7 @@ pub(crate) static KIND: Registration = Registration {
     seeds: &[SeedDoc::root("POLICY_LIST_OUTPUT", seed_list), SeedDoc::root("POLICY_EXPORT_OUTPUT", seed_export)],
     defaults: None,
     export: |state, ctx| {
-        let list = [("action", "list"), ("details", "Basic")];
+        let list = [("action", "list"), ("details", "Basic"), ("truncation_limit", "0")];
         let mut files = vec![export::file("policies.xml", &list, |p| list_doc(state, p, ctx))?];
         for p in state.policies.values() {
             files.push((format!("policy_{}.xml", p.id), export_doc(state, p, ctx)));
@@ -103,32 +106,29 @@ fn list_doc(state: &State, params: &Params, ctx: &Ctx) -> Result<Document, ApiEr
         "id_max",
         "updated_after_datetime",
         "created_after_datetime",
+        "truncation_limit",
     ])?;
     let details = params.choice("details", &["None", "Basic", "All"])?.unwrap_or("Basic");
     let ids = params.id_list("ids")?;
-    let (id_min, id_max) = (params.number("id_min")?.unwrap_or(0), params.number("id_max")?.unwrap_or(u64::MAX));
     let updated_after = params.value("updated_after_datetime");
     let created_after = params.value("created_after_datetime");
-    let selected: Vec<&Policy> = state
-        .policies
-        .values()
-        .filter(|p| {
-            ids.as_ref().is_none_or(|ids| id_matches(ids, p.id))
-                && (id_min..=id_max).contains(&p.id)
-                && updated_after.is_none_or(|t| p.modified.as_str() > t)
-                && created_after.is_none_or(|t| p.created.as_str() > t)
-        })
-        .collect();
-    let body = if details == "None" {
-        id_set(selected.iter().map(|p| p.id))
+    let selected = state.policies.values().filter(|p| {
+        ids.as_ref().is_none_or(|ids| id_matches(ids, p.id))
+            && updated_after.is_none_or(|t| p.modified.as_str() > t)
+            && created_after.is_none_or(|t| p.created.as_str() > t)
+    });
+    let page = page(selected.map(|p| (p.id, p)), params, ctx, PATH, DEFAULT_PAGE)?;
+    let mut body = vec![if details == "None" {
+        id_set(page.items.iter().map(|p| p.id))
     } else {
         let mut list = Element::new("POLICY_LIST");
-        for p in selected {
+        for p in page.items {
             list.push(element(p));
         }
         list
-    };
-    list_document("POLICY_LIST_OUTPUT", ctx, PATH, params, &state.now(), vec![body])
+    }];
+    body.extend(page.warning);
+    list_document("POLICY_LIST_OUTPUT", ctx, PATH, params, &state.now(), body)
 }
 
 fn element(p: &Policy) -> Element {
@@ -221,8 +221,9 @@ fn import(call: &mut Call<'_>) -> Result<Reply, ApiError> {
         tags: TagScope::default(),
         extra: created_extras(),
     };
+    let items = [("ID", id.to_string()), ("TITLE", policy.title.clone())];
     call.state.policies.insert(id, policy);
-    Ok(simple_return(call.ctx, &now, "Policy successfully imported.", &[("ID", id.to_string())]).into())
+    Ok(simple_return(call.ctx, &now, "Successfully imported compliance policy", &items).into())
 }
 
 fn policy_param(state: &State, p: &Params) -> Result<u64, ApiError> {
@@ -241,8 +242,18 @@ fn change_asset_groups(call: &mut Call<'_>, replace: bool) -> Result<Reply, ApiE
     let mut groups = BTreeSet::new();
     for (lo, hi) in p.id_list("asset_group_ids")?.ok_or_else(|| ApiError::missing(&["asset_group_ids"]))? {
         for g in lo..=hi {
-            if !call.state.groups.contains_key(&g) {
-                return Err(ApiError::invalid("asset_group_ids", g, "No such asset group"));
+            let group = call
+                .state
+                .groups
+                .get(&g)
+                .ok_or_else(|| ApiError::invalid("asset_group_ids", g, "No such asset group"))?;
+            // "All" holds every host of the subscription, whatever its own IP set says.
+            if group.ips.is_empty() && group.title != group::ALL {
+                return Err(ApiError::invalid(
+                    "asset_group_ids",
+                    g,
+                    "each asset group must have at least 1 assigned IP address",
+                ));
             }
             groups.insert(g);
         }

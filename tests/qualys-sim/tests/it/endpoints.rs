@@ -662,6 +662,17 @@ fn compliance_policies_are_imported_and_scoped() {
     assert_eq!(set.status, 200, "{}", set.body);
     let listed = c.get(&format!("/api/2.0/fo/compliance/policy/?action=list&ids={id}")).xml();
     assert!(!text(&listed, &["RESPONSE", "POLICY_LIST", "POLICY", "ASSET_GROUP_IDS"]).is_empty());
+    let names_only = c.post(
+        "/api/2.0/fo/asset/group/",
+        &[("action", "add"), ("title", "Names only"), ("dns_names", "a.west.example")],
+    );
+    let names_only = names_only.new_id().to_string();
+    let refused = c.post(
+        "/api/2.0/fo/compliance/policy/",
+        &[("action", "set_asset_group_ids"), ("id", &id), ("asset_group_ids", &names_only)],
+    );
+    assert_eq!(refused.error_code(), (400, "1905".into()), "a group without any IP cannot scope a policy");
+    assert!(refused.body.contains("at least 1 assigned IP address"), "{}", refused.body);
     let ids_only = c.get("/api/2.0/fo/compliance/policy/?action=list&details=None").xml();
     assert_eq!(text(&ids_only, &["RESPONSE", "ID_SET", "ID"]), id);
 
@@ -670,7 +681,12 @@ fn compliance_policies_are_imported_and_scoped() {
     assert_eq!(doc.name, "POLICY_EXPORT_OUTPUT");
     assert_eq!(text(&doc, &["RESPONSE", "POLICY", "TITLE"]), "West Baseline");
     assert_eq!(text(&doc, &["RESPONSE", "POLICY", "SECTIONS", "SECTION", "HEADING"]), "Access");
-    let copy = c.post_xml("/api/2.0/fo/compliance/policy/?action=import&title=Copy", &exported.body).new_id();
+    let imported = c.post_xml("/api/2.0/fo/compliance/policy/?action=import&title=Copy", &exported.body).xml();
+    assert_eq!(text(&imported, &["RESPONSE", "TEXT"]), "Successfully imported compliance policy");
+    let items = all(child(&imported, &["RESPONSE", "ITEM_LIST"]), "ITEM");
+    let item = |key: &str| items.iter().find(|i| text(i, &["KEY"]) == key).map(|i| text(i, &["VALUE"]));
+    assert_eq!(item("TITLE").as_deref(), Some("Copy"));
+    let copy: u64 = item("ID").expect("an ID item").parse().expect("numeric");
     assert!(copy > id.parse::<u64>().expect("numeric"));
     let with_appendix = exported.body.replace("</POLICY>", "<APPENDIX/></POLICY>");
     assert_eq!(

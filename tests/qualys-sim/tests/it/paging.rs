@@ -107,3 +107,22 @@ fn tag_searches_page_by_last_id_and_by_offset() {
     assert_eq!(by_last_id.iter().collect::<BTreeSet<_>>().len(), total);
     assert_eq!(by_last_id, by_offset);
 }
+
+#[test]
+fn policy_list_pages_yield_every_policy_once() {
+    let (_sim, c) = start(config());
+    for i in 0..5 {
+        let body = format!(
+            "<POLICY_EXPORT_OUTPUT><RESPONSE><POLICY><TITLE>P{i}</TITLE></POLICY></RESPONSE></POLICY_EXPORT_OUTPUT>"
+        );
+        c.post_xml(&format!("/api/2.0/fo/compliance/policy/?action=import&title=P{i}"), &body).new_id();
+    }
+    let (ids, pages) = follow(
+        &c,
+        "/api/2.0/fo/compliance/policy/?action=list&details=Basic&truncation_limit=2",
+        &["RESPONSE", "POLICY_LIST"],
+        "POLICY",
+    );
+    assert_eq!((ids.len(), pages), (5, 3));
+    assert_eq!(ids.iter().collect::<BTreeSet<_>>().len(), 5);
+}
