@@ -241,8 +241,8 @@ fn group_view(export: &Export, networks: &BTreeMap<&str, &str>, appliances: &BTr
         .collect()
 }
 
-/// Every tag as the path of names from its root.
-fn tag_paths<'a>(export: &'a Export) -> BTreeSet<String> {
+/// Every tag's ID with the path of names from its root.
+fn tag_ids_to_paths<'a>(export: &'a Export) -> BTreeMap<&'a str, String> {
     let tags: BTreeMap<&'a str, (&'a str, &'a str)> = export
         .records(Kind::TagSearch)
         .map(|t: Record<'a>| (text(&t, "id"), (text(&t, "name"), text(&t, "parentTagId"))))
@@ -256,7 +256,12 @@ fn tag_paths<'a>(export: &'a Export) -> BTreeSet<String> {
         parts.reverse();
         parts.join(" / ")
     };
-    tags.keys().map(|id| path(id)).collect()
+    tags.keys().map(|id| (*id, path(id))).collect()
+}
+
+/// Every tag as the path of names from its root.
+fn tag_paths(export: &Export) -> BTreeSet<String> {
+    tag_ids_to_paths(export).into_values().collect()
 }
 
 /// Each authentication record the bundle created, by (type, title): every field the create call
@@ -413,6 +418,56 @@ fn files_below(dir: &Path) -> Vec<PathBuf> {
         }
     }
     files
+}
+
+/// A compliance policy as its list and export give it: scope by asset group title and tag path
+/// (each side's IDs through its own maps), tag selectors, and the control IDs of its export.
+#[derive(Debug, PartialEq, Eq)]
+struct PolicyView {
+    asset_groups: BTreeSet<String>,
+    include: (BTreeSet<String>, String),
+    exclude: (BTreeSet<String>, String),
+    controls: BTreeSet<String>,
+}
+
+fn policies(export: &Export) -> BTreeMap<String, PolicyView> {
+    let groups = names(export, Kind::AssetGroupList, "ID", "TITLE");
+    let tags = tag_ids_to_paths(export);
+    let controls: BTreeMap<&str, BTreeSet<String>> = export
+        .records(Kind::PolicyExport)
+        .map(|p| {
+            let ids = p.element.descendants().into_iter().filter(|e| e.name == "CONTROL");
+            (text(&p, "TITLE"), ids.filter_map(|c| c.text_at("ID")).map(str::to_owned).collect())
+        })
+        .collect();
+    export
+        .records(Kind::PolicyList)
+        .map(|p| {
+            let title = text(&p, "TITLE");
+            let asset_groups = p
+                .text("ASSET_GROUP_IDS")
+                .into_iter()
+                .flat_map(|ids| ids.split(','))
+                .flat_map(|range| {
+                    let (low, high) = range.split_once('-').unwrap_or((range, range));
+                    let (low, high): (u64, u64) = (low.parse().expect("ID"), high.parse().expect("ID"));
+                    low..=high
+                })
+                .map(|id| groups[id.to_string().as_str()].to_owned())
+                .collect();
+            let set = |name: &str, selector: &str| {
+                let ids = p.element.all(&format!("{name}/TAG_ID")).map(|t| tags[t.value()].clone()).collect();
+                (ids, text(&p, selector).to_owned())
+            };
+            let view = PolicyView {
+                asset_groups,
+                include: set("TAG_SET_INCLUDE", "TAG_INCLUDE_SELECTOR"),
+                exclude: set("TAG_SET_EXCLUDE", "TAG_EXCLUDE_SELECTOR"),
+                controls: controls.get(title).cloned().unwrap_or_default(),
+            };
+            (title.to_owned(), view)
+        })
+        .collect()
 }
 
 #[test]
@@ -642,6 +697,13 @@ fn the_sample_subscription_migrates_and_reconciles_object_by_object() {
     let source_schedules = schedule_view(&source, &source_networks);
     assert_eq!(source_schedules.len(), 6);
     assert_eq!(schedule_view(&target, &target_networks), expected_schedules(&source_schedules, false));
+
+    // Compliance policies: the same titles, controls, and scope through each side's maps.
+    let source_policies = policies(&source);
+    assert_eq!(policies(&target), source_policies);
+    assert_eq!(source_policies.len(), 2);
+    assert!(source_policies.values().any(|p| !p.asset_groups.is_empty()), "one is scoped by asset groups");
+    assert!(source_policies.values().any(|p| !p.exclude.0.is_empty()), "one excludes tags");
 
     // Running the same bundle again sends nothing and changes nothing: it stops at the gate.
     let before = rehearsal.target.counters();
