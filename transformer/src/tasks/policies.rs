@@ -102,6 +102,9 @@ impl<'a> Policy<'a> {
     }
 }
 
+/// The most asset group IDs one run of `ASSET_GROUP_IDS` may stand for.
+const MAX_RUN: u64 = 100_000;
+
 /// `ASSET_GROUP_IDS` as Qualys writes it ("1,3-5") as single IDs.
 fn expand_ranges(ranges: &str) -> Result<Vec<String>, String> {
     let invalid = || format!("ASSET_GROUP_IDS \"{ranges}\" is not a list of IDs and ID ranges (\"1,3-5\")");
@@ -112,6 +115,11 @@ fn expand_ranges(ranges: &str) -> Result<Vec<String>, String> {
         let high: u64 = high.trim().parse().map_err(|_| invalid())?;
         if low > high {
             return Err(invalid());
+        }
+        // A run stands for consecutive existing groups; a wider one is a damaged capture, and
+        // expanding it would exhaust memory.
+        if high - low >= MAX_RUN {
+            return Err(format!("ASSET_GROUP_IDS \"{ranges}\" has a run of more than {MAX_RUN} IDs ({part})"));
         }
         ids.extend((low..=high).map(|id| id.to_string()));
     }
@@ -397,6 +405,7 @@ mod tests {
         assert_eq!(expand_ranges("1,3-5, 9").expect("ranges"), ["1", "3", "4", "5", "9"]);
         assert!(expand_ranges("5-3").is_err());
         assert!(expand_ranges("a-b").is_err());
+        assert!(expand_ranges("1-99999999").is_err_and(|e| e.contains("more than 100000")));
     }
 
     #[test]
@@ -519,24 +528,19 @@ mod tests {
         assert_eq!(out.requests.len(), 2);
         assert!(out.requests[1].body.as_ref().expect("body").text.contains("renamed since"));
 
-        let err = Fixture::new(&[("l.xml", &rows), ("a.xml", &export("A", ""))]).try_plan(plan).expect_err("B missing");
-        assert!(err.to_string().contains("l.xml:") && err.to_string().contains("id=10"), "{err}");
-        let stray = [
-            ("l.xml", rows.as_str()),
-            ("a.xml", &export("A", "")),
-            ("b.xml", &export("B", "")),
-            ("c.xml", &export("C", "")),
-        ];
-        let err = Fixture::new(&stray).try_plan(plan).expect_err("C has no row");
-        assert!(err.to_string().contains("c.xml:") && err.to_string().contains("\"C\""), "{err}");
-        let twice = [
-            ("l.xml", rows.as_str()),
-            ("a.xml", &export("A", "")),
-            ("a2.xml", &export("A", "")),
-            ("b.xml", &export("B", "")),
-        ];
-        let err = Fixture::new(&twice).try_plan(plan).expect_err("A exported twice");
-        assert!(err.to_string().contains("another export (a.xml"), "{err}");
+        let refusal = |exports: &[&str]| {
+            let mut files = vec![("l.xml".to_owned(), rows.clone())];
+            files.extend(exports.iter().map(|title| (format!("{}.xml", title.to_lowercase()), export(title, ""))));
+            let files: Vec<(&str, &str)> = files.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
+            Fixture::new(&files).try_plan(plan).expect_err("refused").to_string()
+        };
+        let err = refusal(&["A"]);
+        assert!(err.contains("l.xml:") && err.contains("id=10"), "B has no export: {err}");
+        let err = refusal(&["A", "B", "C"]);
+        assert!(err.contains("c.xml:") && err.contains("\"C\""), "C has no row: {err}");
+        let twice = [("l.xml", rows.as_str()), ("a.xml", &export("A", "")), ("a2.xml", &export("A", ""))];
+        let err = Fixture::new(&twice).try_plan(plan).expect_err("A exported twice").to_string();
+        assert!(err.contains("another export (a.xml"), "{err}");
     }
 
     #[test]
