@@ -68,7 +68,7 @@ fn an_asset_group_without_ip_is_left_out_and_listed_in_the_checklist() {
     let manifest = fs::read_to_string(dir.path().join("bundle/manifest.json")).expect("manifest");
     assert!(manifest.contains(Step::PolicyScopeGroups.id()), "{manifest}");
     let review = fs::read_to_string(dir.path().join("bundle/REVIEW.md")).expect("review");
-    assert!(review.contains("asset group \"Names only\" (source ID 5) in compliance policy \"Names\""), "{review}");
+    assert!(review.contains("asset group \"Names only\" (5) in compliance policy \"Names\""), "{review}");
 }
 
 #[test]

@@ -132,7 +132,7 @@ pub fn plan(ctx: &Context<'_>, refs: &mut Refs) -> Result<TaskOutput, TransformE
         ctx.export.records(Kind::PolicyList).map(Policy::parse).collect::<Result<_, _>>()?;
     let bodies = tie_exports(ctx, &policies)?;
     let existing = existing_in_target(ctx)?;
-    let without_ips = groups_without_ips(ctx)?;
+    let names = ScopeNames::load(ctx)?;
     let mut left_out = Vec::new();
     for (policy, body) in policies.iter().zip(bodies) {
         out.source_objects += 1;
@@ -150,10 +150,10 @@ pub fn plan(ctx: &Context<'_>, refs: &mut Refs) -> Result<TaskOutput, TransformE
         let new_id = Target::captured(&draft.id, Field::Id);
         refs.set(RefKind::Policy, policy.id, new_id.clone());
         out.request(draft);
-        if let Some(draft) = asset_group_scope(policy, &new_id, &without_ips, refs, &mut left_out) {
+        if let Some(draft) = asset_group_scope(policy, &new_id, &names, refs, &mut left_out) {
             out.request(draft);
         }
-        if let Some(draft) = tag_scope(policy, &new_id, refs) {
+        if let Some(draft) = tag_scope(policy, &new_id, &names, refs) {
             out.request(draft);
         }
     }
@@ -240,27 +240,27 @@ fn import(policy: &Policy<'_>, body: Record<'_>, out: &mut TaskOutput) -> Draft 
 fn asset_group_scope(
     policy: &Policy<'_>,
     new_id: &Target,
-    without_ips: &BTreeMap<&str, &str>,
+    names: &ScopeNames<'_>,
     refs: &mut Refs,
     left_out: &mut Vec<String>,
 ) -> Option<Draft> {
     let object = policy.object();
     let mut groups = Vec::new();
-    let mut titles = Vec::new();
+    let mut shown = Vec::new();
     for id in &policy.asset_group_ids {
-        if let Some(title) = without_ips.get(id.as_str()) {
-            left_out.push(format!("asset group \"{title}\" (source ID {id}) in {object}"));
+        if names.without_ips(id) {
+            left_out.push(format!("asset group {} in {object}", names.group(id)));
             continue;
         }
         if let Some(target) = refs.require(RefKind::AssetGroup, id, &object, || GROUP_HINT.to_owned()) {
             groups.push(target.segment());
-            titles.push(id.as_str());
+            shown.push(names.group(id));
         }
     }
     if groups.is_empty() {
         return None;
     }
-    let summary = format!("Scope {object} to asset groups {} (source IDs), without evaluating it", titles.join(", "));
+    let summary = format!("Scope {object} to asset groups {}, without evaluating it", shown.join(", "));
     let draft = Draft::post(TASK, object_id("policy-asset-groups", policy.title), Effect::Idempotent, PATH, summary)
         .param("action", "set_asset_group_ids")
         .param("id", new_id.value())
@@ -271,7 +271,7 @@ fn asset_group_scope(
 }
 
 /// `set_asset_tags` by tag ID with both sets and their selectors, when the source has tags.
-fn tag_scope(policy: &Policy<'_>, new_id: &Target, refs: &mut Refs) -> Option<Draft> {
+fn tag_scope(policy: &Policy<'_>, new_id: &Target, names: &ScopeNames<'_>, refs: &mut Refs) -> Option<Draft> {
     let object = policy.object();
     let include = resolve_tags(&policy.include, refs, &object);
     let exclude = resolve_tags(&policy.exclude, refs, &object);
@@ -279,12 +279,12 @@ fn tag_scope(policy: &Policy<'_>, new_id: &Target, refs: &mut Refs) -> Option<Dr
         return None;
     }
     let describe = |name: &str, set: &TagSet<'_>| {
-        (!set.tag_ids.is_empty())
-            .then(|| format!("{name} {} of tags {}", set.selector.unwrap_or("any"), set.tag_ids.join(", ")))
+        let tags: Vec<String> = set.tag_ids.iter().map(|id| names.tag(id)).collect();
+        (!tags.is_empty()).then(|| format!("{name} {} of {}", set.selector.unwrap_or("any"), tags.join(", ")))
     };
     let sets: Vec<String> =
         [describe("include", &policy.include), describe("exclude", &policy.exclude)].into_iter().flatten().collect();
-    let summary = format!("Scope {object} to asset tags: {} (source IDs), without evaluating it", sets.join("; "));
+    let summary = format!("Scope {object} to asset tags: {}, without evaluating it", sets.join("; "));
     let (include_set, include_selector) = include.unzip();
     let (exclude_set, exclude_selector) = exclude.unzip();
     let draft = Draft::post(TASK, object_id("policy-asset-tags", policy.title), Effect::Idempotent, PATH, summary)
@@ -332,16 +332,39 @@ fn list_losses(policy: &Policy<'_>, out: &mut TaskOutput) {
     );
 }
 
-/// Source asset groups that cannot scope a policy: ID -> title. "All" holds every host.
-fn groups_without_ips<'a>(ctx: &Context<'a>) -> Result<BTreeMap<&'a str, &'a str>, TransformError> {
-    let mut without = BTreeMap::new();
-    for record in ctx.export.records(Kind::AssetGroupList) {
-        let group = AssetGroup::parse(record)?;
-        if group.ips.is_empty() && group.title != asset_groups::ALL {
-            without.insert(group.id, group.title);
+/// The source's names of what scopes can refer to, so the review names each group and tag.
+struct ScopeNames<'a> {
+    /// Asset group ID -> title, and whether it can scope a policy (it has an IP, or is "All",
+    /// which holds every host).
+    groups: BTreeMap<&'a str, (&'a str, bool)>,
+    tags: BTreeMap<&'a str, &'a str>,
+}
+
+impl<'a> ScopeNames<'a> {
+    fn load(ctx: &Context<'a>) -> Result<ScopeNames<'a>, TransformError> {
+        let mut groups = BTreeMap::new();
+        for record in ctx.export.records(Kind::AssetGroupList) {
+            let group = AssetGroup::parse(record)?;
+            let can_scope = !group.ips.is_empty() || group.title == asset_groups::ALL;
+            groups.insert(group.id, (group.title, can_scope));
         }
+        let tags = ctx.export.records(Kind::TagSearch).filter_map(|t| Some((t.text("id")?, t.text("name")?))).collect();
+        Ok(ScopeNames { groups, tags })
     }
-    Ok(without)
+
+    fn without_ips(&self, id: &str) -> bool {
+        self.groups.get(id).is_some_and(|(_, can_scope)| !can_scope)
+    }
+
+    fn group(&self, id: &str) -> String {
+        self.groups
+            .get(id)
+            .map_or_else(|| format!("{id} (not in the export)"), |(title, _)| format!("\"{title}\" ({id})"))
+    }
+
+    fn tag(&self, id: &str) -> String {
+        self.tags.get(id).map_or_else(|| format!("tag {id} (not in the export)"), |name| format!("\"{name}\" ({id})"))
+    }
 }
 
 /// The target's policies by title, from `--target-export`.
@@ -478,7 +501,7 @@ mod tests {
         let items = &step.items;
         assert_eq!(step.id, Step::PolicyScopeGroups.id());
         assert_eq!(items.len(), 2);
-        assert!(items[1].contains("\"Names only\" (source ID 5) in compliance policy \"Only names\""), "{items:?}");
+        assert_eq!(items[1], "asset group \"Names only\" (5) in compliance policy \"Only names\"");
     }
 
     #[test]
