@@ -49,6 +49,8 @@ pub(crate) struct Policy {
     pub created: String,
     pub created_by: String,
     pub modified: String,
+    /// Who last changed it: the API user, for a policy the simulator imported or scoped.
+    pub modified_by: String,
     /// The exported `POLICY` element (sections, controls, technologies...).
     pub body: Element,
     pub asset_group_ids: BTreeSet<u64>,
@@ -140,7 +142,11 @@ fn element(p: &Policy) -> Element {
                 .child(Element::text("DATETIME", &p.created))
                 .child(Element::cdata("BY", &p.created_by)),
         )
-        .child(Element::new("LAST_MODIFIED").child(Element::text("DATETIME", &p.modified)));
+        .child(
+            Element::new("LAST_MODIFIED")
+                .child(Element::text("DATETIME", &p.modified))
+                .child(Element::cdata("BY", &p.modified_by)),
+        );
     if !p.asset_group_ids.is_empty() {
         el.push(Element::text("ASSET_GROUP_IDS", ranges(&p.asset_group_ids)));
     }
@@ -216,6 +222,7 @@ fn import(call: &mut Call<'_>) -> Result<Reply, ApiError> {
         created: now.clone(),
         created_by: call.state.api_login.clone(),
         modified: now.clone(),
+        modified_by: call.state.api_login.clone(),
         body,
         asset_group_ids: BTreeSet::new(),
         tags: TagScope::default(),
@@ -259,6 +266,7 @@ fn change_asset_groups(call: &mut Call<'_>, replace: bool) -> Result<Reply, ApiE
         }
     }
     let now = call.state.tick();
+    let login = call.state.api_login.clone();
     if let Some(policy) = call.state.policies.get_mut(&id) {
         if replace {
             policy.asset_group_ids = groups;
@@ -266,6 +274,7 @@ fn change_asset_groups(call: &mut Call<'_>, replace: bool) -> Result<Reply, ApiE
             policy.asset_group_ids.extend(groups);
         }
         policy.modified = now.clone();
+        policy.modified_by.clone_from(&login);
     }
     Ok(simple_return(call.ctx, &now, "Asset groups successfully assigned to the policy", &[("ID", id.to_string())])
         .into())
@@ -315,6 +324,7 @@ fn change_tags(call: &mut Call<'_>, replace: bool) -> Result<Reply, ApiError> {
     let include_selector = p.choice("tag_include_selector", &["any", "all"])?.map(str::to_owned);
     let exclude_selector = p.choice("tag_exclude_selector", &["any", "all"])?.map(str::to_owned);
     let now = call.state.tick();
+    let login = call.state.api_login.clone();
     if let Some(policy) = call.state.policies.get_mut(&id) {
         let tags = &mut policy.tags;
         if replace {
@@ -325,6 +335,7 @@ fn change_tags(call: &mut Call<'_>, replace: bool) -> Result<Reply, ApiError> {
         tags.include_selector = include_selector.or(tags.include_selector.take()).or_else(|| Some("any".into()));
         tags.exclude_selector = exclude_selector.or(tags.exclude_selector.take()).or_else(|| Some("any".into()));
         policy.modified = now.clone();
+        policy.modified_by.clone_from(&login);
     }
     Ok(simple_return(call.ctx, &now, "Asset tags successfully assigned to the policy", &[("ID", id.to_string())])
         .into())
@@ -361,6 +372,7 @@ fn seed_list(state: &mut State, file: &SeedFile) -> SeedResult {
             created: el.path(&["CREATED", "DATETIME"]).map(Element::value).unwrap_or_default(),
             created_by: el.path(&["CREATED", "BY"]).map(Element::value).unwrap_or_default(),
             modified: el.path(&["LAST_MODIFIED", "DATETIME"]).map(Element::value).unwrap_or_default(),
+            modified_by: el.path(&["LAST_MODIFIED", "BY"]).map(Element::value).unwrap_or_default(),
             asset_group_ids,
             tags: TagScope {
                 include: tag_ids("TAG_SET_INCLUDE")?,
@@ -393,6 +405,7 @@ fn seed_export(state: &mut State, file: &SeedFile) -> SeedResult {
                 created: now.clone(),
                 created_by: state.api_login.clone(),
                 modified: now,
+                modified_by: state.api_login.clone(),
                 body: body.clone(),
                 asset_group_ids: BTreeSet::new(),
                 tags: TagScope::default(),
