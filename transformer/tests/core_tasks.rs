@@ -251,6 +251,8 @@ fn the_sample_schedules_are_created_inactive_and_the_cutover_switches_on_the_act
             "switch-on/pc-scan-schedule/PC Windows baseline, every other Tuesday and Friday",
             "switch-on/vm-scan-schedule/Nightly DMZ & partner web",
             "switch-on/vm-scan-schedule/PCI scope, last Friday",
+            "policy-evaluation/CIS Benchmark for Linux & Unix #1",
+            "policy-evaluation/PCI DSS v4.0 – Windows Production",
         ]
     );
     let external = request(manifest, "vm-scan-schedule/External perimeter, mid-month");

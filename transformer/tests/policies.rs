@@ -54,6 +54,11 @@ fn the_sample_policies_are_imported_after_their_scope_objects_and_scoped_without
     for call in scope_calls {
         assert_eq!(param(call, "evaluate_now").as_deref(), Some("0"), "{}", call.id);
     }
+    let evaluation = requests.iter().find(|r| r.id == "policy-evaluation/PCI DSS v4.0 – Windows Production");
+    let evaluation = evaluation.expect("the cutover evaluates the policy");
+    assert_eq!((evaluation.task.as_str(), evaluation.phase), ("cutover", qmig_schemas::Phase::Cutover));
+    assert_eq!(param(evaluation, "evaluate_now").as_deref(), Some("1"));
+    assert_eq!(param(evaluation, "tag_set_exclude"), param(tags, "tag_set_exclude"), "the same scope");
     let review = &contents.review;
     assert!(review.contains("owner, CREATED, LAST\\_MODIFIED, exceptions, IS\\_LOCKED"), "the locked policy's losses");
 }

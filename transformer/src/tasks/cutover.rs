@@ -4,7 +4,8 @@
 //! the source. On the day the source stops scanning, the operator runs the bundle's cutover
 //! phase (`qmig-execute run --cutover`), which switches on every schedule that was active in
 //! the source (`action=update&id=<new ID>&active=1`). Its requests are the bundle's last, in a
-//! phase of their own, so the review shows exactly what they switch on.
+//! phase of their own, so the review shows exactly what they switch on. The compliance
+//! policies the bundle imports are evaluated then too (their scope was set without evaluation).
 //!
 //! Rules:
 //! - Only schedules with `ACTIVE` 1 that the bundle creates: inactive ones stay inactive,
@@ -17,6 +18,7 @@ use qmig_schemas::Effect;
 use crate::context::Context;
 use crate::error::TransformError;
 use crate::plan::{Draft, RefKind, Refs, TaskOutput, object_id};
+use crate::tasks::policies;
 use crate::tasks::schedules::{self, Schedule};
 
 pub const TASK: &str = "cutover";
@@ -45,6 +47,9 @@ pub fn plan(ctx: &Context<'_>, refs: &mut Refs) -> Result<TaskOutput, TransformE
             .cutover();
             out.request(draft);
         }
+    }
+    for draft in policies::evaluations(ctx, refs)? {
+        out.request(Draft { task: TASK, ..draft });
     }
     Ok(out)
 }

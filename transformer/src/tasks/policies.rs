@@ -21,6 +21,8 @@
 //!   cutover's): asset groups (`set_asset_group_ids`, ranges expanded, IDs remapped) and tags
 //!   (`set_asset_tags`, `tag_set_by=id`, include and exclude sets with their selectors, which
 //!   Qualys's own scripts lose). Every unresolved group or tag stops the run, all listed at once.
+//! - Evaluation is the cutover's ([`evaluations`]): the policy's scope call is sent again with
+//!   `evaluate_now=1`, the documented way to start an evaluation, in the bundle's cutover phase.
 //! - Qualys refuses an asset group without any IP in a policy's scope: such a source group is left
 //!   out and listed in the checklist (it covers no host, so the evaluation is the same).
 //! - What no API call sets is a loss in the review: owner and dates, exceptions, the locked flag
@@ -161,6 +163,25 @@ pub fn plan(ctx: &Context<'_>, refs: &mut Refs) -> Result<TaskOutput, TransformE
         out.step(Step::PolicyScopeGroups, left_out);
     }
     Ok(out)
+}
+
+/// The cutover's evaluation of every policy this bundle imports with a scope: its last scope
+/// call again, unchanged but for `evaluate_now=1`. A policy without scope covers no host.
+pub fn evaluations(ctx: &Context<'_>, refs: &mut Refs) -> Result<Vec<Draft>, TransformError> {
+    let names = ScopeNames::load(ctx)?;
+    let mut drafts = Vec::new();
+    for record in ctx.export.records(Kind::PolicyList) {
+        let policy = Policy::parse(record)?;
+        let Some(new_id @ Target::Captured(_)) = refs.get(RefKind::Policy, policy.id).cloned() else { continue };
+        let scope = tag_scope(&policy, &new_id, &names, refs)
+            .or_else(|| asset_group_scope(&policy, &new_id, &names, refs, &mut Vec::new()));
+        let Some(mut draft) = scope else { continue };
+        draft.id = object_id("policy-evaluation", policy.title);
+        draft.summary = format!("Evaluate {} (its scope sent again with evaluate_now=1)", policy.object());
+        draft.params.retain(|p| p.name != "evaluate_now");
+        drafts.push(draft.param("evaluate_now", "1").cutover());
+    }
+    Ok(drafts)
 }
 
 /// The exported `POLICY` of each listed policy, in list order.
@@ -564,6 +585,37 @@ mod tests {
         let twice = [("l.xml", rows.as_str()), ("a.xml", &export("A", "")), ("a2.xml", &export("A", ""))];
         let err = Fixture::new(&twice).try_plan(plan).expect_err("A exported twice").to_string();
         assert!(err.contains("another export (a.xml"), "{err}");
+    }
+
+    #[test]
+    fn the_cutover_evaluates_each_imported_policy_with_a_scope_through_its_scope_call() {
+        let rows = list(&[
+            row("9", "Groups", "<ASSET_GROUP_IDS>3</ASSET_GROUP_IDS>"),
+            row("10", "Unscoped", ""),
+            row("11", "Theirs", "<ASSET_GROUP_IDS>3</ASSET_GROUP_IDS>"),
+        ]);
+        let exports = [export("Groups", ""), export("Unscoped", ""), export("Theirs", "")];
+        let files = [
+            ("groups.xml", GROUPS),
+            ("l.xml", &rows),
+            ("a.xml", &exports[0]),
+            ("b.xml", &exports[1]),
+            ("c.xml", &exports[2]),
+        ];
+        let target = list(&[row("900", "Theirs", "")]);
+        let fixture = Fixture::new(&files).target(&[("l.xml", &target)]);
+        let cutover: crate::tasks::Plan = |ctx, refs| {
+            let mut out = TaskOutput::new("cutover");
+            evaluations(ctx, refs)?.into_iter().for_each(|draft| out.request(draft));
+            Ok(out)
+        };
+        let (outputs, _) = fixture.run(&[asset_groups::plan, plan, cutover]).expect("plans");
+        let [evaluation] = outputs[2].requests.as_slice() else { panic!("{:?}", outputs[2].requests) };
+        assert_eq!(evaluation.id, "policy-evaluation/Groups");
+        assert_eq!(evaluation.phase, qmig_schemas::Phase::Cutover);
+        assert_eq!(param(evaluation, "action").as_deref(), Some("set_asset_group_ids"));
+        assert_eq!(param(evaluation, "asset_group_ids"), param(&outputs[1].requests[1], "asset_group_ids"));
+        assert_eq!(param(evaluation, "evaluate_now").as_deref(), Some("1"));
     }
 
     #[test]
