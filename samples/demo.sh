@@ -71,7 +71,7 @@ schedules() {
 echo "VM schedules in the target, by ACTIVE:"; schedules ""
 echo "PC schedules in the target, by ACTIVE:"; schedules "compliance/"
 
-step "The cutover (run --cutover): switching on the schedules active in the source"
+step "The cutover (run --cutover): switching on the schedules active in the source, evaluating the policies"
 execute --cutover
 echo "VM schedules in the target, by ACTIVE:"; schedules ""
 echo "PC schedules in the target, by ACTIVE:"; schedules "compliance/"
