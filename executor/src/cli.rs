@@ -47,6 +47,9 @@ pub struct RunArgs {
     /// Base URL of the target's API server (https; http only on loopback).
     #[arg(long, value_name = "URL")]
     pub target: String,
+    /// Run against --target although the bundle was reviewed for another target.
+    #[arg(long)]
+    pub other_target: bool,
     /// The digest the reviewers approved (`sha256:<hex>`); any other bundle is refused.
     #[arg(long, value_name = "DIGEST")]
     pub approve: String,

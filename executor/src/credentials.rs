@@ -25,29 +25,36 @@ pub enum CredentialError {
     NoUsername,
 }
 
-/// Where to look for one secret, in order: the file, the variable, the terminal.
-pub struct Source<'a> {
-    pub what: &'static str,
-    pub file: Option<&'a Path>,
-    pub flag: &'static str,
-    pub env: &'static str,
+/// The target password: `--password-file`, else `$QMIG_TARGET_PASSWORD`, else a prompt.
+pub fn password(file: Option<&Path>) -> Result<Zeroizing<String>, CredentialError> {
+    read("target password", file, "--password-file", PASSWORD_ENV)
 }
 
-pub fn read(source: &Source<'_>) -> Result<Zeroizing<String>, CredentialError> {
-    let value = if let Some(path) = source.file {
+/// The passphrase of the credentials file: `--passphrase-file`, else `$QMIG_SECRETS_PASSPHRASE`,
+/// else a prompt.
+pub fn passphrase(file: Option<&Path>) -> Result<Zeroizing<String>, CredentialError> {
+    read("secrets passphrase", file, "--passphrase-file", PASSPHRASE_ENV)
+}
+
+/// One secret, looked for in order in the file, the variable, the terminal.
+fn read(
+    what: &'static str,
+    file: Option<&Path>,
+    flag: &'static str,
+    env: &'static str,
+) -> Result<Zeroizing<String>, CredentialError> {
+    let value = if let Some(path) = file {
         read_file(path)?
-    } else if let Some(value) = std::env::var_os(source.env) {
+    } else if let Some(value) = std::env::var_os(env) {
         Zeroizing::new(value.to_string_lossy().into_owned())
     } else {
-        let prompt = format!("{} (not echoed): ", capitalised(source.what));
-        rpassword::prompt_password(prompt).map(Zeroizing::new).map_err(|_| CredentialError::NoTerminal {
-            what: source.what,
-            flag: source.flag,
-            env: source.env,
-        })?
+        let prompt = format!("{} (not echoed): ", capitalised(what));
+        rpassword::prompt_password(prompt)
+            .map(Zeroizing::new)
+            .map_err(|_| CredentialError::NoTerminal { what, flag, env })?
     };
     if value.is_empty() {
-        return Err(CredentialError::Empty { what: source.what });
+        return Err(CredentialError::Empty { what });
     }
     Ok(value)
 }
@@ -93,11 +100,9 @@ mod tests {
         {
             use std::os::unix::fs::PermissionsExt as _;
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-            let source =
-                Source { what: "target password", file: Some(&path), flag: "--password-file", env: PASSWORD_ENV };
-            assert_eq!(read(&source).expect("reads").as_str(), "s3cret");
+            assert_eq!(password(Some(&path)).expect("reads").as_str(), "s3cret");
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-            assert!(matches!(read(&source), Err(CredentialError::TooOpen { mode: 0o644, .. })));
+            assert!(matches!(password(Some(&path)), Err(CredentialError::TooOpen { mode: 0o644, .. })));
         }
     }
 }

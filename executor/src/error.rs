@@ -29,6 +29,11 @@ pub enum Error {
          verify the bundle directory or have the new digest reviewed and approved"
     )]
     DigestMismatch { approved: String, actual: String },
+    #[error(
+        "the bundle was reviewed for the target {reviewed}, not {target}; run it against {reviewed}, or, if the \
+         reviewers approved this digest for {target} too, add --other-target"
+    )]
+    OtherTarget { reviewed: String, target: String },
     #[error("--approve `{0}`: expected `sha256:` followed by 64 lowercase hex digits")]
     BadApproval(String),
     #[error("--target: {0}")]
@@ -123,6 +128,7 @@ impl Error {
         match self {
             Error::Bundle(_)
             | Error::DigestMismatch { .. }
+            | Error::OtherTarget { .. }
             | Error::Target(_)
             | Error::Connection(_)
             | Error::Tls { .. }

@@ -11,18 +11,18 @@
 //! | [`journal`] | the journal file, its head, and where each request stands according to it |
 //! | [`render`] | a request record to wire bytes: form encoding, body slots, references |
 //! | [`http`] | the target URL rules and the HTTP client |
-//! | [`classify`], [`xml`] | what a response means |
-//! | [`extract`] | captured values and probe matches |
 //! | [`pacing`] | rate and concurrency limits |
 //! | [`secrets`], [`credentials`] | the credentials file (`secrets.age` or `.aes`), the password and the passphrase |
 //! | [`progress`] | the progress line |
 //! | [`error`] | every failure and its exit code |
+//!
+//! How an answer is read, what it means and what is taken from it ([`xml`], [`classify`],
+//! [`extract`]) interprets the bundle contract, so it lives in `qmig_schemas` next to the request
+//! types, and is re-exported here.
 
-pub mod classify;
 pub mod cli;
 pub mod credentials;
 pub mod error;
-pub mod extract;
 pub mod http;
 pub mod journal;
 pub mod pacing;
@@ -32,9 +32,9 @@ pub mod run;
 pub mod secrets;
 pub mod status;
 pub mod verify;
-pub mod xml;
 
 pub use error::{Error, exit};
+pub use qmig_schemas::{classify, extract, xml};
 
 /// Runs one command; what it prints goes to stdout, progress and notes to stderr.
 pub fn execute(cli: cli::Cli) -> Result<(), Error> {

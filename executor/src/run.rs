@@ -14,6 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use qmig_schemas::journal::{
     Found, Header, Intent, JOURNAL_FORMAT, Outcome, ProbeResult, Record, SendReason, SendResult,
 };
+use qmig_schemas::xml::Document;
 use qmig_schemas::{
     Body, DIGEST_PREFIX, Effect, Method, Param, Phase, Probe, Reported, Request, Target, VerifiedBundle, sha256_hex,
     verify_bundle,
@@ -21,7 +22,7 @@ use qmig_schemas::{
 
 use crate::classify::{Verdict, classify};
 use crate::cli::RunArgs;
-use crate::credentials::{self, PASSPHRASE_ENV, PASSWORD_ENV, Source};
+use crate::credentials;
 use crate::error::{Error, Stop, exit};
 use crate::extract::{self, Matched};
 use crate::http::{Client, Reply, SendError};
@@ -101,6 +102,9 @@ pub fn run(args: &RunArgs) -> Result<Option<Summary>, Error> {
     let bundle = verify_bundle(&args.bundle)?;
     check_approval(&args.approve, &bundle.digest)?;
     let target = Target::parse(&args.target)?;
+    if let Some(reviewed) = bundle.manifest.target.as_ref().filter(|r| *r != target.as_str() && !args.other_target) {
+        return Err(Error::OtherTarget { reviewed: reviewed.clone(), target: target.as_str().to_owned() });
+    }
     let proxy = args.proxy.as_deref().map(crate::http::proxy).transpose()?;
     let roots = crate::http::roots(args.ca_file.as_deref())?;
     if args.dry_run {
@@ -119,25 +123,13 @@ pub fn run(args: &RunArgs) -> Result<Option<Summary>, Error> {
     let replayed = journal::replay(&path, &bundle.manifest, journal.records())?;
     let secrets = match (&bundle.manifest.secrets, bundle.secrets_bytes()) {
         (Some(declared), Some(encrypted)) => {
-            let source = Source {
-                what: "secrets passphrase",
-                file: args.passphrase_file.as_deref(),
-                flag: "--passphrase-file",
-                env: PASSPHRASE_ENV,
-            };
-            let passphrase = credentials::read(&source)?;
+            let passphrase = credentials::passphrase(args.passphrase_file.as_deref())?;
             Some(secrets::decrypt(encrypted, passphrase, args.max_work_factor, declared)?)
         }
         _ => None,
     };
     let username = credentials::username(args.username.as_deref())?;
-    let source = Source {
-        what: "target password",
-        file: args.password_file.as_deref(),
-        flag: "--password-file",
-        env: PASSWORD_ENV,
-    };
-    let password = credentials::read(&source)?;
+    let password = credentials::password(args.password_file.as_deref())?;
     let client = Client::new(target, &username, &password, args.timeout, proxy, roots);
     drop(password);
 
@@ -255,11 +247,12 @@ struct Runner {
     current: Arc<Mutex<String>>,
 }
 
-/// What the target said to one call, with secrets masked in every text.
-struct Answer {
-    verdict: Verdict,
-    reply: Option<Reply>,
-    document: Option<crate::xml::Document>,
+/// What a call came to once blocks are waited out and refusals have stopped the run, with
+/// secrets masked in every text.
+enum Answer {
+    Success(Reply, Document),
+    /// The call may or may not have been executed: why not known, and the reply if there was one.
+    Unknown(String, Option<Reply>),
 }
 
 /// One call of a request or of its probe, as the bundle declares it.
@@ -337,7 +330,8 @@ impl Runner {
     /// One exchange with the target, shared by requests and probes: paced, rendered, sent, and
     /// sent again after the wait the target asks for while it blocks the call (a blocked call
     /// was not executed). For a request (`attempt`), every send is announced in the journal
-    /// before it leaves and every block recorded after. Returns an answer that is not a block.
+    /// before it leaves and every answer but a success or an unknown outcome recorded after.
+    /// A refusal, of a request or of its probe, stops the run here.
     fn exchange(
         &mut self,
         bundle: &VerifiedBundle,
@@ -369,39 +363,52 @@ impl Runner {
             }
             let sent = self.client.send(&wire);
             drop(wire);
-            match sent {
-                Ok(reply) => {
-                    let headers = reply.headers.iter().map(|(n, v)| (n.as_str(), v.as_str()));
-                    let limits = Limits::from_headers(headers).scaled(self.policy.time_scale);
-                    self.pacer.observe(endpoint, limits, Instant::now());
-                    let classified = classify(reply.status, &reply.body);
-                    if let Verdict::Blocked { block, code } = &classified.verdict {
-                        let backoff = self.policy.concurrency_backoff;
-                        let wait = Pacer::after_block(&limits, *block, blocked, backoff);
-                        if let Some(attempt) = attempt.as_deref() {
-                            let base = outcome(request, attempt.number, SendResult::Blocked, Some(&reply));
-                            let wait_secs = Some(wait.duration.as_secs());
-                            self.settle(Outcome { qualys_code: Some(code.clone()), wait_secs, ..base })?;
-                        }
-                        self.wait(wait, &id);
-                        blocked += 1;
-                        if let Some(attempt) = attempt.as_deref_mut() {
-                            attempt.reason = SendReason::AfterBlocked;
-                        }
-                        continue;
-                    }
-                    let (verdict, document) = (self.masked(classified.verdict), classified.document);
-                    return Ok(Answer { verdict, reply: Some(reply), document });
-                }
-                Err(SendError::NoAnswer(reason)) => {
-                    let verdict = Verdict::Unknown { reason: self.mask(&reason) };
-                    return Ok(Answer { verdict, reply: None, document: None });
-                }
+            let reply = match sent {
+                Ok(reply) => reply,
+                Err(SendError::NoAnswer(reason)) => return Ok(Answer::Unknown(self.mask(&reason), None)),
                 Err(SendError::NotSent(reason)) => {
                     return Err(self.not_sent(request, attempt.as_deref(), &reason, false));
                 }
                 Err(SendError::Tls(reason)) => return Err(self.not_sent(request, attempt.as_deref(), &reason, true)),
+            };
+            let headers = reply.headers.iter().map(|(n, v)| (n.as_str(), v.as_str()));
+            let limits = Limits::from_headers(headers).scaled(self.policy.time_scale);
+            self.pacer.observe(endpoint, limits, Instant::now());
+            let status = Some(reply.status);
+            let number = attempt.as_deref().map(|a| a.number);
+            let base = |result| number.map(|n| outcome(request, n, result, Some(&reply)));
+            let classified = classify(reply.status, &reply.body);
+            let (code, text) = match (classified.verdict, classified.document) {
+                (Verdict::Success, Some(document)) => return Ok(Answer::Success(reply, document)),
+                (Verdict::Blocked { block, code }, _) => {
+                    let wait = Pacer::after_block(&limits, block, blocked, self.policy.concurrency_backoff);
+                    if let Some(base) = base(SendResult::Blocked) {
+                        let wait_secs = Some(wait.duration.as_secs());
+                        self.settle(Outcome { qualys_code: Some(code), wait_secs, ..base })?;
+                    }
+                    self.wait(wait, &id);
+                    blocked += 1;
+                    if let Some(attempt) = attempt.as_deref_mut() {
+                        attempt.reason = SendReason::AfterBlocked;
+                    }
+                    continue;
+                }
+                (Verdict::Unknown { reason }, _) => return Ok(Answer::Unknown(self.mask(&reason), Some(reply))),
+                (Verdict::Success, None) => {
+                    return Ok(Answer::Unknown("a success without a readable body".to_owned(), Some(reply)));
+                }
+                (Verdict::RegistrationPending { text }, _) => (Some("2003".to_owned()), self.mask(&text)),
+                (Verdict::Failed { code, text }, _) => (code.map(|c| self.mask(&c)), self.mask(&text)),
+            };
+            if let Some(base) = base(SendResult::Error) {
+                self.settle(Outcome { qualys_code: code.clone(), message: Some(text.clone()), ..base })?;
             }
+            return Err(match (code.as_deref(), number) {
+                (Some("2003"), _) => Stop::Registration { seq, id, text },
+                (_, Some(_)) => Stop::Refused { seq, id, status, code, text },
+                (_, None) => Stop::ProbeFailed { seq, id, status, code, text },
+            }
+            .into());
         }
     }
 
@@ -418,34 +425,33 @@ impl Runner {
         if tls { Error::Tls { seq, id, reason } } else { Stop::Unreachable { seq, id, reason }.into() }
     }
 
-    fn masked(&self, verdict: Verdict) -> Verdict {
-        match verdict {
-            Verdict::Failed { code, text } => {
-                Verdict::Failed { code: code.map(|c| self.mask(&c)), text: self.mask(&text) }
-            }
-            Verdict::RegistrationPending { text } => Verdict::RegistrationPending { text: self.mask(&text) },
-            Verdict::Unknown { reason } => Verdict::Unknown { reason: self.mask(&reason) },
-            other => other,
+    /// Counts an unknown outcome in a row of a request or of its probe: the run stops after
+    /// `--max-attempts`, otherwise the next try waits `--retry-pause` (`note` says it).
+    fn after_no_answer(&self, request: &Request, unknown: &mut u32, why: &str, note: &str) -> Result<(), Error> {
+        *unknown += 1;
+        if *unknown >= self.policy.max_attempts {
+            let (seq, id, attempts, last) = (request.seq, request.id.clone(), *unknown, why.to_owned());
+            return Err(Stop::NoAnswer { seq, id, attempts, last }.into());
         }
+        if !note.is_empty() {
+            self.progress.note(note);
+        }
+        std::thread::sleep(self.policy.retry_pause);
+        Ok(())
     }
 
     /// Sends a request until it is done, or the run must stop.
     fn send(&mut self, bundle: &VerifiedBundle, request: &Request, mut attempt: Attempt) -> Result<(), Error> {
-        let (seq, id) = (request.seq, request.id.clone());
         let mut unknown = 0u32;
         loop {
-            let answer = self.exchange(bundle, request, Call::of(request), Some(&mut attempt))?;
-            let status = answer.reply.as_ref().map(|r| r.status);
-            let base = outcome(request, attempt.number, SendResult::Error, answer.reply.as_ref());
-            match (&answer.verdict, &answer.document) {
-                (Verdict::Success, document) => {
-                    let taken = match document {
-                        Some(document) => extract::captures(&document.root, &request.captures, &self.resolver()),
-                        None => Ok(BTreeMap::new()),
-                    };
+            let why = match self.exchange(bundle, request, Call::of(request), Some(&mut attempt))? {
+                Answer::Success(reply, document) => {
+                    let base = outcome(request, attempt.number, SendResult::Done, Some(&reply));
+                    let resolver = self.resolver();
+                    let taken = extract::captures(&document.root, &request.captures, |v| resolver.value(v));
                     return match taken {
                         Ok(captures) => {
-                            self.settle(Outcome { result: SendResult::Done, captures: captures.clone(), ..base })?;
+                            self.settle(Outcome { captures: captures.clone(), ..base })?;
                             self.captures.extend(captures);
                             Ok(())
                         }
@@ -453,32 +459,20 @@ impl Runner {
                             let problem = self.mask(&e.to_string());
                             let result = SendResult::CaptureMissing;
                             self.settle(Outcome { result, message: Some(problem.clone()), ..base })?;
-                            Err(Stop::CaptureMissing { seq, id, problem }.into())
+                            Err(Stop::CaptureMissing { seq: request.seq, id: request.id.clone(), problem }.into())
                         }
                     };
                 }
-                (Verdict::RegistrationPending { text }, _) => {
-                    let (qualys_code, message) = (Some("2003".to_owned()), Some(text.clone()));
-                    self.settle(Outcome { qualys_code, message, ..base })?;
-                    return Err(Stop::Registration { seq, id, text: text.clone() }.into());
+                Answer::Unknown(why, reply) => {
+                    let base = outcome(request, attempt.number, SendResult::Unknown, reply.as_ref());
+                    self.settle(Outcome { message: Some(why.clone()), ..base })?;
+                    why
                 }
-                (Verdict::Failed { code, text }, _) => {
-                    self.settle(Outcome { qualys_code: code.clone(), message: Some(text.clone()), ..base })?;
-                    return Err(Stop::Refused { seq, id, status, code: code.clone(), text: text.clone() }.into());
-                }
-                (verdict, _) => {
-                    let why = unknown_reason(verdict);
-                    self.settle(Outcome { result: SendResult::Unknown, message: Some(why.clone()), ..base })?;
-                    unknown += 1;
-                    if unknown >= self.policy.max_attempts {
-                        return Err(Stop::NoAnswer { seq, id, attempts: unknown, last: why }.into());
-                    }
-                    std::thread::sleep(self.policy.retry_pause);
-                    match self.after_unknown(bundle, request, &why, Some(attempt.sent_at), false)? {
-                        Some(next) => attempt.reason = next,
-                        None => return Ok(()),
-                    }
-                }
+            };
+            self.after_no_answer(request, &mut unknown, &why, "")?;
+            match self.after_unknown(bundle, request, &why, Some(attempt.sent_at), false)? {
+                Some(next) => attempt.reason = next,
+                None => return Ok(()),
             }
         }
     }
@@ -528,24 +522,24 @@ impl Runner {
                 ProbeResult { seq, id: id.clone(), found, captures: captures.clone(), response_sha256, at: now() };
             self.journal.append(&Record::Probe(record))?;
             self.captures.extend(captures);
-            let said = match found {
-                Found::Exists => "it exists; counted as done",
-                Found::Absent => "it does not exist; sending it again",
-                Found::Several => "several objects match",
+            let (said, next) = match found {
+                Found::Exists => ("it exists; counted as done", Ok(None)),
+                Found::Absent if executed => (
+                    "it does not exist; sending it again",
+                    Err(needs_decision(request, &format!("{why}; yet its probe finds no such object"), "")),
+                ),
+                Found::Absent => ("it does not exist; sending it again", Ok(Some(SendReason::AfterProbeAbsent))),
+                Found::Several => (
+                    "several objects match",
+                    Err(needs_decision(
+                        request,
+                        "its probe found several objects that match it",
+                        " (which one it created, if any, only the operator can tell)",
+                    )),
+                ),
             };
             self.progress.note(&format!("#{seq} {id}: probe: {said}"));
-            return match found {
-                Found::Exists => Ok(None),
-                Found::Absent if executed => {
-                    Err(needs_decision(request, &format!("{why}; yet its probe finds no such object"), ""))
-                }
-                Found::Absent => Ok(Some(SendReason::AfterProbeAbsent)),
-                Found::Several => Err(needs_decision(
-                    request,
-                    "its probe found several objects that match it",
-                    " (which one it created, if any, only the operator can tell)",
-                )),
-            };
+            return next;
         }
     }
 
@@ -557,57 +551,36 @@ impl Runner {
         request: &Request,
         probe: &Probe,
     ) -> Result<(Found, BTreeMap<String, String>, String), Error> {
-        let (seq, id) = (request.seq, request.id.clone());
         let mut unknown = 0u32;
         loop {
-            let answer = self.exchange(bundle, request, Call::probe(probe), None)?;
-            let status = answer.reply.as_ref().map(|r| r.status);
-            let failed = |code: &Option<String>, text: &str| {
-                let (id, code, text) = (id.clone(), code.clone(), text.to_owned());
-                Stop::ProbeFailed { seq, id, status, code, text }
+            let (reply, document) = match self.exchange(bundle, request, Call::probe(probe), None)? {
+                Answer::Success(reply, document) => (reply, document),
+                Answer::Unknown(why, _) => {
+                    let note = format!("#{} {}: probe: {why}; asking again", request.seq, request.id);
+                    self.after_no_answer(request, &mut unknown, &why, &note)?;
+                    continue;
+                }
             };
-            match (&answer.verdict, &answer.document, &answer.reply) {
-                (Verdict::Success, Some(document), Some(reply)) => {
-                    let resolver = self.resolver();
-                    let matched =
-                        extract::select(&document.root, &probe.exists, &resolver).map_err(unrenderable(request))?;
-                    let (found, captures) = match matched {
-                        Matched::One(record) => {
-                            let captures = extract::probe_captures(record, &probe.captures)
-                                .map_err(|e| failed(&None, &self.mask(&e.to_string())))?;
-                            (Found::Exists, captures)
-                        }
-                        Matched::None if extract::is_one_page(&document.root) => {
-                            let why = "its probe's answer is one page of a longer list, without the object";
-                            return Err(needs_decision(request, why, ""));
-                        }
-                        Matched::None => (Found::Absent, BTreeMap::new()),
-                        Matched::Several(_) => (Found::Several, BTreeMap::new()),
-                    };
-                    return Ok((found, captures, sha256_hex(&reply.body)));
+            let resolver = self.resolver();
+            let matched =
+                extract::select(&document.root, &probe.exists, |v| resolver.value(v)).map_err(unrenderable(request))?;
+            let (found, captures) = match matched {
+                Matched::One(record) => {
+                    let captures = extract::probe_captures::<RenderError>(record, &probe.captures).map_err(|e| {
+                        let (seq, id, status) = (request.seq, request.id.clone(), Some(reply.status));
+                        Stop::ProbeFailed { seq, id, status, code: None, text: self.mask(&e.to_string()) }
+                    })?;
+                    (Found::Exists, captures)
                 }
-                (Verdict::Failed { code, text }, _, _) => return Err(failed(code, text).into()),
-                (Verdict::RegistrationPending { text }, _, _) => {
-                    return Err(Stop::Registration { seq, id, text: text.clone() }.into());
+                Matched::None if extract::is_one_page(&document.root) => {
+                    let why = "its probe's answer is one page of a longer list, without the object";
+                    return Err(needs_decision(request, why, ""));
                 }
-                (verdict, _, _) => {
-                    let why = unknown_reason(verdict);
-                    unknown += 1;
-                    if unknown >= self.policy.max_attempts {
-                        return Err(Stop::NoAnswer { seq, id, attempts: unknown, last: why }.into());
-                    }
-                    self.progress.note(&format!("#{seq} {id}: probe: {why}; asking again"));
-                    std::thread::sleep(self.policy.retry_pause);
-                }
-            }
+                Matched::None => (Found::Absent, BTreeMap::new()),
+                Matched::Several(_) => (Found::Several, BTreeMap::new()),
+            };
+            return Ok((found, captures, sha256_hex(&reply.body)));
         }
-    }
-}
-
-fn unknown_reason(verdict: &Verdict) -> String {
-    match verdict {
-        Verdict::Unknown { reason } => reason.clone(),
-        _ => "a success without a readable body".to_owned(),
     }
 }
 

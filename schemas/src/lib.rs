@@ -14,12 +14,21 @@
 //! The transformer writes bundles with these types; the executor reads them back only through
 //! [`verify::verify_bundle`], which checks every byte before anything is sent.
 //!
-//! Two optional features keep the default crate light: `validate` checks manifests against the
-//! committed JSON Schemas, and `credentials` opens the operator's encrypted credentials file
-//! (age or OpenSSL), the one implementation the transformer and the executor share.
+//! Optional features keep the default crate light: `validate` checks manifests against the
+//! committed JSON Schemas, `credentials` opens the operator's encrypted credentials file (age or
+//! OpenSSL), the one implementation the transformer and the executor share, and `responses`
+//! reads the target's answers ([`xml`]), says what each means ([`classify`]) and takes from them
+//! the values a request declares it captures or a probe matches ([`extract`]): the rules by which
+//! the executor judges that a request was executed, refused, blocked or left in doubt, and what
+//! it keeps from the answer, sit here next to the request types they interpret, for a reviewer
+//! to read in one place.
 
+#[cfg(feature = "responses")]
+pub mod classify;
 #[cfg(feature = "credentials")]
 pub mod credentials;
+#[cfg(feature = "responses")]
+pub mod extract;
 pub mod journal;
 pub mod manifest;
 pub mod replay;
@@ -29,6 +38,8 @@ pub mod sums;
 pub mod target;
 pub mod verify;
 pub mod write;
+#[cfg(feature = "responses")]
+pub mod xml;
 
 pub use manifest::*;
 pub use sums::{DIGEST_PREFIX, bundle_digest, sha256_hex};

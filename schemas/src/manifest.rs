@@ -29,6 +29,11 @@ pub const BODIES_DIR: &str = "bodies";
 pub struct Manifest {
     pub format_version: u32,
     pub generator: Generator,
+    /// The target subscription's API server the bundle was reviewed for, in the canonical
+    /// spelling of [`crate::Target`]: `qmig-execute run` refuses another target unless told
+    /// otherwise, so a digest approved for a test subscription is not run against production.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
     /// Every file of the export that was read, with its hash, so anyone can regenerate the bundle.
     pub sources: Vec<SourceFile>,
     /// Operator inputs (mapping tables, the target's own export) that influenced the bundle.

@@ -200,6 +200,7 @@ mod tests {
         Manifest {
             format_version: FORMAT_VERSION,
             generator: Generator { name: "test".into(), version: "0".into() },
+            target: None,
             sources: vec![],
             inputs: vec![],
             unrecognised: vec![],

@@ -80,6 +80,8 @@ pub enum VerifyError {
     SecretUnused(String),
     #[error("{MANIFEST_FILE}: reports capture `{0}` to the operator, but no request declares it")]
     ReportedUnknown(String),
+    #[error("{MANIFEST_FILE}: target `{found}` is not a target URL in its canonical spelling ({problem})")]
+    BadTarget { found: String, problem: String },
 }
 
 /// What is wrong with one request record.
@@ -219,6 +221,17 @@ fn list_files(dir: &Path) -> Result<BTreeSet<String>, VerifyError> {
 /// The checks the JSON Schema cannot express: order, uniqueness, and that every reference
 /// resolves to something declared earlier.
 pub fn check_manifest(manifest: &Manifest, files: &BTreeMap<String, Vec<u8>>) -> Result<(), VerifyError> {
+    if let Some(found) = &manifest.target {
+        // Stored canonical, so that the reviewer reads exactly what the executor compares.
+        let problem = match crate::Target::parse(found) {
+            Ok(target) if target.as_str() == found => None,
+            Ok(target) => Some(format!("it reads as `{}`", target.as_str())),
+            Err(e) => Some(e.to_string()),
+        };
+        if let Some(problem) = problem {
+            return Err(VerifyError::BadTarget { found: found.clone(), problem });
+        }
+    }
     let secret_names: BTreeSet<&str> =
         manifest.secrets.iter().flat_map(|s| s.names.iter().map(String::as_str)).collect();
     let declared_file = manifest.secrets.as_ref().map(|s| s.file.as_str());

@@ -137,6 +137,7 @@ fn contents(requests: Vec<Request>) -> BundleContents {
         manifest: Manifest {
             format_version: FORMAT_VERSION,
             generator: Generator { name: "test".into(), version: "0".into() },
+            target: None,
             sources: vec![],
             inputs: vec![],
             unrecognised: vec![],
@@ -185,6 +186,32 @@ fn written_bundle_verifies_and_matches_schema() {
         let value: serde_json::Value =
             serde_json::from_slice(&verified.files[MANIFEST_FILE]).expect("manifest is JSON");
         qmig_schemas::schema::validate_manifest(&value).expect("schema");
+    }
+}
+
+/// The target a bundle was reviewed for is recorded in the one spelling the executor compares,
+/// so that the reviewer reads exactly what is enforced; any other spelling is refused.
+#[test]
+fn the_reviewed_target_is_recorded_in_its_canonical_spelling() {
+    let mut reviewed = contents(all());
+    reviewed.manifest.target = Some("https://qualysapi.qualys.eu".into());
+    let (_dir, out, _) = written_contents(&reviewed);
+    let verified = verify_bundle(&out).expect("verifies");
+    assert_eq!(verified.manifest.target.as_deref(), Some("https://qualysapi.qualys.eu"));
+    #[cfg(feature = "validate")]
+    {
+        let value: serde_json::Value =
+            serde_json::from_slice(&verified.files[MANIFEST_FILE]).expect("manifest is JSON");
+        qmig_schemas::schema::validate_manifest(&value).expect("schema");
+    }
+    for spelled in ["https://QualysAPI.qualys.eu:443/", "http://localhost:8080", "http://qualysapi.qualys.eu"] {
+        let mut other = contents(all());
+        other.manifest.target = Some(spelled.into());
+        let (_dir, out, _) = written_contents(&other);
+        match verify_bundle(&out) {
+            Err(VerifyError::BadTarget { found, .. }) => assert_eq!(found, spelled),
+            other => panic!("{spelled}: {other:?}"),
+        }
     }
 }
 

@@ -15,6 +15,8 @@ use crate::review;
 
 /// Everything the manifest records besides the tasks' outputs.
 pub struct Provenance {
+    /// The target the bundle is reviewed for, canonical (`--target`).
+    pub target: Option<String>,
     pub sources: Vec<SourceFile>,
     pub inputs: Vec<SourceFile>,
     pub unrecognised: Vec<Unrecognised>,
@@ -82,6 +84,7 @@ pub fn assemble(outputs: Vec<TaskOutput>, provenance: Provenance) -> Result<Bund
     let manifest = Manifest {
         format_version: FORMAT_VERSION,
         generator: Generator { name: "qmig-transform".to_owned(), version: env!("CARGO_PKG_VERSION").to_owned() },
+        target: provenance.target,
         sources: provenance.sources,
         inputs: provenance.inputs,
         unrecognised: provenance.unrecognised,

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use qmig_schemas::Target;
 use qmig_schemas::credentials::DEFAULT_MAX_WORK_FACTOR;
 
 use crate::calendar::Date;
@@ -53,6 +54,11 @@ pub struct BundleArgs {
     /// The target subscription's own export: objects found there by name are mapped, not created.
     #[arg(long, value_hint = clap::ValueHint::DirPath)]
     pub target_export: Option<PathBuf>,
+    /// The target subscription's API server the bundle is reviewed for (https://qualysapi...):
+    /// recorded in the manifest and REVIEW.md; `qmig-execute run` refuses any other target
+    /// unless told `--other-target`.
+    #[arg(long, value_name = "URL", value_parser = |url: &str| Target::parse(url))]
+    pub target: Option<Target>,
     /// Replace an existing bundle at --out.
     #[arg(long)]
     pub force: bool,
@@ -112,6 +118,7 @@ impl BundleArgs {
             out: out.into(),
             inputs: None,
             target_export: None,
+            target: None,
             force: false,
             strict: false,
             credentials: None,

@@ -139,6 +139,7 @@ pub fn build(args: &BundleArgs) -> Result<BundleContents, TransformError> {
     }));
     warnings.extend(carried.warnings);
     let provenance = Provenance {
+        target: args.target.as_ref().map(|t| t.as_str().to_owned()),
         sources: export.source_files(),
         inputs: input_files,
         unrecognised: export.unrecognised.clone(),

@@ -25,6 +25,20 @@ pub fn render(manifest: &Manifest) -> String {
     );
     line(w, "the digest to approve is printed by both (it is the SHA-256 of `SHA256SUMS`, which covers this file).");
     line(w, "");
+    match &manifest.target {
+        Some(target) => line(
+            w,
+            &format!(
+                "**Target:** {}. `qmig-execute run` refuses any other target unless it is given `--other-target`.",
+                md(target)
+            ),
+        ),
+        None => line(
+            w,
+            "**Target:** none recorded (`qmig-transform bundle --target URL` records one): the bundle runs against any target.",
+        ),
+    }
+    line(w, "");
     summary(w, manifest);
     steps(w, manifest, StepTime::Before, "## Before running the bundle");
     requests(w, manifest);

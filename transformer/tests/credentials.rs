@@ -351,6 +351,7 @@ fn a_request_referring_to_a_row_makes_the_bundle_carry_the_file_verbatim() {
                 let carried = credentials::carry(Some(&loaded), &outputs, false).expect("carried");
                 assert_eq!(carried.warnings.len(), 2, "the two other rows are unused");
                 let provenance = Provenance {
+                    target: None,
                     sources: vec![],
                     inputs: vec![loaded.input.clone()],
                     unrecognised: vec![],

@@ -1,5 +1,6 @@
-//! What the transformer writes or replaces: `--force` replaces only a complete bundle, and an
-//! interrupted write leaves nothing behind.
+//! What the transformer writes or replaces: `--force` replaces only a complete bundle, an
+//! interrupted write leaves nothing behind, and `--target` records the target a bundle is
+//! reviewed for.
 
 mod common;
 
@@ -19,6 +20,34 @@ fn force_refused(out: &Path, named: &str) {
     let run = cli(&samples(), out, &["--inputs", &sample_inputs(), "--force"]);
     assert_eq!(run.code, 4, "{}{}", run.stdout, run.stderr);
     assert!(run.stderr.contains("is not a complete qmig bundle") && run.stderr.contains(named), "{}", run.stderr);
+}
+
+/// `--target` is recorded in the manifest in the executor's one spelling and shown in REVIEW.md;
+/// a bundle without it says so; a URL that is no target is a usage error, and nothing is written.
+#[test]
+fn the_target_a_bundle_is_reviewed_for_is_recorded_and_shown() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("bundle");
+    let run = cli(&samples(), &out, &["--inputs", &sample_inputs(), "--target", "https://QualysAPI.qualys.eu:443/"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let verified = qmig_schemas::verify_bundle(&out).expect("verifies");
+    assert_eq!(verified.manifest.target.as_deref(), Some("https://qualysapi.qualys.eu"));
+    let review = fs::read_to_string(out.join("REVIEW.md")).expect("review");
+    assert!(review.contains("**Target:** https://qualysapi.qualys.eu."), "{review}");
+    assert!(review.contains("--other-target"), "{review}");
+
+    let without = dir.path().join("without");
+    write_sample(&without);
+    let verified = qmig_schemas::verify_bundle(&without).expect("verifies");
+    assert_eq!(verified.manifest.target, None);
+    let review = fs::read_to_string(without.join("REVIEW.md")).expect("review");
+    assert!(review.contains("**Target:** none recorded"), "{review}");
+
+    let refused = dir.path().join("refused");
+    let run = cli(&samples(), &refused, &["--inputs", &sample_inputs(), "--target", "http://qualysapi.qualys.eu"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("https"), "{}", run.stderr);
+    assert!(!refused.exists());
 }
 
 #[test]

@@ -79,6 +79,35 @@ fn every_refusal_happens_before_anything_is_sent() {
     assert!(message.contains("REVIEW.md"), "{message}");
 }
 
+/// A bundle reviewed for one target runs against that target however it is spelled; against
+/// another it is refused before anything is sent, unless the operator says `--other-target`.
+#[test]
+fn a_bundle_reviewed_for_one_target_runs_only_there_unless_told_otherwise() {
+    let sim = start(sim_config());
+    let url = sim.url();
+    let work = Work::new();
+    let digest = work.write_reviewed_for(vec![network("A")], "https://qualysapi.qualys.eu");
+    let output = run(&work, &url, &digest).output().expect("runs");
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(message.contains("https://qualysapi.qualys.eu") && message.contains("--other-target"), "{message}");
+    assert_eq!(calls(&sim.counters()), 0, "no request reached the target");
+    assert!(!work.journal().exists(), "no journal was started");
+    let output = run(&work, &url, &digest).arg("--other-target").output().expect("runs");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(Export::of(&sim, &work.path("export")).networks().len(), 1);
+
+    let sim = start(sim_config());
+    let url = sim.url();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let work = Work::new();
+    let digest = work.write_reviewed_for(vec![network("B")], &url);
+    let spelled = format!("{}/", url.replace("127.0.0.1", "localhost"));
+    let output = run(&work, &spelled, &digest).output().expect("runs");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(Export::of(&sim, &work.path("export")).networks().len(), 1);
+}
+
 fn tamper(path: &Path) {
     let mut bytes = std::fs::read(path).expect("reads");
     bytes.extend_from_slice(b"one more line\n");

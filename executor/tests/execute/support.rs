@@ -87,11 +87,29 @@ impl Work {
         credentials: Option<(SecretsFormat, Vec<u8>)>,
         report: Vec<Reported>,
     ) -> String {
+        self.write_manifest(requests, bodies, names, credentials, report, None)
+    }
+
+    /// Writes a bundle without secrets that was reviewed for `target` (canonical).
+    pub fn write_reviewed_for(&self, requests: Vec<Request>, target: &str) -> String {
+        self.write_manifest(requests, vec![], vec![], None, Vec::new(), Some(target.to_owned()))
+    }
+
+    fn write_manifest(
+        &self,
+        requests: Vec<Request>,
+        bodies: Vec<BodyFile>,
+        names: Vec<String>,
+        credentials: Option<(SecretsFormat, Vec<u8>)>,
+        report: Vec<Reported>,
+        target: Option<String>,
+    ) -> String {
         let declared =
             credentials.as_ref().map(|(format, _)| Secrets { file: format.file_name().into(), format: *format, names });
         let manifest = Manifest {
             format_version: FORMAT_VERSION,
             generator: Generator { name: "qmig-execute tests".into(), version: "0".into() },
+            target,
             sources: vec![],
             inputs: vec![],
             unrecognised: vec![],

@@ -189,7 +189,7 @@ mod tests {
     use super::*;
 
     /// Responses written by others (`tests/corpus/`), or for the cases they have no sample of
-    /// (`executor/tests/fixtures/responses/`).
+    /// (`schemas/tests/fixtures/responses/`).
     fn document(relative: &str) -> Vec<u8> {
         let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
         let path = match relative.strip_prefix("fixture:") {

@@ -1,19 +1,19 @@
 //! Captured values: taken from a successful response as the bundle declares (`Extract`), or
-//! from the record a probe matched.
+//! from the record a probe matched. The values a [`Match`] compares with are resolved by the
+//! caller (they may name captures of earlier requests), through `value`.
 
 use std::collections::BTreeMap;
 
-use qmig_schemas::{Capture, Extract, Match, ProbeCapture};
-
-use crate::render::{RenderError, Resolver};
 use crate::xml::Element;
+use crate::{Capture, Extract, Match, ProbeCapture, Value};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ExtractError {
+pub enum ExtractError<E: std::error::Error + 'static> {
     #[error("capture `{name}`: {problem}")]
     Missing { name: String, problem: String },
+    /// A value the match compares with could not be resolved.
     #[error(transparent)]
-    Render(#[from] RenderError),
+    Value(E),
 }
 
 /// How many records of a response a [`Match`] selects.
@@ -25,11 +25,11 @@ pub enum Matched<'a> {
 }
 
 /// Takes every declared capture from a successful response.
-pub fn captures(
+pub fn captures<S: AsRef<str>, E: std::error::Error>(
     root: &Element,
     declared: &[Capture],
-    resolver: &Resolver<'_>,
-) -> Result<BTreeMap<String, String>, ExtractError> {
+    value: impl Fn(&Value) -> Result<S, E>,
+) -> Result<BTreeMap<String, String>, ExtractError<E>> {
     let mut taken = BTreeMap::new();
     for capture in declared {
         let missing = |problem: &str| ExtractError::Missing { name: capture.name.clone(), problem: problem.to_owned() };
@@ -38,7 +38,7 @@ pub fn captures(
             Extract::Login => login(root).ok_or_else(|| missing("the response names no new login"))?,
             Extract::Element { name } => first_element(root, name)
                 .ok_or_else(|| missing(&format!("the response has no non-empty `{name}` element")))?,
-            Extract::Match { matcher, take } => match select(root, matcher, resolver)? {
+            Extract::Match { matcher, take } => match select(root, matcher, &value).map_err(ExtractError::Value)? {
                 Matched::One(record) => field(record, take)
                     .ok_or_else(|| missing(&format!("the matching `{}` has no non-empty `{take}`", matcher.record)))?,
                 Matched::None => return Err(missing(&format!("no `{}` in the response matches", matcher.record))),
@@ -53,7 +53,10 @@ pub fn captures(
 }
 
 /// The captures a probe reads from the record it matched.
-pub fn probe_captures(record: &Element, declared: &[ProbeCapture]) -> Result<BTreeMap<String, String>, ExtractError> {
+pub fn probe_captures<E: std::error::Error>(
+    record: &Element,
+    declared: &[ProbeCapture],
+) -> Result<BTreeMap<String, String>, ExtractError<E>> {
     declared
         .iter()
         .map(|c| {
@@ -75,17 +78,21 @@ pub fn is_one_page(root: &Element) -> bool {
 
 /// The records named `matcher.record`, at any depth, whose fields all equal the given values
 /// (an empty value: the field is absent or empty).
-pub fn select<'a>(root: &'a Element, matcher: &Match, resolver: &Resolver<'_>) -> Result<Matched<'a>, RenderError> {
+pub fn select<'a, S: AsRef<str>, E>(
+    root: &'a Element,
+    matcher: &Match,
+    value: impl Fn(&Value) -> Result<S, E>,
+) -> Result<Matched<'a>, E> {
     let mut wanted = Vec::with_capacity(matcher.conditions.len());
     for condition in &matcher.conditions {
-        wanted.push((condition.field.as_str(), resolver.value(&condition.equals)?));
+        wanted.push((condition.field.as_str(), value(&condition.equals)?));
     }
     let matching: Vec<&Element> = root
         .descendants()
         .into_iter()
         .filter(|e| e.name == matcher.record)
         .filter(|record| {
-            wanted.iter().all(|(path, value)| record.path(path).map_or("", |f| f.trimmed_text()) == value.trim())
+            wanted.iter().all(|(path, value)| record.path(path).map_or("", |f| f.trimmed_text()) == value.as_ref().trim())
         })
         .collect();
     Ok(match matching.as_slice() {
@@ -155,18 +162,36 @@ fn login(root: &Element) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use qmig_schemas::{Condition, Segment, Value};
-
     use super::*;
     use crate::xml::parse;
+    use crate::{Condition, Segment};
+
+    #[derive(Debug, PartialEq, Eq, thiserror::Error)]
+    #[error("`{0}` has no value")]
+    struct NoValue(String);
+
+    /// Resolves as the executor does: text as it is, captures from `known`.
+    fn resolver(known: &BTreeMap<String, String>) -> impl Fn(&Value) -> Result<String, NoValue> + '_ {
+        move |value| match value {
+            Value::Text(text) => Ok(text.clone()),
+            Value::Parts(parts) => parts
+                .iter()
+                .map(|part| match part {
+                    Segment::Text(text) => Ok(text.clone()),
+                    Segment::Capture(name) => known.get(name).cloned().ok_or_else(|| NoValue(name.clone())),
+                    Segment::Secret(name) => Err(NoValue(name.clone())),
+                })
+                .collect(),
+        }
+    }
 
     fn root(xml: &str) -> Element {
         parse(xml.as_bytes()).expect("parses").root
     }
 
-    fn take(xml: &str, extract: Extract) -> Result<String, ExtractError> {
+    fn take(xml: &str, extract: Extract) -> Result<String, ExtractError<NoValue>> {
         let empty = BTreeMap::new();
-        let resolver = Resolver { captures: &empty, secrets: None, masked: false };
+        let resolver = resolver(&empty);
         let declared = [Capture { name: "c".into(), extract }];
         captures(&root(xml), &declared, &resolver).map(|mut taken| taken.remove("c").expect("taken"))
     }
@@ -221,7 +246,7 @@ mod tests {
         assert!(take(&list, by_login(Value::Text("nobody".into()))).is_err());
 
         let captures = BTreeMap::from([("user/ab#login".to_owned(), "acme_ab1".to_owned())]);
-        let resolver = Resolver { captures: &captures, secrets: None, masked: false };
+        let resolver = resolver(&captures);
         let declared = [Capture {
             name: "id".into(),
             extract: by_login(Value::Parts(vec![Segment::Capture("user/ab#login".into())])),
