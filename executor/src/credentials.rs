@@ -49,9 +49,11 @@ fn read(
         Zeroizing::new(value.to_string_lossy().into_owned())
     } else {
         let prompt = format!("{} (not echoed): ", capitalised(what));
-        rpassword::prompt_password(prompt)
-            .map(Zeroizing::new)
-            .map_err(|_| CredentialError::NoTerminal { what, flag, env })?
+        rpassword::prompt_password(prompt).map(Zeroizing::new).map_err(|_| CredentialError::NoTerminal {
+            what,
+            flag,
+            env,
+        })?
     };
     if value.is_empty() {
         return Err(CredentialError::Empty { what });

@@ -378,7 +378,7 @@ impl Runner {
             let number = attempt.as_deref().map(|a| a.number);
             let base = |result| number.map(|n| outcome(request, n, result, Some(&reply)));
             let classified = classify(reply.status, &reply.body);
-            let (code, text) = match (classified.verdict, classified.document) {
+            let (registration, code, text) = match (classified.verdict, classified.document) {
                 (Verdict::Success, Some(document)) => return Ok(Answer::Success(reply, document)),
                 (Verdict::Blocked { block, code }, _) => {
                     let wait = Pacer::after_block(&limits, block, blocked, self.policy.concurrency_backoff);
@@ -397,14 +397,15 @@ impl Runner {
                 (Verdict::Success, None) => {
                     return Ok(Answer::Unknown("a success without a readable body".to_owned(), Some(reply)));
                 }
-                (Verdict::RegistrationPending { text }, _) => (Some("2003".to_owned()), self.mask(&text)),
-                (Verdict::Failed { code, text }, _) => (code.map(|c| self.mask(&c)), self.mask(&text)),
+                (Verdict::RegistrationPending { text }, _) => (true, Some("2003".to_owned()), self.mask(&text)),
+                (Verdict::Failed { code, text }, _) => (false, code.map(|c| self.mask(&c)), self.mask(&text)),
             };
+            // Refused, so not executed: a request's attempt records it, and the run stops.
             if let Some(base) = base(SendResult::Error) {
                 self.settle(Outcome { qualys_code: code.clone(), message: Some(text.clone()), ..base })?;
             }
-            return Err(match (code.as_deref(), number) {
-                (Some("2003"), _) => Stop::Registration { seq, id, text },
+            return Err(match (registration, number) {
+                (true, _) => Stop::Registration { seq, id, text },
                 (_, Some(_)) => Stop::Refused { seq, id, status, code, text },
                 (_, None) => Stop::ProbeFailed { seq, id, status, code, text },
             }

@@ -92,7 +92,9 @@ pub fn select<'a, S: AsRef<str>, E>(
         .into_iter()
         .filter(|e| e.name == matcher.record)
         .filter(|record| {
-            wanted.iter().all(|(path, value)| record.path(path).map_or("", |f| f.trimmed_text()) == value.as_ref().trim())
+            wanted
+                .iter()
+                .all(|(path, value)| record.path(path).map_or("", |f| f.trimmed_text()) == value.as_ref().trim())
         })
         .collect();
     Ok(match matching.as_slice() {

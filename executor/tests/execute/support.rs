@@ -87,43 +87,18 @@ impl Work {
         credentials: Option<(SecretsFormat, Vec<u8>)>,
         report: Vec<Reported>,
     ) -> String {
-        self.write_manifest(requests, bodies, names, credentials, report, None)
+        let declared =
+            credentials.as_ref().map(|(format, _)| Secrets { file: format.file_name().into(), format: *format, names });
+        let secrets = credentials.map(|(_, encrypted)| encrypted);
+        let contents =
+            BundleContents { manifest: manifest(requests, declared, report), review: REVIEW.into(), bodies, secrets };
+        write_bundle(&self.bundle(), &contents, true).expect("bundle written")
     }
 
     /// Writes a bundle without secrets that was reviewed for `target` (canonical).
     pub fn write_reviewed_for(&self, requests: Vec<Request>, target: &str) -> String {
-        self.write_manifest(requests, vec![], vec![], None, Vec::new(), Some(target.to_owned()))
-    }
-
-    fn write_manifest(
-        &self,
-        requests: Vec<Request>,
-        bodies: Vec<BodyFile>,
-        names: Vec<String>,
-        credentials: Option<(SecretsFormat, Vec<u8>)>,
-        report: Vec<Reported>,
-        target: Option<String>,
-    ) -> String {
-        let declared =
-            credentials.as_ref().map(|(format, _)| Secrets { file: format.file_name().into(), format: *format, names });
-        let manifest = Manifest {
-            format_version: FORMAT_VERSION,
-            generator: Generator { name: "qmig-execute tests".into(), version: "0".into() },
-            target,
-            sources: vec![],
-            inputs: vec![],
-            unrecognised: vec![],
-            secrets: declared,
-            tasks: vec![],
-            requests: numbered(requests),
-            skipped: vec![],
-            losses: vec![],
-            manual_steps: vec![],
-            warnings: vec![],
-            report,
-        };
-        let secrets = credentials.map(|(_, encrypted)| encrypted);
-        let contents = BundleContents { manifest, review: "# Review\n".into(), bodies, secrets };
+        let manifest = Manifest { target: Some(target.to_owned()), ..manifest(requests, None, Vec::new()) };
+        let contents = BundleContents { manifest, review: REVIEW.into(), bodies: vec![], secrets: None };
         write_bundle(&self.bundle(), &contents, true).expect("bundle written")
     }
 
@@ -170,6 +145,28 @@ impl Work {
             }
         }
         all
+    }
+}
+
+const REVIEW: &str = "# Review\n";
+
+/// The manifest of a test bundle: its requests numbered in order, nothing else a reviewer reads.
+fn manifest(requests: Vec<Request>, secrets: Option<Secrets>, report: Vec<Reported>) -> Manifest {
+    Manifest {
+        format_version: FORMAT_VERSION,
+        generator: Generator { name: "qmig-execute tests".into(), version: "0".into() },
+        target: None,
+        sources: vec![],
+        inputs: vec![],
+        unrecognised: vec![],
+        secrets,
+        tasks: vec![],
+        requests: numbered(requests),
+        skipped: vec![],
+        losses: vec![],
+        manual_steps: vec![],
+        warnings: vec![],
+        report,
     }
 }
 
