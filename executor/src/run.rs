@@ -102,6 +102,7 @@ pub fn run(args: &RunArgs) -> Result<Option<Summary>, Error> {
     let bundle = verify_bundle(&args.bundle)?;
     check_approval(&args.approve, &bundle.digest)?;
     let target = Target::parse(&args.target)?;
+    // A digest approved for a test subscription must not reach production by a slip of --target.
     if let Some(reviewed) = bundle.manifest.target.as_ref().filter(|r| *r != target.as_str() && !args.other_target) {
         return Err(Error::OtherTarget { reviewed: reviewed.clone(), target: target.as_str().to_owned() });
     }

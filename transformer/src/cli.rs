@@ -23,7 +23,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Read an export directory and write a bundle of the requests that re-create it in the target.
-    Bundle(BundleArgs),
+    Bundle(Box<BundleArgs>),
     /// Write the credentials file to fill in: one row per secret each captured authentication
     /// record needs, values empty. Fill it in, encrypt it (INPUTS.md), and delete the plaintext.
     CredentialsTemplate(TemplateArgs),
