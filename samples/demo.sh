@@ -48,7 +48,7 @@ echo "target: $url"
 step "Transforming samples/export into a bundle"
 "$bin/qmig-transform" bundle "$root/samples/export" --inputs "$root/samples/inputs" \
   --target-export "$root/samples/target-export" --credentials-passphrase-file "$demo/credentials-passphrase" \
-  --out "$demo/bundle" | tee "$demo/transform.log"
+  --target "$url" --out "$demo/bundle" | tee "$demo/transform.log"
 digest="$(tail -n 1 "$demo/transform.log" | sed 's/^digest: //')"
 
 step "Reviewing: sha256sum -c SHA256SUMS, then qmig-execute verify"
