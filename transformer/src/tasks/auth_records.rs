@@ -34,7 +34,7 @@ use qmig_schemas::{Effect, Extract, Segment, Value};
 
 use crate::checklist::Step;
 use crate::context::Context;
-use crate::error::TransformError;
+use crate::error::{Refused, TransformError};
 use crate::export::{Kind, Record};
 use crate::plan::{Draft, DraftProbe, Field, RefKind, Refs, Target, TaskOutput, join_segments, object_id};
 use crate::tasks::networks;
@@ -134,6 +134,10 @@ pub fn plan(ctx: &Context<'_>, refs: &mut Refs) -> Result<TaskOutput, TransformE
     check_inventory(ctx, &records)?;
     let existing = existing_in_target(ctx)?;
     let vaults = map_vaults(ctx, refs)?;
+    let refused: Vec<Refused> = records.iter().filter(|r| !r.flag("IS_SYSTEM_CREATED")).flat_map(refusals).collect();
+    if !refused.is_empty() {
+        return Err(TransformError::TargetWouldRefuse(refused));
+    }
     let mut manual = Manual::default();
     for record in &records {
         out.source_objects += 1;
@@ -245,7 +249,7 @@ impl Create {
                 }
                 "VAULT" => {
                     for nested in &field.children {
-                        self.copy(nested.name.to_ascii_lowercase(), nested.value(), record, refs)?;
+                        self.copy(nested.name.to_ascii_lowercase(), nested.value(), record, refs);
                     }
                 }
                 "TEMPLATE_AUTH_ID" => {
@@ -272,31 +276,25 @@ impl Create {
                 }
                 "USE_AGENTLESS_TRACKING" if record.flag(name) => {
                     manual.agentless.push(object.clone());
-                    self.copy(parameter, value, record, refs)?;
+                    self.copy(parameter, value, record, refs);
                 }
-                _ => self.copy(parameter, value, record, refs)?,
+                _ => self.copy(parameter, value, record, refs),
             }
         }
         Ok(())
     }
 
     /// Copies a field its type allows; a vault ID is remapped. Anything else is a loss.
-    fn copy(
-        &mut self,
-        parameter: String,
-        value: &str,
-        record: &AuthRecord<'_>,
-        refs: &mut Refs,
-    ) -> Result<(), TransformError> {
+    fn copy(&mut self, parameter: String, value: &str, record: &AuthRecord<'_>, refs: &mut Refs) {
         if value.is_empty() {
-            return Ok(());
+            return;
         }
         if parameter == "vault_id" {
             if let Some(target) = refs.require(RefKind::Vault, value, &record.object(), || VAULT_HINT.into()) {
                 self.copied.push((parameter, target.value()));
                 self.remapped.push((RefKind::Vault, value.to_owned(), target));
             }
-            return Ok(());
+            return;
         }
         let allowed = COMMON_PARAMS.contains(&parameter.as_str()) || record.kind.params.contains(&parameter.as_str());
         if allowed {
@@ -304,7 +302,6 @@ impl Create {
         } else {
             self.unknown.push(parameter.to_ascii_uppercase());
         }
-        Ok(())
     }
 
     /// Adds the operator's secrets for the record; returns the required ones nobody supplied.
@@ -395,6 +392,27 @@ impl Manual {
         }
         Ok(())
     }
+}
+
+/// The values the create call refuses (D-UNIX, D-WIN: title at most 255 characters, comments at
+/// most 1,999, a Windows username of 1 to 31), each with what to do.
+fn refusals(record: &AuthRecord<'_>) -> Vec<Refused> {
+    let longer = |path: &str, most: usize| record.record.text(path).is_some_and(|v| v.chars().count() > most);
+    let mut problems = Vec::new();
+    if longer("TITLE", 255) {
+        problems
+            .push("the title has more than 255 characters, the most the create call takes; shorten it in the source");
+    }
+    if longer("COMMENTS", 1999) {
+        problems.push("the comments have more than 1,999 characters, the most the create call takes");
+    }
+    if record.kind.slug == "windows" && longer("USERNAME", 31) {
+        problems.push("the username has more than 31 characters, the most a Windows record takes");
+    }
+    let source = record.record.source(Some(record.id), Some(record.title));
+    let refused =
+        |problem: &str| Refused { source_ref: source.clone(), object: record.object(), problem: problem.to_owned() };
+    problems.into_iter().map(refused).collect()
 }
 
 /// Every ID the inventory lists must be in a captured per-type list.
@@ -607,6 +625,23 @@ mod tests {
         assert!(step(&out, Step::AgentCleanup)[0].contains("agentless tracking"));
         let loss = out.losses.iter().find(|l| l.object.contains("Linux & Co ü")).expect("the unknown field");
         assert_eq!(loss.fields, ["FANCY_NEW"]);
+    }
+
+    #[test]
+    fn values_the_create_call_refuses_are_listed_all_at_once() {
+        let long = "x".repeat(256);
+        let records = [
+            record("windows", 20, &long, "<USERNAME>a</USERNAME>"),
+            record("windows", 21, "Short", &format!("<USERNAME>{}</USERNAME>", "u".repeat(32))),
+        ]
+        .concat();
+        let err = Fixture::new(&[("auth.xml", &list("windows", &records))]).try_plan(plan).expect_err("refused");
+        let message = err.to_string();
+        assert!(
+            message.contains("more than 255 characters") && message.contains("more than 31 characters"),
+            "{message}"
+        );
+        assert!(message.contains("(ID 20") && message.contains("(ID 21"), "{message}");
     }
 
     #[test]
