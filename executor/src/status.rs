@@ -18,6 +18,9 @@ pub fn status(dir: &Path, journal: Option<&Path>) -> Result<(), Error> {
     let path = journal::path(journal, &bundle.digest)?;
     let requests = &bundle.manifest.requests;
     println!("bundle: {}", bundle.digest);
+    if let Some(reviewed) = &bundle.manifest.target {
+        println!("reviewed for: {reviewed}");
+    }
     println!("journal: {}", path.display());
     let (records, running) = match Journal::read(&path, &bundle.digest) {
         Ok(read) => read,

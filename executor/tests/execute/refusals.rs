@@ -96,6 +96,8 @@ fn a_bundle_reviewed_for_one_target_runs_only_there_unless_told_otherwise() {
     let output = run(&work, &url, &digest).arg("--other-target").output().expect("runs");
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(network_names(&sim, &work), ["A"]);
+    let shown = String::from_utf8_lossy(&status(&work).stdout).into_owned();
+    assert!(shown.contains("reviewed for: https://qualysapi.qualys.eu"), "{shown}");
 
     let sim = start(sim_config());
     let url = sim.url();
