@@ -20,9 +20,11 @@ test:
 	$(CARGO) test --workspace --all-targets --locked
 	$(CARGO) test --workspace --doc --locked
 
-## The crash-safety test at length: the executor killed 1000 times mid-run and resumed.
+## The crash-safety tests at length: the executor killed 1000 times mid-run and resumed, and 200
+## journals cut at random places resumed.
 test-long:
 	QMIG_CRASH_KILLS=$${QMIG_CRASH_KILLS:-1000} $(CARGO) test -p qmig-execute --locked --test execute crash -- --nocapture
+	QMIG_JOURNAL_CUTS=$${QMIG_JOURNAL_CUTS:-200} $(CARGO) test -p qmig-execute --locked --test execute journal_cut -- --nocapture
 
 lint:
 	$(CARGO) fmt --all -- --check
