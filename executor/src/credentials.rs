@@ -2,9 +2,9 @@
 //! variable, or a prompt on the terminal without echo; never from a command-line value, which
 //! other users can read in the process list.
 
-use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use qmig_schemas::credentials::{PrivateFileError, read_private_line};
 use zeroize::Zeroizing;
 
 pub const USERNAME_ENV: &str = "QMIG_TARGET_USERNAME";
@@ -13,10 +13,8 @@ pub const PASSPHRASE_ENV: &str = "QMIG_SECRETS_PASSPHRASE";
 
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialError {
-    #[error("{path}: {source}")]
-    Unreadable { path: PathBuf, source: io::Error },
-    #[error("{path}: readable by other users (mode {mode:o}); run `chmod 600` on it")]
-    TooOpen { path: PathBuf, mode: u32 },
+    #[error(transparent)]
+    File(#[from] PrivateFileError),
     #[error("the {what} is empty")]
     Empty { what: &'static str },
     #[error("no {what}: there is no terminal to ask on; give {flag} or set {env}")]
@@ -44,7 +42,7 @@ fn read(
     env: &'static str,
 ) -> Result<Zeroizing<String>, CredentialError> {
     let value = if let Some(path) = file {
-        read_file(path)?
+        read_private_line(path)?
     } else if let Some(value) = std::env::var_os(env) {
         Zeroizing::new(value.to_string_lossy().into_owned())
     } else {
@@ -68,22 +66,6 @@ pub fn username(flag: Option<&str>) -> Result<String, CredentialError> {
         .ok_or(CredentialError::NoUsername)
 }
 
-/// The file's first line, without its line ending.
-fn read_file(path: &Path) -> Result<Zeroizing<String>, CredentialError> {
-    let unreadable = |source| CredentialError::Unreadable { path: path.to_path_buf(), source };
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        let mode = std::fs::metadata(path).map_err(unreadable)?.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            return Err(CredentialError::TooOpen { path: path.to_path_buf(), mode });
-        }
-    }
-    let content = Zeroizing::new(std::fs::read_to_string(path).map_err(unreadable)?);
-    let first = content.split(['\n', '\r']).next().unwrap_or_default();
-    Ok(Zeroizing::new(first.to_owned()))
-}
-
 fn capitalised(what: &str) -> String {
     let mut chars = what.chars();
     chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
@@ -104,7 +86,10 @@ mod tests {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
             assert_eq!(password(Some(&path)).expect("reads").as_str(), "s3cret");
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-            assert!(matches!(password(Some(&path)), Err(CredentialError::TooOpen { mode: 0o644, .. })));
+            assert!(matches!(
+                password(Some(&path)),
+                Err(CredentialError::File(PrivateFileError::TooOpen { mode: 0o644, .. }))
+            ));
         }
     }
 }

@@ -136,6 +136,32 @@ pub struct Opened {
     pub rows: Vec<Row>,
 }
 
+/// Why a file holding a password or passphrase was not read.
+#[derive(Debug, thiserror::Error)]
+pub enum PrivateFileError {
+    #[error("{}: {source}", path.display())]
+    Unreadable { path: std::path::PathBuf, source: std::io::Error },
+    #[error("{}: readable by other users (mode {mode:o}); run `chmod 600` on it", path.display())]
+    TooOpen { path: std::path::PathBuf, mode: u32 },
+}
+
+/// The first line of a file that holds a password or passphrase (for automation), without its
+/// line ending; refused when other users could read it. Both programs read their secrets so.
+pub fn read_private_line(path: &std::path::Path) -> Result<Zeroizing<String>, PrivateFileError> {
+    let unreadable = |source| PrivateFileError::Unreadable { path: path.to_path_buf(), source };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(path).map_err(unreadable)?.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(PrivateFileError::TooOpen { path: path.to_path_buf(), mode });
+        }
+    }
+    let content = Zeroizing::new(std::fs::read_to_string(path).map_err(unreadable)?);
+    let first = content.split(['\n', '\r']).next().unwrap_or_default();
+    Ok(Zeroizing::new(first.to_owned()))
+}
+
 /// Refuses a file that is not encrypted as qmig reads it, before a passphrase is asked for.
 pub fn ensure_encrypted(encrypted: &[u8]) -> Result<(), CredentialsError> {
     envelope(encrypted).map(|_| ())

@@ -31,8 +31,8 @@ pub enum CredentialsError {
     File { file: String, problem: file_format::CredentialsError },
     #[error("{0}: holds both credentials.csv.age and credentials.csv.aes; keep one, or name it with --credentials")]
     TwoFiles(PathBuf),
-    #[error("{}: readable by other users (mode {mode:o}); run `chmod 600` on it", path.display())]
-    PassphraseFileOpen { path: PathBuf, mode: u32 },
+    #[error(transparent)]
+    PassphraseFile(file_format::PrivateFileError),
     #[error("the credentials passphrase is empty")]
     EmptyPassphrase,
     #[error(
@@ -275,17 +275,7 @@ fn locate(args: &BundleArgs) -> Result<Option<(PathBuf, String)>, TransformError
 /// read in the process list.
 fn passphrase(file: Option<&Path>) -> Result<Zeroizing<String>, TransformError> {
     let passphrase = if let Some(path) = file {
-        let unreadable = |source| TransformError::Io { path: path.to_path_buf(), source };
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt as _;
-            let mode = std::fs::metadata(path).map_err(unreadable)?.permissions().mode() & 0o777;
-            if mode & 0o077 != 0 {
-                return Err(CredentialsError::PassphraseFileOpen { path: path.to_path_buf(), mode }.into());
-            }
-        }
-        let content = Zeroizing::new(std::fs::read_to_string(path).map_err(unreadable)?);
-        Zeroizing::new(content.lines().next().unwrap_or_default().to_owned())
+        file_format::read_private_line(path).map_err(CredentialsError::PassphraseFile)?
     } else if let Some(value) = std::env::var_os(PASSPHRASE_ENV) {
         Zeroizing::new(value.to_string_lossy().into_owned())
     } else if std::io::stdin().is_terminal() {
