@@ -21,7 +21,8 @@
 //! the values a request declares it captures or a probe matches ([`extract`]): the rules by which
 //! the executor judges that a request was executed, refused, blocked or left in doubt, and what
 //! it keeps from the answer, sit here next to the request types they interpret, for a reviewer
-//! to read in one place.
+//! to read in one place. `schedule` chooses which request the executor sends next, by the
+//! requests' dependencies and each endpoint's rate limit, and estimates when the run ends.
 
 #[cfg(feature = "responses")]
 pub mod classify;
@@ -32,6 +33,8 @@ pub mod extract;
 pub mod journal;
 pub mod manifest;
 pub mod replay;
+#[cfg(feature = "schedule")]
+pub mod schedule;
 #[cfg(feature = "validate")]
 pub mod schema;
 pub mod sums;
@@ -44,5 +47,5 @@ pub mod xml;
 pub use manifest::*;
 pub use sums::{DIGEST_PREFIX, bundle_digest, sha256_hex};
 pub use target::{Target, TargetError};
-pub use verify::{VerifiedBundle, VerifyError, verify_bundle, verify_sums};
+pub use verify::{VerifiedBundle, VerifyError, dependencies, verify_bundle, verify_sums};
 pub use write::{BundleContents, WriteError, write_bundle, write_bundle_interruptible};

@@ -8,8 +8,10 @@ use serde::{Deserialize, Serialize};
 
 /// The only bundle format this crate reads and writes.
 /// Version 2 added each request's phase: an executor of version 1 would send the cutover with
-/// the migration.
-pub const FORMAT_VERSION: u32 = 2;
+/// the migration. Version 3 added each request's dependencies: an executor of version 2 sends
+/// in bundle order only, and one of version 3 would reorder a version 2 bundle whose order
+/// carries dependencies it does not state.
+pub const FORMAT_VERSION: u32 = 3;
 
 /// File name of the manifest inside a bundle.
 pub const MANIFEST_FILE: &str = "manifest.json";
@@ -247,6 +249,12 @@ pub struct Request {
     /// is in `params` and `body`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub remapped: Vec<Remap>,
+    /// Ids of earlier requests that must be done before this one is sent, for orderings no
+    /// capture shows (IPs added before the asset groups that hold them). The requests whose
+    /// captures it uses are dependencies too, without being listed. The executor may send a
+    /// request before an earlier one that it does not depend on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
 }
 
 /// A reference of the source object replaced by the target's counterpart.

@@ -47,9 +47,10 @@ impl Replayed {
 }
 
 /// Folds the records over the requests, refusing as corrupt (naming the line) a record that no
-/// run writes in that place: about a request the bundle does not hold there, about a request
-/// after one not yet done, an outcome without its intent, a probe or a decision about a
-/// request whose outcome was not in doubt, anything about a request already done.
+/// run writes in that place: about a request the bundle does not hold there, a send of a
+/// request before every request it depends on was done, an outcome without its intent, a probe
+/// or a decision about a request whose outcome was not in doubt, anything about a request
+/// already done. Requests may be sent in any order their dependencies allow.
 pub fn replay(manifest: &Manifest, records: &[Record]) -> Result<Replayed, LineError> {
     let count = manifest.requests.len();
     let mut replayed = Replayed {
@@ -59,8 +60,7 @@ pub fn replay(manifest: &Manifest, records: &[Record]) -> Result<Replayed, LineE
         captures: BTreeMap::new(),
         last_error: None,
     };
-    // The first request not done: only it can be sent, probed or decided.
-    let mut frontier = 0;
+    let dependencies = crate::dependencies(&manifest.requests);
     // The attempt of each request whose last intent has no outcome yet.
     let mut open: Vec<Option<u32>> = vec![None; count];
     for (index, record) in records.iter().enumerate() {
@@ -74,9 +74,16 @@ pub fn replay(manifest: &Manifest, records: &[Record]) -> Result<Replayed, LineE
         let Some(position) = position.filter(|&p| manifest.requests[p].id == id) else {
             return Err(corrupt(format!("refers to request {seq} ({id}), which this bundle does not hold")));
         };
-        if position != frontier {
-            let why = if position < frontier { "already done" } else { "after one not yet done" };
-            return Err(corrupt(format!("is about request {seq} ({id}), {why}")));
+        if replayed.states[position] == State::Done {
+            return Err(corrupt(format!("is about request {seq} ({id}), already done")));
+        }
+        let undone = dependencies[position].iter().find(|&&d| replayed.states[d] != State::Done);
+        if let (Record::Intent(_), Some(&before)) = (record, undone) {
+            let before = &manifest.requests[before];
+            return Err(corrupt(format!(
+                "sends request {seq} ({id}) before request {} ({}), which it depends on, was done",
+                before.seq, before.id
+            )));
         }
         let state = &mut replayed.states[position];
         let in_doubt = matches!(state, State::Unresolved(_) | State::Incomplete(_));
@@ -154,9 +161,6 @@ pub fn replay(manifest: &Manifest, records: &[Record]) -> Result<Replayed, LineE
                 };
             }
         }
-        while replayed.states.get(frontier) == Some(&State::Done) {
-            frontier += 1;
-        }
     }
     Ok(replayed)
 }
@@ -181,9 +185,13 @@ mod tests {
     use super::*;
 
     fn manifest() -> Manifest {
-        let request = Request {
-            seq: 1,
-            id: "network/A".into(),
+        manifest_of(vec![request(1, "network/A", &[])])
+    }
+
+    fn request(seq: u64, id: &str, depends_on: &[&str]) -> Request {
+        Request {
+            seq,
+            id: id.into(),
             task: "networks".into(),
             summary: "Create network A".into(),
             method: Method::Post,
@@ -196,7 +204,11 @@ mod tests {
             probe: None,
             source: None,
             remapped: vec![],
-        };
+            depends_on: depends_on.iter().map(|d| (*d).to_owned()).collect(),
+        }
+    }
+
+    fn manifest_of(requests: Vec<Request>) -> Manifest {
         Manifest {
             format_version: FORMAT_VERSION,
             generator: Generator { name: "test".into(), version: "0".into() },
@@ -206,7 +218,7 @@ mod tests {
             unrecognised: vec![],
             secrets: None,
             tasks: vec![],
-            requests: vec![request],
+            requests,
             skipped: vec![],
             losses: vec![],
             manual_steps: vec![],
@@ -295,5 +307,39 @@ mod tests {
             state_after(&[intent(1), probe, intent(2)]),
             State::Unresolved("attempt 2 was sent but no outcome was recorded".into())
         );
+    }
+
+    #[test]
+    fn requests_sent_out_of_bundle_order_replay_once_their_dependencies_are_done() {
+        let manifest = manifest_of(vec![
+            request(1, "network/A", &[]),
+            request(2, "asset-group/G", &["network/A"]),
+            request(3, "user/U", &[]),
+        ]);
+        let sent = |seq: u64, id: &str| {
+            let intent = Record::Intent(Intent { seq, id: id.into(), attempt: 1, reason: SendReason::First, at: seq });
+            let outcome = Record::Outcome(Outcome {
+                seq,
+                id: id.into(),
+                attempt: 1,
+                result: SendResult::Done,
+                http_status: Some(200),
+                qualys_code: None,
+                message: None,
+                captures: BTreeMap::new(),
+                response_sha256: None,
+                wait_secs: None,
+                at: seq,
+            });
+            [intent, outcome]
+        };
+        let records: Vec<Record> = [sent(3, "user/U"), sent(1, "network/A")].concat();
+        let replayed = replay(&manifest, &records).expect("a later independent request may go first");
+        assert_eq!(replayed.states, [State::Done, State::Pending(SendReason::First), State::Done]);
+
+        let early: Vec<Record> = [sent(3, "user/U"), sent(2, "asset-group/G")].concat();
+        let refused = replay(&manifest, &early).expect_err("sent before what it depends on");
+        assert_eq!(refused.line, 3);
+        assert!(refused.problem.contains("before request 1 (network/A)"), "{}", refused.problem);
     }
 }

@@ -125,6 +125,12 @@ pub enum RequestProblem {
     ProbeCaptureMissing(String),
     #[error("says it sends `{0}` for a remapped reference, but none of its parameters or body slots refers to it")]
     RemapNotSent(String),
+    #[error("depends on `{0}`, which is not the id of any request of the bundle")]
+    UnknownDependency(String),
+    #[error("depends on request {seq} ({id}), which comes later; a request may depend only on earlier ones")]
+    ForwardDependency { seq: u64, id: String },
+    #[error("is part of a dependency cycle: {}", .0.join(" -> "))]
+    DependencyCycle(Vec<String>),
 }
 
 /// Verifies the bundle in `dir` and returns its digest, manifest and verified bytes.
@@ -253,6 +259,10 @@ pub fn check_manifest(manifest: &Manifest, files: &BTreeMap<String, Vec<u8>>) ->
             return Err(VerifyError::SecretName(name.clone()));
         }
     }
+    let mut positions: BTreeMap<&str, usize> = BTreeMap::new();
+    for (index, request) in manifest.requests.iter().enumerate() {
+        positions.entry(&request.id).or_insert(index);
+    }
     let mut ids: BTreeMap<&str, u64> = BTreeMap::new();
     let mut captures: BTreeMap<&str, u64> = BTreeMap::new();
     let mut first_cutover = None;
@@ -274,6 +284,7 @@ pub fn check_manifest(manifest: &Manifest, files: &BTreeMap<String, Vec<u8>>) ->
         let earlier = |name: &str| captures.contains_key(name);
         check_references(request_references(request), &earlier, &secret_names).map_err(fail)?;
         check_remaps(request).map_err(fail)?;
+        check_dependencies(manifest, &positions, index).map_err(fail)?;
         if let Some(probe) = &request.probe {
             check_call(probe.method, &probe.path, &probe.params, probe.body.as_ref(), files).map_err(fail)?;
             let refs = probe_references(probe);
@@ -304,6 +315,56 @@ pub fn check_manifest(manifest: &Manifest, files: &BTreeMap<String, Vec<u8>>) ->
         return Err(VerifyError::ReportedUnknown(reported.capture.clone()));
     }
     Ok(())
+}
+
+/// Every dependency of request `index` names an earlier request. A cycle always holds a
+/// dependency on a later request; it is named as the cycle it is, which says more.
+fn check_dependencies(
+    manifest: &Manifest,
+    positions: &BTreeMap<&str, usize>,
+    index: usize,
+) -> Result<(), RequestProblem> {
+    let requests = &manifest.requests;
+    for dependency in &requests[index].depends_on {
+        let Some(&position) = positions.get(dependency.as_str()) else {
+            return Err(RequestProblem::UnknownDependency(dependency.clone()));
+        };
+        if position < index {
+            continue;
+        }
+        if let Some(cycle) = path_back(manifest, positions, position, index) {
+            let mut named = vec![requests[index].id.clone()];
+            named.extend(cycle.into_iter().map(|p| requests[p].id.clone()));
+            return Err(RequestProblem::DependencyCycle(named));
+        }
+        return Err(RequestProblem::ForwardDependency { seq: requests[position].seq, id: dependency.clone() });
+    }
+    Ok(())
+}
+
+/// The requests on a dependency path from `from` to `to`, both included, if there is one.
+fn path_back(manifest: &Manifest, positions: &BTreeMap<&str, usize>, from: usize, to: usize) -> Option<Vec<usize>> {
+    let mut came_from: BTreeMap<usize, usize> = BTreeMap::new();
+    let mut pending = vec![from];
+    while let Some(at) = pending.pop() {
+        if at == to {
+            let mut path = vec![to];
+            while let Some(&before) = came_from.get(path.last().expect("not empty")) {
+                path.push(before);
+            }
+            path.reverse();
+            return Some(path);
+        }
+        for dependency in &manifest.requests[at].depends_on {
+            if let Some(&next) = positions.get(dependency.as_str()) {
+                if next != from && !came_from.contains_key(&next) {
+                    came_from.insert(next, at);
+                    pending.push(next);
+                }
+            }
+        }
+    }
+    None
 }
 
 /// The review shows each remap as what the request sends: a captured target must be one of the
@@ -395,6 +456,35 @@ fn check_references(
         }
     }
     Ok(())
+}
+
+/// What each request waits for, by position: the requests listed in its `depends_on` and those
+/// that declare a capture it or its probe uses, each once, in bundle order. For a verified
+/// manifest every one is earlier than the request itself.
+pub fn dependencies(requests: &[Request]) -> Vec<Vec<usize>> {
+    let mut positions: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut producers: BTreeMap<&str, usize> = BTreeMap::new();
+    for (index, request) in requests.iter().enumerate() {
+        positions.entry(&request.id).or_insert(index);
+        for capture in &request.captures {
+            producers.entry(&capture.name).or_insert(index);
+        }
+    }
+    requests
+        .iter()
+        .enumerate()
+        .map(|(index, request)| {
+            let captures =
+                request_references(request).into_iter().chain(request.probe.iter().flat_map(probe_references));
+            let used = captures.filter_map(|s| match s {
+                Segment::Capture(name) => producers.get(name.as_str()).copied(),
+                _ => None,
+            });
+            let listed = request.depends_on.iter().filter_map(|id| positions.get(id.as_str()).copied());
+            let all: BTreeSet<usize> = used.chain(listed).filter(|&p| p != index).collect();
+            all.into_iter().collect()
+        })
+        .collect()
 }
 
 fn match_references(matcher: &Match) -> impl Iterator<Item = &Segment> {

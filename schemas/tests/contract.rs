@@ -41,6 +41,7 @@ fn create_network() -> Request {
             title: Some("Corp East".into()),
         }),
         remapped: vec![],
+        depends_on: vec![],
     }
 }
 
@@ -69,6 +70,7 @@ fn lookup_tag() -> Request {
         probe: None,
         source: None,
         remapped: vec![],
+        depends_on: vec![],
     }
 }
 
@@ -99,6 +101,7 @@ fn create_tag() -> Request {
         probe: None,
         source: None,
         remapped: vec![],
+        depends_on: vec![],
     }
 }
 
@@ -129,6 +132,8 @@ fn create_auth() -> Request {
             source: "1103".into(),
             target: Value::Parts(vec![Segment::Capture("network/Corp East#id".into())]),
         }],
+        // The record's scanners must be tagged first: an ordering no capture shows.
+        depends_on: vec!["tag/Linux".into()],
     }
 }
 
@@ -393,14 +398,14 @@ fn gaps_and_duplicates_in_numbering_are_refused() {
     assert_eq!(problem_of(requests), (2, RequestProblem::DuplicateId { first: 1 }));
 }
 
-/// Version 1 bundles have no phases: this build would send their requests as migration ones,
-/// so it reads only its own version.
+/// Version 2 bundles state no dependencies: this build would reorder requests whose order
+/// carries them, so it reads only its own version.
 #[test]
 fn an_unknown_format_version_is_named() {
     let (_dir, out, _) = written(all());
     let manifest = out.join(MANIFEST_FILE);
     let text = std::fs::read_to_string(&manifest).expect("read");
-    std::fs::write(&manifest, text.replacen("\"format_version\": 2", "\"format_version\": 1", 1)).expect("write");
+    std::fs::write(&manifest, text.replacen("\"format_version\": 3", "\"format_version\": 2", 1)).expect("write");
     // Re-seal so only the version is wrong.
     let files: Vec<(String, Vec<u8>)> = [MANIFEST_FILE, REVIEW_FILE, SECRETS_AES_FILE, "bodies/tag-Linux.xml"]
         .iter()
@@ -410,7 +415,7 @@ fn an_unknown_format_version_is_named() {
         files.iter().map(|(p, b)| qmig_schemas::sums::SumLine { sha256: sha256_hex(b), path: p.clone() }).collect();
     std::fs::write(out.join(SUMS_FILE), qmig_schemas::sums::render(&lines)).expect("write");
     match verify_bundle(&out) {
-        Err(VerifyError::UnknownFormatVersion { found }) => assert_eq!(found, "1"),
+        Err(VerifyError::UnknownFormatVersion { found }) => assert_eq!(found, "2"),
         other => panic!("expected unknown version, got {other:?}"),
     }
 }
@@ -448,4 +453,27 @@ fn a_reported_capture_nobody_declares_is_refused() {
         vec![Reported { capture: "network/Corp East#id".into(), label: "ID of network Corp East".into() }];
     write_bundle(&out, &bundle, true).expect("write");
     verify_bundle(&out).expect("a declared capture may be reported");
+}
+
+#[test]
+fn a_dependency_on_a_later_or_unknown_request_is_refused() {
+    let mut requests = all();
+    requests[1].depends_on = vec!["tag/Linux".into()];
+    assert_eq!(problem_of(requests.clone()), (2, RequestProblem::ForwardDependency { seq: 3, id: "tag/Linux".into() }));
+    requests[1].depends_on = vec!["network/Corp West".into()];
+    assert_eq!(problem_of(requests), (2, RequestProblem::UnknownDependency("network/Corp West".into())));
+}
+
+#[test]
+fn a_dependency_cycle_is_refused_and_named() {
+    let mut requests = all();
+    requests[0].depends_on = vec!["tag/Linux".into()];
+    requests[2].depends_on = vec!["tag-lookup/Cloud Agent".into()];
+    requests[1].depends_on = vec!["network/Corp East".into()];
+    let cycle = ["network/Corp East", "tag/Linux", "tag-lookup/Cloud Agent", "network/Corp East"];
+    let expected = RequestProblem::DependencyCycle(cycle.iter().map(|id| (*id).to_owned()).collect());
+    assert_eq!(problem_of(requests.clone()), (1, expected));
+    requests[0].depends_on = vec!["network/Corp East".into()];
+    let own = RequestProblem::DependencyCycle(vec!["network/Corp East".into(), "network/Corp East".into()]);
+    assert_eq!(problem_of(requests), (1, own), "a request that waits for itself");
 }

@@ -73,6 +73,7 @@ pub fn assemble(outputs: Vec<TaskOutput>, provenance: Provenance) -> Result<Bund
                 probe,
                 source: draft.source,
                 remapped: draft.remapped,
+                depends_on: draft.depends_on,
             });
         }
         skipped.extend(output.skipped);

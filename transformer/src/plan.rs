@@ -64,6 +64,8 @@ pub struct Draft {
     pub source: Option<SourceRef>,
     /// The source object's references this request carries as their targets, for the review.
     pub remapped: Vec<Remap>,
+    /// Ids of requests that must be done first, for orderings no capture shows.
+    pub depends_on: Vec<String>,
 }
 
 impl Draft {
@@ -83,6 +85,7 @@ impl Draft {
             probe: None,
             source: None,
             remapped: Vec::new(),
+            depends_on: Vec::new(),
         }
     }
 

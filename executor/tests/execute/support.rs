@@ -425,6 +425,7 @@ fn request(id: &str, path: &str, params: Vec<Param>, effect: Effect) -> Request 
         probe: None,
         source: None,
         remapped: vec![],
+        depends_on: vec![],
     }
 }
 
