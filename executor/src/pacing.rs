@@ -9,6 +9,8 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use qmig_schemas::schedule::Budget;
+
 use crate::classify::Block;
 
 /// The wait when a limit is hit and the headers name neither a wait nor a window.
@@ -81,6 +83,12 @@ impl Pacer {
         if !limits.is_empty() {
             self.endpoints.insert(endpoint.to_owned(), (limits, now));
         }
+    }
+
+    /// The rate limit of `endpoint` as its last response told it, if one did.
+    pub fn budget(&self, endpoint: &str) -> Option<Budget> {
+        let (limits, _) = self.endpoints.get(endpoint)?;
+        Some(Budget { limit: limits.limit?, window: limits.window?, remaining: limits.remaining.unwrap_or_default() })
     }
 
     /// The wait before the next call to `endpoint`, counted from when the last response came.

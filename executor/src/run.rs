@@ -1,5 +1,7 @@
-//! `run`: every check before the first request, then the requests one at a time, in order,
-//! each announced in the journal before it is sent and settled in it after.
+//! `run`: every check before the first request, then the requests one at a time, each once
+//! the requests it depends on are done, in bundle order unless its endpoint has to wait while
+//! another's can take a call; each announced in the journal before it is sent and settled in
+//! it after.
 //!
 //! A request whose outcome is unknown (no answer, a server error, an unreadable or cut-off
 //! response, or a crash between intent and outcome) is never sent again blindly: a read or
@@ -20,7 +22,7 @@ use qmig_schemas::{
     verify_bundle,
 };
 
-use crate::classify::{Verdict, classify};
+use crate::classify::{Block, Verdict, classify};
 use crate::cli::RunArgs;
 use crate::credentials;
 use crate::error::{Error, Stop, exit};
@@ -32,6 +34,7 @@ use crate::progress::{Progress, seconds};
 use crate::render::{RenderError, Resolver, render};
 use crate::secrets::{self, Secrets};
 use qmig_schemas::replay::{Replayed, State};
+use qmig_schemas::schedule::Schedule;
 
 /// What a run did, printed at its end.
 #[derive(Debug, Default)]
@@ -254,6 +257,9 @@ enum Answer {
     Success(Reply, Document),
     /// The call may or may not have been executed: why not known, and the reply if there was one.
     Unknown(String, Option<Reply>),
+    /// The target blocked the call for its endpoint's rate limit (not executed): it is sent
+    /// again once the window allows, other endpoints' work going first.
+    Deferred,
 }
 
 /// One call of a request or of its probe, as the bundle declares it.
@@ -284,13 +290,18 @@ struct Attempt {
 }
 
 impl Runner {
-    /// Sends the requests before `end` that are not done.
+    /// Sends the requests before `end` that are not done, each once its dependencies are done:
+    /// the earliest whose endpoint can take a call now (see [`Schedule`]).
     fn all(&mut self, bundle: &VerifiedBundle, replayed: &Replayed, end: usize) -> Result<(), Error> {
-        for (index, request) in bundle.manifest.requests[..end].iter().enumerate() {
-            let state = &replayed.states[index];
-            if *state == State::Done {
-                continue;
-            }
+        let requests = &bundle.manifest.requests;
+        let done: Vec<bool> = replayed.states.iter().map(|s| *s == State::Done).collect();
+        let dependencies = qmig_schemas::dependencies(requests);
+        let mut schedule = Schedule::new(requests, &dependencies, &done, end);
+        // Requests the target blocked for their endpoint's rate, by position: their last attempt.
+        let mut deferred: BTreeMap<usize, u32> = BTreeMap::new();
+        self.progress.outlook(&schedule, |e| self.pacer.budget(e));
+        while let Some(index) = schedule.next(|e| self.pacer.before_call(e, Instant::now()).map(|w| w.duration)) {
+            let (request, state) = (&requests[index], &replayed.states[index]);
             if self.policy.stop_after.is_some_and(|n| self.summary.done as u64 >= n) {
                 self.summary.stopped_early = true;
                 break;
@@ -299,17 +310,27 @@ impl Runner {
             *self.current.lock().unwrap_or_else(PoisonError::into_inner) =
                 format!("request {} ({})", request.seq, request.id);
             let sent_at = replayed.sent_at[index];
-            let reason = match state {
-                State::Pending(reason) => Some(*reason),
-                State::Unresolved(why) => self.after_unknown(bundle, request, why, sent_at, false)?,
-                State::Incomplete(why) => self.after_unknown(bundle, request, why, sent_at, true)?,
-                State::Done => None,
+            let (number, reason) = match (deferred.remove(&index), state) {
+                (Some(number), _) => (number, Some(SendReason::AfterBlocked)),
+                (None, State::Pending(reason)) => (replayed.attempts[index], Some(*reason)),
+                (None, State::Unresolved(why)) => {
+                    (replayed.attempts[index], self.after_unknown(bundle, request, why, sent_at, false)?)
+                }
+                (None, State::Incomplete(why)) => {
+                    (replayed.attempts[index], self.after_unknown(bundle, request, why, sent_at, true)?)
+                }
+                (None, State::Done) => (0, None),
             };
-            if let Some(reason) = reason {
-                self.send(bundle, request, Attempt { number: replayed.attempts[index], reason, sent_at: 0 })?;
+            if let Some(reason) = reason
+                && let Some(number) = self.send(bundle, request, Attempt { number, reason, sent_at: 0 })?
+            {
+                deferred.insert(index, number);
+                continue;
             }
             self.summary.done += 1;
+            schedule.done(index);
             self.progress.advance();
+            self.progress.outlook(&schedule, |e| self.pacer.budget(e));
         }
         Ok(())
     }
@@ -387,6 +408,12 @@ impl Runner {
                         let wait_secs = Some(wait.duration.as_secs());
                         self.settle(Outcome { qualys_code: Some(code), wait_secs, ..base })?;
                     }
+                    if block == Block::Rate {
+                        let held = Limits { remaining: Some(0), to_wait: Some(wait.duration), ..limits };
+                        self.pacer.observe(endpoint, held, Instant::now());
+                        self.progress.note(&format!("#{seq} {id}: {}; sent again once its window allows", wait.why));
+                        return Ok(Answer::Deferred);
+                    }
                     self.wait(wait, &id);
                     blocked += 1;
                     if let Some(attempt) = attempt.as_deref_mut() {
@@ -442,8 +469,9 @@ impl Runner {
         Ok(())
     }
 
-    /// Sends a request until it is done, or the run must stop.
-    fn send(&mut self, bundle: &VerifiedBundle, request: &Request, mut attempt: Attempt) -> Result<(), Error> {
+    /// Sends a request until it is done (`None`), the target blocks it for its endpoint's rate
+    /// (its last attempt's number, to send it again later), or the run must stop.
+    fn send(&mut self, bundle: &VerifiedBundle, request: &Request, mut attempt: Attempt) -> Result<Option<u32>, Error> {
         let mut unknown = 0u32;
         loop {
             let why = match self.exchange(bundle, request, Call::of(request), Some(&mut attempt))? {
@@ -455,7 +483,7 @@ impl Runner {
                         Ok(captures) => {
                             self.settle(Outcome { captures: captures.clone(), ..base })?;
                             self.captures.extend(captures);
-                            Ok(())
+                            Ok(None)
                         }
                         Err(e) => {
                             let problem = self.mask(&e.to_string());
@@ -470,11 +498,12 @@ impl Runner {
                     self.settle(Outcome { message: Some(why.clone()), ..base })?;
                     why
                 }
+                Answer::Deferred => return Ok(Some(attempt.number)),
             };
             self.after_no_answer(request, &mut unknown, &why, "")?;
             match self.after_unknown(bundle, request, &why, Some(attempt.sent_at), false)? {
                 Some(next) => attempt.reason = next,
-                None => return Ok(()),
+                None => return Ok(None),
             }
         }
     }
@@ -557,6 +586,8 @@ impl Runner {
         loop {
             let (reply, document) = match self.exchange(bundle, request, Call::probe(probe), None)? {
                 Answer::Success(reply, document) => (reply, document),
+                // Asked again once the endpoint's window allows (`exchange` waits for it).
+                Answer::Deferred => continue,
                 Answer::Unknown(why, _) => {
                     let note = format!("#{} {}: probe: {why}; asking again", request.seq, request.id);
                     self.after_no_answer(request, &mut unknown, &why, &note)?;

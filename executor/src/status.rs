@@ -10,8 +10,10 @@ use qmig_schemas::{Effect, Phase, verify_bundle};
 use crate::cli::{self, ResolveArgs};
 use crate::error::{Error, ResolveError};
 use crate::journal::{self, Journal, JournalError};
+use crate::progress::outlook;
 use crate::run::{now, print_reported, reported};
 use qmig_schemas::replay::State;
+use qmig_schemas::schedule::{STANDARD_BUDGET, Schedule};
 
 pub fn status(dir: &Path, journal: Option<&Path>) -> Result<(), Error> {
     let bundle = verify_bundle(dir)?;
@@ -26,6 +28,7 @@ pub fn status(dir: &Path, journal: Option<&Path>) -> Result<(), Error> {
         Ok(read) => read,
         Err(JournalError::Missing(_)) => {
             println!("not started: 0 of {} requests done", requests.len());
+            print_estimate(requests, &vec![false; requests.len()]);
             return Ok(());
         }
         Err(e) => return Err(e.into()),
@@ -62,8 +65,22 @@ pub fn status(dir: &Path, journal: Option<&Path>) -> Result<(), Error> {
         None => println!("left: nothing; the bundle is complete"),
         Some((next, _)) => println!("left: {} (next: #{} {})", left.len(), next.seq, next.id),
     }
+    print_estimate(requests, &replayed.states.iter().map(|s| *s == State::Done).collect::<Vec<_>>());
     print_reported(&reported(&bundle.manifest.report, &replayed.captures));
     Ok(())
+}
+
+/// The journal keeps no rate limits, so the estimate assumes Qualys's Standard ones.
+fn print_estimate(requests: &[qmig_schemas::Request], done: &[bool]) {
+    let dependencies = qmig_schemas::dependencies(requests);
+    let schedule = Schedule::new(requests, &dependencies, done, requests.len());
+    let standard = STANDARD_BUDGET;
+    println!(
+        "estimate at {} calls per {}s per endpoint (Qualys Standard; a run shows the target's): {}",
+        standard.limit,
+        standard.window.as_secs(),
+        outlook(&schedule, |_| None)
+    );
 }
 
 /// Where the migration stands: in its migration phase, at the cutover gate, in the cutover, or

@@ -8,9 +8,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use qmig_schemas::journal::Record;
-use qualys_sim::{Config, Faults, Running};
+use qualys_sim::{Config, Faults, Limits, RateLimit, Running};
 
 use crate::support::*;
+
+/// Simulated seconds per real second.
+const TIME_SCALE: u32 = 120;
 
 /// Waits until the simulator has received a call beyond the first `seen`, or the run ended.
 fn wait_for_a_call(sim: &Running, seen: u64, child: &mut Child) {
@@ -27,7 +30,9 @@ fn wait_for_a_call(sim: &Running, seen: u64, child: &mut Child) {
 /// which executes it while the journal does not know yet) and the next run resumes. After the
 /// kills a last run completes the bundle; the target then holds every planned object exactly
 /// once, groups in their own networks, users and tags where they belong, and the journal's
-/// captures name those very objects.
+/// captures name those very objects. Every endpoint allows a few calls per window, so the runs
+/// send requests out of bundle order (whichever endpoint can take a call), and each resume
+/// continues from a journal written in that order.
 #[test]
 fn killed_at_random_moments_and_resumed_every_object_exists_exactly_once() {
     let kills = env_number("QMIG_CRASH_KILLS").unwrap_or(50);
@@ -39,7 +44,10 @@ fn killed_at_random_moments_and_resumed_every_object_exists_exactly_once() {
     let digest = plan.write(&work);
     // A slow answer comes after the executor's timeout (1 s) and before its settle time.
     let faults = Faults { seed, slow_rate: 0.02, slow_delay: Duration::from_millis(1300), ..Faults::default() };
-    let sim = start(Config { faults, ..sim_config() });
+    // 3 calls per simulated minute, half a second here: the runs wait on some endpoint most
+    // of the time, and send to another meanwhile.
+    let limits = Limits { rate: Some(RateLimit { calls: 3, window_secs: 60 }), concurrency: None };
+    let sim = start(Config { faults, limits, time_scale: f64::from(TIME_SCALE), ..sim_config() });
     let before = Export::of(&sim, &work.path("before"));
 
     let command = || {
@@ -61,6 +69,8 @@ fn killed_at_random_moments_and_resumed_every_object_exists_exactly_once() {
                 "1s",
                 "--settle",
                 "2s",
+                "--time-scale",
+                &TIME_SCALE.to_string(),
             ])
             .arg("--journal")
             .arg(work.journal())
@@ -102,6 +112,9 @@ fn killed_at_random_moments_and_resumed_every_object_exists_exactly_once() {
     plan.assert_created(&before, &after, &work.captures());
     let records = work.records();
     let count = |kind: fn(&Record) -> bool| records.iter().filter(|r| kind(r)).count();
+    let sent: Vec<u64> =
+        records.iter().filter_map(|r| if let Record::Intent(i) = r { Some(i.seq) } else { None }).collect();
+    assert!(sent.windows(2).any(|w| w[1] < w[0]), "seed {seed}: the runs must send out of bundle order");
     let intents = count(|r| matches!(r, Record::Intent(_)));
     let outcomes = count(|r| matches!(r, Record::Outcome(_)));
     let probes = count(|r| matches!(r, Record::Probe(_)));

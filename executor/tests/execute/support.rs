@@ -429,6 +429,16 @@ fn request(id: &str, path: &str, params: Vec<Param>, effect: Effect) -> Request 
     }
 }
 
+/// Makes each request depend on the one before, so that the run sends them in bundle order
+/// whatever the limits.
+pub fn chained(mut requests: Vec<Request>) -> Vec<Request> {
+    let ids: Vec<String> = requests.iter().map(|r| r.id.clone()).collect();
+    for (request, before) in requests.iter_mut().skip(1).zip(ids) {
+        request.depends_on = vec![before];
+    }
+    requests
+}
+
 /// Numbers the requests 1, 2, 3, ... in order.
 fn numbered(mut requests: Vec<Request>) -> Vec<Request> {
     for (index, request) in requests.iter_mut().enumerate() {
@@ -677,6 +687,12 @@ impl Plan {
     pub fn write(&self, work: &Work) -> String {
         let (requests, bodies) = self.requests();
         work.write(requests, bodies, &[])
+    }
+
+    /// As [`Plan::write`], every request depending on the one before ([`chained`]).
+    pub fn write_chained(&self, work: &Work) -> String {
+        let (requests, bodies) = self.requests();
+        work.write(chained(requests), bodies, &[])
     }
 
     pub fn request_count(&self) -> u64 {
