@@ -123,6 +123,10 @@ pub struct Counters {
     pub objects: BTreeMap<String, u64>,
     /// Seed files whose kind the simulator does not know, skipped.
     pub skipped_seed_files: Vec<String>,
+    /// Simulated time (`time_scale` times the real one) from the first call admitted to the
+    /// last answer, in milliseconds: what a run would take against a target as slow as the
+    /// simulator's clock says.
+    pub simulated_ms: u64,
 }
 
 /// The SHA-256 (hex) of every secret parameter each authentication record was created with:

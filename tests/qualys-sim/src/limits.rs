@@ -93,6 +93,9 @@ pub(crate) struct Limiter {
     time_scale: f64,
     started: Instant,
     usage: Mutex<HashMap<String, Usage>>,
+    /// Simulated times of the first call admitted and of the last answer, for rehearsals that
+    /// measure how long a run would take against a real target.
+    span: Mutex<Option<(f64, f64)>>,
 }
 
 /// A running call: it counts towards the concurrency limit until dropped.
@@ -104,6 +107,10 @@ pub(crate) struct Permit<'a> {
 
 impl Drop for Permit<'_> {
     fn drop(&mut self) {
+        let now = self.limiter.now();
+        if let Some((_, last)) = lock(&self.limiter.span).as_mut() {
+            *last = now;
+        }
         if let Some(usage) = lock(&self.limiter.usage).get_mut(&self.endpoint) {
             usage.running = usage.running.saturating_sub(1);
         }
@@ -112,7 +119,18 @@ impl Drop for Permit<'_> {
 
 impl Limiter {
     pub fn new(limits: Limits, time_scale: f64) -> Self {
-        Limiter { limits, time_scale, started: Instant::now(), usage: Mutex::new(HashMap::new()) }
+        Limiter {
+            limits,
+            time_scale,
+            started: Instant::now(),
+            usage: Mutex::new(HashMap::new()),
+            span: Mutex::new(None),
+        }
+    }
+
+    /// Simulated milliseconds from the first call admitted to the last answer given.
+    pub fn simulated_ms(&self) -> u64 {
+        lock(&self.span).map_or(0, |(first, last)| ((last - first).max(0.0) * 1000.0).round() as u64)
     }
 
     fn now(&self) -> f64 {
@@ -144,6 +162,7 @@ impl Limiter {
         }
         usage.calls.push_back(now);
         usage.running += 1;
+        lock(&self.span).get_or_insert((now, now));
         let headers = self.headers(usage, now);
         (Ok(Permit { limiter: self, endpoint: endpoint.to_owned() }), headers)
     }

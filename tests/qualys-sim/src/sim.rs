@@ -298,6 +298,7 @@ impl Sim {
             blocked: stats.blocked.clone(),
             objects,
             skipped_seed_files: self.skipped_seed_files.clone(),
+            simulated_ms: self.limiter.simulated_ms(),
         }
     }
 }
