@@ -12,6 +12,7 @@ use crate::checklist;
 use crate::error::TransformError;
 use crate::plan::{Draft, DraftBody, TaskOutput};
 use crate::review;
+use crate::tasks;
 
 /// Everything the manifest records besides the tasks' outputs.
 pub struct Provenance {
@@ -37,7 +38,11 @@ pub fn assemble(outputs: Vec<TaskOutput>, provenance: Provenance) -> Result<Bund
     let mut warnings = provenance.warnings;
     let mut report = Vec::new();
     let (declared, encrypted) = provenance.secrets.unzip();
+    let mut by_task: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for output in outputs {
+        let after_tasks = tasks::AFTER_TASKS.iter().filter(|(task, _)| *task == output.task);
+        let after: Vec<String> =
+            after_tasks.flat_map(|(_, earlier)| earlier.iter().flat_map(|t| by_task.get(t).into_iter().flatten())).cloned().collect();
         tasks.push(TaskSummary {
             task: output.task.to_owned(),
             source_objects: output.source_objects,
@@ -49,6 +54,11 @@ pub fn assemble(outputs: Vec<TaskOutput>, provenance: Provenance) -> Result<Bund
                 return Err(duplicate_id(first, &draft));
             }
             let seq = requests.len() as u64 + 1;
+            // An object the bundle does not create (the target has it) is nothing to wait for.
+            let mut depends_on: Vec<String> =
+                draft.depends_on.into_iter().filter(|id| first_source.contains_key(id) && *id != draft.id).collect();
+            depends_on.extend(after.iter().cloned());
+            by_task.entry(draft.task).or_default().push(draft.id.clone());
             let body = draft.body.map(|b| body_file(&draft.id, "", b, &mut bodies));
             let probe = draft.probe.map(|p| Probe {
                 method: p.method,
@@ -73,7 +83,7 @@ pub fn assemble(outputs: Vec<TaskOutput>, provenance: Provenance) -> Result<Bund
                 probe,
                 source: draft.source,
                 remapped: draft.remapped,
-                depends_on: draft.depends_on,
+                depends_on,
             });
         }
         skipped.extend(output.skipped);

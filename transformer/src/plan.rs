@@ -120,6 +120,16 @@ impl Draft {
         self
     }
 
+    /// Has the request wait for the one that creates object `id` (an [`object_id`]), for an
+    /// ordering no capture shows (a user's asset groups go by title). When the bundle does not
+    /// create it (the target has it already) there is nothing to wait for.
+    pub fn after_object(mut self, id: String) -> Draft {
+        if !self.depends_on.contains(&id) {
+            self.depends_on.push(id);
+        }
+        self
+    }
+
     pub fn probe(mut self, probe: DraftProbe) -> Draft {
         self.probe = Some(probe);
         self

@@ -27,6 +27,20 @@ use crate::context::Context;
 use crate::error::TransformError;
 use crate::plan::{Refs, TaskOutput};
 
+/// Tasks whose requests carry what earlier tasks add as plain values, not captured IDs, so no
+/// capture shows the order: each request of the first waits for every request of the others.
+/// (Name-based references to single objects are stated per request: [`crate::plan::Draft::after_object`].)
+pub const AFTER_TASKS: &[(&str, &[&str])] = &[
+    // The imported user setup applies to the users added.
+    (users::TASK, &[subscription::TASK]),
+    // Asset groups, virtual hosts, IPv6 mappings and scan targets name IPs the subscription
+    // must hold, and asset groups name domains.
+    (asset_groups::TASK, &[ips::TASK, domains::TASK]),
+    (virtual_hosts::TASK, &[ips::TASK]),
+    (ipv6_mappings::TASK, &[ips::TASK]),
+    (schedules::TASK, &[ips::TASK]),
+];
+
 pub type Plan = fn(&Context<'_>, &mut Refs) -> Result<TaskOutput, TransformError>;
 
 pub const TASKS: &[Plan] = &[

@@ -223,12 +223,13 @@ fn import(ctx: &Context<'_>, profile: &OptionProfile<'_>, uses: &[String], out: 
     )
     .and("BASIC_INFO/GROUP_TYPE", profile.group_type)
     .fills(&id, Field::Id, "BASIC_INFO/ID");
-    Draft::post(TASK, id.clone(), Effect::Create, PATH, summary)
+    let draft = Draft::post(TASK, id.clone(), Effect::Create, PATH, summary)
         .param("action", "import")
         .body(body)
         .capture(Field::Id, Extract::NewId)
         .probe(probe)
-        .source(profile.source())
+        .source(profile.source());
+    uses.iter().fold(draft, |draft, title| draft.after_object(object_id("search-list", title)))
 }
 
 /// A read-only request that finds the target's ID of a profile every subscription has.

@@ -436,6 +436,9 @@ fn request(ctx: &Context<'_>, user: &User<'_>, role: Role, unit: &str, groups: V
         .param("user_role", role.api())
         .param("business_unit", unit)
         .param_opt("asset_groups", (!groups.is_empty()).then(|| groups.join(",")));
+    for group in &groups {
+        draft = draft.after_object(object_id("asset-group", group));
+    }
     for (param, value) in &user.contact {
         draft = draft.param(param, *value);
     }
