@@ -31,6 +31,8 @@ pub mod credentials;
 pub mod extract;
 pub mod journal;
 pub mod manifest;
+#[cfg(feature = "responses")]
+pub mod preflight;
 pub mod replay;
 #[cfg(feature = "validate")]
 pub mod schema;

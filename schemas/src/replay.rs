@@ -212,6 +212,7 @@ mod tests {
             manual_steps: vec![],
             warnings: vec![],
             report: vec![],
+            prerequisites: vec![],
         }
     }
 

@@ -153,6 +153,7 @@ fn contents(requests: Vec<Request>) -> BundleContents {
             manual_steps: vec![],
             warnings: vec![],
             report: vec![],
+            prerequisites: vec![],
         },
         review: "# Review\n".into(),
         bodies: vec![("bodies/tag-Linux.xml".into(), BODY.as_bytes().to_vec())],
@@ -400,7 +401,7 @@ fn an_unknown_format_version_is_named() {
     let (_dir, out, _) = written(all());
     let manifest = out.join(MANIFEST_FILE);
     let text = std::fs::read_to_string(&manifest).expect("read");
-    std::fs::write(&manifest, text.replacen("\"format_version\": 2", "\"format_version\": 1", 1)).expect("write");
+    std::fs::write(&manifest, text.replacen("\"format_version\": 3", "\"format_version\": 1", 1)).expect("write");
     // Re-seal so only the version is wrong.
     let files: Vec<(String, Vec<u8>)> = [MANIFEST_FILE, REVIEW_FILE, SECRETS_AES_FILE, "bodies/tag-Linux.xml"]
         .iter()

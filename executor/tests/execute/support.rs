@@ -167,6 +167,7 @@ fn manifest(requests: Vec<Request>, secrets: Option<Secrets>, report: Vec<Report
         manual_steps: vec![],
         warnings: vec![],
         report,
+        prerequisites: vec![],
     }
 }
 
