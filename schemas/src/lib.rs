@@ -29,6 +29,7 @@ pub mod classify;
 pub mod credentials;
 #[cfg(feature = "responses")]
 pub mod extract;
+pub mod idmap;
 pub mod journal;
 pub mod manifest;
 #[cfg(feature = "responses")]
