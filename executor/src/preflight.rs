@@ -35,25 +35,30 @@ impl Report {
     /// Prints the report; a no-go ends the command with its own exit code.
     pub fn conclude(self) -> Result<(), Error> {
         println!(
-            "preflight: {} read-only calls; {} objects the bundle creates looked for ({} through their parent)",
+            "preflight: read-only calls: {}; objects the bundle creates looked for: {} ({} through their parent)",
             self.calls,
             self.probed + self.deferred,
             self.deferred
         );
+        // Qualys usually sets one limit for every API of a subscription: each one seen, once.
+        let mut paths_by_limits: BTreeMap<String, Vec<&str>> = BTreeMap::new();
         for (path, limits) in &self.limits {
             let rate = match (limits.limit, limits.window) {
                 (Some(limit), Some(window)) => format!("{limit} calls per {}", seconds(window)),
                 _ => "no rate limit given".to_owned(),
             };
             let concurrency = limits.concurrency_limit.map_or_else(String::new, |c| format!(", {c} at a time"));
-            println!("  limits of {path}: {rate}{concurrency}");
+            paths_by_limits.entry(format!("{rate}{concurrency}")).or_default().push(path);
+        }
+        for (limits, paths) in &paths_by_limits {
+            println!("  limits of {}: {limits}", paths.join(", "));
         }
         let assumed = match self.estimate.assumed.len() {
             0 => String::new(),
             n => format!(" ({n} API paths not called here assumed to have the strictest limit seen)"),
         };
         println!(
-            "  estimated duration: {} requests, at least {} waiting for rate limits{assumed}",
+            "  estimated duration of the {} requests: at least {} waiting for rate limits{assumed}",
             self.estimate.calls,
             seconds(self.estimate.at_least)
         );
@@ -79,8 +84,7 @@ impl Runner {
         let manifest = &bundle.manifest;
         let mut findings = Findings::default();
         let mut calls = 0;
-        let (groups, deferred) = probe_groups(manifest);
-        let probed = groups.iter().map(|g| g.requests.len()).sum();
+        let (groups, deferred_probes) = probe_groups(manifest);
         let mut first_failure = None;
         for read in Read::needed(manifest) {
             let request = read.request();
@@ -103,9 +107,11 @@ impl Runner {
                 Read::Vaults => findings.vaults(manifest, &root),
             }
         }
+        let (mut probed, mut deferred) = (0, 0);
         if let Some(reason) = first_failure {
             findings.no_go.push(reason);
         } else {
+            (probed, deferred) = (groups.iter().map(|g| g.requests.len()).sum(), deferred_probes);
             findings.distribution_groups(manifest);
             for group in &groups {
                 let Some(probe) = &group.first.probe else { continue };

@@ -10,6 +10,7 @@ mod interrupt;
 mod journal;
 #[path = "../../../schemas/tests/operator/mod.rs"]
 mod operator;
+mod preflight;
 mod probes;
 mod refusals;
 mod scripted;
