@@ -173,7 +173,7 @@ pub fn run(args: &RunArgs) -> Result<Option<Summary>, Error> {
     // The checks before the first write: once anything was sent, the bundle's own objects are
     // in the target, and its probes would find them.
     if !args.no_preflight && replayed.attempts.iter().all(|a| *a == 0) {
-        runner.preflight(&bundle, &username)?.conclude()?;
+        crate::preflight::conclude(&runner.preflight(&bundle, &username)?)?;
     }
     let result = runner.all(&bundle, &replayed, end);
     if !args.cutover && !runner.summary.stopped_early {

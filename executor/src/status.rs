@@ -78,10 +78,7 @@ pub fn ids(dir: &Path, journal: Option<&Path>, format: cli::IdFormat) -> Result<
     let rows = idmap::id_map(&bundle.manifest, &captures);
     let text = match format {
         cli::IdFormat::Csv => idmap::to_csv(&rows),
-        cli::IdFormat::Json => {
-            let map = serde_json::json!({ "bundle": bundle.digest, "objects": rows });
-            format!("{}\n", serde_json::to_string_pretty(&map).map_err(std::io::Error::from)?)
-        }
+        cli::IdFormat::Json => idmap::to_json(&bundle.digest, &rows),
     };
     let mut out = std::io::stdout().lock();
     Ok(std::io::Write::write_all(&mut out, text.as_bytes())?)

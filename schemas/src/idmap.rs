@@ -53,6 +53,12 @@ pub fn id_map(manifest: &Manifest, captures: &BTreeMap<String, String>) -> Vec<I
     rows
 }
 
+/// `{"bundle": DIGEST, "objects": [IdRow...]}`, pretty-printed.
+pub fn to_json(digest: &str, rows: &[IdRow]) -> String {
+    let map = serde_json::json!({ "bundle": digest, "objects": rows });
+    format!("{map:#}\n")
+}
+
 /// RFC 4180 CSV with [`CSV_HEADER`]: a field holding a comma, a quote or a line end is quoted.
 pub fn to_csv(rows: &[IdRow]) -> String {
     let field = |text: &str| {

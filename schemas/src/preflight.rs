@@ -139,16 +139,34 @@ fn plural(n: usize, what: &str) -> String {
     if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
 }
 
-/// What the preflight found so far: the reasons for a no-go, and notes for the operator.
+/// What the preflight found so far: the reasons for a no-go, notes for the operator, and the
+/// calls it took.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Findings {
     pub no_go: Vec<NoGo>,
     pub notes: Vec<String>,
+    pub calls: usize,
+    /// Objects the bundle creates that probes looked for, and those left to their parent's
+    /// probe (see [`probe_groups`]).
+    pub looked_for: (usize, usize),
 }
 
 impl Findings {
     pub fn go(&self) -> bool {
         self.no_go.is_empty()
+    }
+
+    /// Reads the answer to one of the [`Read`]s; the distribution groups, which no call lists,
+    /// are noted with the first.
+    pub fn answer(&mut self, read: Read, manifest: &Manifest, login: &str, root: &Element) {
+        match read {
+            Read::Users => {
+                self.users(manifest, login, root);
+                self.distribution_groups(manifest);
+            }
+            Read::Appliances => self.appliances(manifest, root),
+            Read::Vaults => self.vaults(manifest, root),
+        }
     }
 
     /// Reads the user list: the API user's role against the requests that need a Manager, and
@@ -210,7 +228,7 @@ impl Findings {
     }
 
     /// Qualys has no API that lists distribution groups: the operator confirms them.
-    pub fn distribution_groups(&mut self, manifest: &Manifest) {
+    fn distribution_groups(&mut self, manifest: &Manifest) {
         for group in manifest.prerequisites.iter().filter(|p| p.kind == PrerequisiteKind::DistributionGroup) {
             self.notes.push(format!(
                 "distribution group {} (used by {}): no API lists distribution groups; confirm it exists in the target",
@@ -306,6 +324,75 @@ fn virtual_appliances(manifest: &Manifest) -> usize {
 fn ids(root: &Element, record: &str) -> BTreeSet<String> {
     let records = root.descendants().into_iter().filter(|e| e.name == record);
     records.filter_map(|r| r.child("ID")).map(|id| id.trimmed_text().to_owned()).collect()
+}
+
+/// The limits an answer's headers announced for its API path.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Announced {
+    pub limit: Option<u64>,
+    pub window: Option<Duration>,
+    pub concurrency: Option<u64>,
+}
+
+/// What a preflight found and the limits the target announced, per API path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub findings: Findings,
+    pub limits: BTreeMap<String, Announced>,
+    pub estimate: Estimate,
+}
+
+impl Report {
+    pub fn new(manifest: &Manifest, findings: Findings, limits: BTreeMap<String, Announced>) -> Report {
+        let rates = limits
+            .iter()
+            .filter_map(|(path, a)| Some((path.clone(), RateLimit { limit: a.limit?, window: a.window? })));
+        let estimate = estimate(manifest, &rates.collect());
+        Report { findings, limits, estimate }
+    }
+}
+
+/// The report as the operator reads it, ending with `GO` or `NO-GO` on a line of its own.
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "preflight: read-only calls: {}; objects the bundle creates looked for: {} ({} through their parent)",
+            self.findings.calls,
+            self.findings.looked_for.0 + self.findings.looked_for.1,
+            self.findings.looked_for.1
+        )?;
+        // Qualys usually sets one limit for every API of a subscription: each one seen, once.
+        let mut paths_by_limits: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+        for (path, announced) in &self.limits {
+            let rate = match (announced.limit, announced.window) {
+                (Some(limit), Some(window)) => format!("{limit} calls per {}s", window.as_secs()),
+                _ => "no rate limit given".to_owned(),
+            };
+            let concurrency = announced.concurrency.map_or_else(String::new, |c| format!(", {c} at a time"));
+            paths_by_limits.entry(format!("{rate}{concurrency}")).or_default().push(path);
+        }
+        for (limits, paths) in &paths_by_limits {
+            writeln!(f, "  limits of {}: {limits}", paths.join(", "))?;
+        }
+        let assumed = match self.estimate.assumed.len() {
+            0 => String::new(),
+            n => format!(" ({n} API paths not called here assumed to have the strictest limit seen)"),
+        };
+        writeln!(
+            f,
+            "  estimated duration of the {} requests: at least {}s waiting for rate limits{assumed}",
+            self.estimate.calls,
+            self.estimate.at_least.as_secs()
+        )?;
+        for note in &self.findings.notes {
+            writeln!(f, "  note: {note}")?;
+        }
+        for reason in &self.findings.no_go {
+            writeln!(f, "  no-go: {reason}")?;
+        }
+        writeln!(f, "{}", if self.findings.go() { "GO" } else { "NO-GO" })
+    }
 }
 
 /// A rate limit read from an answer's headers: `limit` calls per `window`.
