@@ -5,10 +5,12 @@
 #      (samples/target-export: its users and business units, its redeployed appliances);
 #   2. qmig-transform the sample export into a bundle;
 #   3. check the bundle as a reviewer would (sha256sum -c) and with qmig-execute verify;
-#   4. qmig-execute run it against the simulator, with the approved digest: it stops at the
+#   4. qmig-execute preflight: read-only checks of the target, go or no-go;
+#   5. qmig-execute run it against the simulator, with the approved digest: it stops at the
 #      cutover gate, every scan schedule created inactive;
-#   5. run the cutover (run --cutover), which switches on the schedules active in the source;
-#   6. print what the simulated target holds, export it, and stop the simulator.
+#   6. run the cutover (run --cutover), which switches on the schedules active in the source;
+#   7. print the ID map (status --ids) and what the simulated target holds, export it, and stop
+#      the simulator.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -31,8 +33,9 @@ step "Starting the simulated target (qualys-sim)"
 # Created here, not by the background job's redirection, so the wait below never reads a file
 # that does not exist yet.
 : > "$demo/simulator.log"
+# The API user is the target's Manager, as the subscription and option profile imports need.
 "$bin/qualys-sim" --listen 127.0.0.1:0 --seed "$root/samples/target-export" \
-  --user "$user" --password "$password" > "$demo/simulator.log" 2>&1 &
+  --user "$user" --password "$password" --api-user-role Manager > "$demo/simulator.log" 2>&1 &
 sim_pid=$!
 trap 'kill "$sim_pid" 2>/dev/null || true' EXIT
 url=""
@@ -55,6 +58,10 @@ step "Reviewing: sha256sum -c SHA256SUMS, then qmig-execute verify"
 (cd "$demo/bundle" && sha256sum --check --strict --quiet SHA256SUMS && echo "SHA256SUMS: every file matches")
 "$bin/qmig-execute" verify "$demo/bundle"
 
+step "Preflight: read-only checks of the target before the first write"
+"$bin/qmig-execute" preflight "$demo/bundle" --target "$url" \
+  --username "$user" --password-file "$demo/target-password"
+
 execute() {
   "$bin/qmig-execute" run "$demo/bundle" --target "$url" --approve "$digest" \
     --username "$user" --password-file "$demo/target-password" \
@@ -76,6 +83,10 @@ execute --cutover
 echo "VM schedules in the target, by ACTIVE:"; schedules ""
 echo "PC schedules in the target, by ACTIVE:"; schedules "compliance/"
 
+step "The ID map: source ID -> target ID or new login (status --ids)"
+"$bin/qmig-execute" status "$demo/bundle" --journal "$demo/journal.jsonl" --ids --format csv \
+  | tee "$demo/id-map.csv"
+
 step "What the target holds now"
 curl -sS --fail "$url/__sim/counters" | sed -n '/"objects"/,/}/p'
 curl -sS --fail -X POST "$url/__sim/export?dir=$demo/target-after" > /dev/null
@@ -85,4 +96,4 @@ step "Stopping the simulator"
 curl -sS --fail -X POST "$url/__sim/shutdown" > /dev/null
 wait "$sim_pid"
 trap - EXIT
-echo "demo files: $demo (bundle/, journal.jsonl, target-after/)"
+echo "demo files: $demo (bundle/, journal.jsonl, id-map.csv, target-after/)"

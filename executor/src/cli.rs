@@ -28,6 +28,8 @@ pub enum Command {
     },
     /// Send the bundle's requests to the target, in order, journaled and resumable.
     Run(Box<RunArgs>),
+    /// Ask the target, with read-only calls, whether the bundle can run: go or no-go.
+    Preflight(Box<PreflightArgs>),
     /// Show progress from the journal: done, waiting for a decision, left.
     Status {
         #[arg(value_name = "BUNDLE_DIR")]
@@ -35,6 +37,12 @@ pub enum Command {
         /// The journal (default: derived from the bundle digest, see the README).
         #[arg(long, value_name = "FILE")]
         journal: Option<PathBuf>,
+        /// Print the ID map instead: per object, its source ID and its ID (or login) in the target.
+        #[arg(long)]
+        ids: bool,
+        /// The ID map's format.
+        #[arg(long, value_name = "FORMAT", default_value = "csv", requires = "ids")]
+        format: IdFormat,
     },
     /// Record the operator's decision about a request whose outcome is unknown.
     Resolve(ResolveArgs),
@@ -44,27 +52,55 @@ pub enum Command {
 pub struct RunArgs {
     #[arg(value_name = "BUNDLE_DIR")]
     pub bundle: PathBuf,
-    /// Base URL of the target's API server (https; http only on loopback).
-    #[arg(long, value_name = "URL")]
-    pub target: String,
-    /// Run against --target although the bundle was reviewed for another target.
-    #[arg(long)]
-    pub other_target: bool,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
     /// The digest the reviewers approved (`sha256:<hex>`); any other bundle is refused.
     #[arg(long, value_name = "DIGEST")]
     pub approve: String,
     /// The journal (default: derived from the bundle digest, see the README).
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,
+    /// File holding the passphrase of the credentials file (default: $QMIG_SECRETS_PASSPHRASE, else a prompt).
+    #[arg(long, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+    /// Also send the cutover phase (switching schedules on), once every migration request is
+    /// done; without it the run stops at the cutover gate.
+    #[arg(long)]
+    pub cutover: bool,
+    /// Skip the preflight checks a run makes before its first write (see `preflight`).
+    #[arg(long)]
+    pub no_preflight: bool,
+    /// Print what would be sent, secrets masked, without a network or a journal.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Stop after this many requests are done in this run (resume later).
+    #[arg(long, value_name = "N")]
+    pub stop_after: Option<u64>,
+    /// Time a create whose outcome is unknown may still be running at the target, counted from
+    /// when it was sent: a probe that finds nothing before then is asked again after it
+    /// (default: twice --timeout, at least 10m; see the README).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub settle: Option<Duration>,
+    /// Highest scrypt work factor (log2) accepted for an age-encrypted credentials file.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_WORK_FACTOR)]
+    pub max_work_factor: u8,
+}
+
+/// The target and how every call reaches it, shared by `run` and `preflight`.
+#[derive(Debug, Args)]
+pub struct ConnectArgs {
+    /// Base URL of the target's API server (https; http only on loopback).
+    #[arg(long, value_name = "URL")]
+    pub target: String,
+    /// Use --target although the bundle was reviewed for another target.
+    #[arg(long)]
+    pub other_target: bool,
     /// The target API user (default: $QMIG_TARGET_USERNAME).
     #[arg(long, value_name = "USER")]
     pub username: Option<String>,
     /// File holding the target password (default: $QMIG_TARGET_PASSWORD, else a prompt).
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
-    /// File holding the passphrase of the credentials file (default: $QMIG_SECRETS_PASSPHRASE, else a prompt).
-    #[arg(long, value_name = "FILE")]
-    pub passphrase_file: Option<PathBuf>,
     /// Send every call through this proxy (`http://host:port`, `socks5://host:port`). Proxy
     /// settings of the environment are never read.
     #[arg(long, value_name = "URL")]
@@ -73,16 +109,6 @@ pub struct RunArgs {
     /// (a TLS-inspecting proxy's CA, or the system bundle); default: Mozilla's roots.
     #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
-    /// Also send the cutover phase (switching schedules on), once every migration request is
-    /// done; without it the run stops at the cutover gate.
-    #[arg(long)]
-    pub cutover: bool,
-    /// Print what would be sent, secrets masked, without a network or a journal.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Stop after this many requests are done in this run (resume later).
-    #[arg(long, value_name = "N")]
-    pub stop_after: Option<u64>,
     /// Time allowed for one call, from connecting to the end of the response.
     #[arg(long, value_name = "DURATION", default_value = "300s", value_parser = parse_duration)]
     pub timeout: Duration,
@@ -92,11 +118,6 @@ pub struct RunArgs {
     /// First wait after a concurrency block (1960) when the target names none; doubles each time.
     #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = parse_duration)]
     pub concurrency_backoff: Duration,
-    /// Time a create whose outcome is unknown may still be running at the target, counted from
-    /// when it was sent: a probe that finds nothing before then is asked again after it
-    /// (default: twice --timeout, at least 10m; see the README).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    pub settle: Option<Duration>,
     /// Unknown outcomes in a row for one request before the run stops.
     #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_attempts: u32,
@@ -104,9 +125,20 @@ pub struct RunArgs {
     /// qualys-sim started with a time scale (a real target counts real seconds).
     #[arg(long, value_name = "N", default_value_t = 1, hide = true, value_parser = clap::value_parser!(u32).range(1..))]
     pub time_scale: u32,
-    /// Highest scrypt work factor (log2) accepted for an age-encrypted credentials file.
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_WORK_FACTOR)]
-    pub max_work_factor: u8,
+}
+
+#[derive(Debug, Args)]
+pub struct PreflightArgs {
+    #[arg(value_name = "BUNDLE_DIR")]
+    pub bundle: PathBuf,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IdFormat {
+    Csv,
+    Json,
 }
 
 #[derive(Debug, Args)]

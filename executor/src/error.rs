@@ -16,6 +16,8 @@ pub mod exit {
     pub const REFUSED: u8 = 3;
     pub const STOPPED: u8 = 4;
     pub const NEEDS_DECISION: u8 = 5;
+    /// The preflight answered no-go: nothing was written.
+    pub const NO_GO: u8 = 6;
     /// Stopped by SIGINT or SIGTERM (128 + 2, as shells report an interrupted command).
     pub const INTERRUPTED: u8 = 130;
 }
@@ -66,6 +68,11 @@ pub enum Error {
          without --cutover until it is (`qmig-execute status` shows what is left)"
     )]
     CutoverBeforeMigration { left: usize },
+    #[error(
+        "preflight: no-go ({reasons} reasons, listed above); nothing was written to the target: correct them, or \
+         transform again against the target as it is now"
+    )]
+    NoGo { reasons: usize },
     #[error("writing the output: {0}")]
     Output(#[from] std::io::Error),
     #[error(
@@ -141,6 +148,7 @@ impl Error {
             Error::BadApproval(_) => exit::USAGE,
             Error::Stopped(_) => exit::STOPPED,
             Error::NeedsDecision { .. } => exit::NEEDS_DECISION,
+            Error::NoGo { .. } => exit::NO_GO,
         }
     }
 }

@@ -7,6 +7,7 @@
 //! | [`cli`] | the command line |
 //! | [`verify`] | `verify`: the offline bundle check, digest last |
 //! | [`run`] | `run`: the checks before the first request, then the replay loop |
+//! | [`preflight`] | `preflight`: read-only checks of the target before the first write (also run by `run`) |
 //! | [`status`] | `status` and `resolve` |
 //! | [`journal`] | the journal file, its head, and where each request stands according to it |
 //! | [`render`] | a request record to wire bytes: form encoding, body slots, references |
@@ -26,6 +27,7 @@ pub mod error;
 pub mod http;
 pub mod journal;
 pub mod pacing;
+pub mod preflight;
 pub mod progress;
 pub mod render;
 pub mod run;
@@ -41,7 +43,9 @@ pub fn execute(cli: cli::Cli) -> Result<(), Error> {
     match cli.command {
         cli::Command::Verify { bundle } => verify::verify(&bundle).map(drop),
         cli::Command::Run(args) => run::run(&args).map(|summary| summary.iter().for_each(run::Summary::print)),
-        cli::Command::Status { bundle, journal } => status::status(&bundle, journal.as_deref()),
+        cli::Command::Preflight(args) => preflight::preflight(&args),
+        cli::Command::Status { bundle, journal, ids: false, .. } => status::status(&bundle, journal.as_deref()),
+        cli::Command::Status { bundle, journal, ids: true, format } => status::ids(&bundle, journal.as_deref(), format),
         cli::Command::Resolve(args) => status::resolve(&args),
     }
 }

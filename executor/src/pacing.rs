@@ -91,6 +91,11 @@ impl Pacer {
         Some(Budget { limit: limits.limit?, window: limits.window?, remaining: limits.remaining.unwrap_or_default() })
     }
 
+    /// The limits each endpoint's last answer gave.
+    pub fn limits(&self) -> impl Iterator<Item = (&str, &Limits)> {
+        self.endpoints.iter().map(|(endpoint, (limits, _))| (endpoint.as_str(), limits))
+    }
+
     /// The wait before the next call to `endpoint`, counted from when the last response came.
     pub fn before_call(&self, endpoint: &str, now: Instant) -> Option<Wait> {
         let (limits, seen) = self.endpoints.get(endpoint)?;

@@ -23,7 +23,7 @@ use qmig_schemas::{
 };
 
 use crate::classify::{Block, Verdict, classify};
-use crate::cli::RunArgs;
+use crate::cli::{ConnectArgs, RunArgs};
 use crate::credentials;
 use crate::error::{Error, Stop, exit};
 use crate::extract::{self, Matched};
@@ -100,19 +100,43 @@ pub fn print_reported(values: &[(String, String)]) {
     }
 }
 
+/// The target a command talks to, checked before anything is read or sent: the URL rules, the
+/// target the bundle was reviewed for, the proxy and the certificate authorities.
+pub(crate) struct Connection {
+    target: Target,
+    proxy: Option<ureq::Proxy>,
+    roots: ureq::tls::RootCerts,
+}
+
+impl Connection {
+    pub(crate) fn check(bundle: &VerifiedBundle, args: &ConnectArgs) -> Result<Connection, Error> {
+        let target = Target::parse(&args.target)?;
+        // A digest approved for a test subscription must not reach production by a slip of --target.
+        if let Some(reviewed) = bundle.manifest.target.as_ref().filter(|r| *r != target.as_str() && !args.other_target)
+        {
+            return Err(Error::OtherTarget { reviewed: reviewed.clone(), target: target.as_str().to_owned() });
+        }
+        let proxy = args.proxy.as_deref().map(crate::http::proxy).transpose()?;
+        let roots = crate::http::roots(args.ca_file.as_deref())?;
+        Ok(Connection { target, proxy, roots })
+    }
+
+    /// The client, with the API user's credentials (asked for now, when no file names them).
+    pub(crate) fn client(self, args: &ConnectArgs) -> Result<(Client, String), Error> {
+        let username = credentials::username(args.username.as_deref())?;
+        let password = credentials::password(args.password_file.as_deref())?;
+        let client = Client::new(self.target, &username, &password, args.timeout, self.proxy, self.roots);
+        Ok((client, username))
+    }
+}
+
 /// Runs the bundle, or with `--dry-run` only lists it (no summary then).
 pub fn run(args: &RunArgs) -> Result<Option<Summary>, Error> {
     let bundle = verify_bundle(&args.bundle)?;
     check_approval(&args.approve, &bundle.digest)?;
-    let target = Target::parse(&args.target)?;
-    // A digest approved for a test subscription must not reach production by a slip of --target.
-    if let Some(reviewed) = bundle.manifest.target.as_ref().filter(|r| *r != target.as_str() && !args.other_target) {
-        return Err(Error::OtherTarget { reviewed: reviewed.clone(), target: target.as_str().to_owned() });
-    }
-    let proxy = args.proxy.as_deref().map(crate::http::proxy).transpose()?;
-    let roots = crate::http::roots(args.ca_file.as_deref())?;
+    let connection = Connection::check(&bundle, &args.connect)?;
     if args.dry_run {
-        return dry_run(&bundle, &target).map(|()| None);
+        return dry_run(&bundle, &connection.target).map(|()| None);
     }
     let path = journal::path(args.journal.as_deref(), &bundle.digest)?;
     let header = Header {
@@ -120,7 +144,7 @@ pub fn run(args: &RunArgs) -> Result<Option<Summary>, Error> {
         bundle_digest: bundle.digest.clone(),
         executor: env!("CARGO_PKG_NAME").to_owned(),
         executor_version: env!("CARGO_PKG_VERSION").to_owned(),
-        target: target.as_str().to_owned(),
+        target: connection.target.as_str().to_owned(),
         at: now(),
     };
     let journal = Journal::open_for_run(&path, &header)?;
@@ -132,10 +156,7 @@ pub fn run(args: &RunArgs) -> Result<Option<Summary>, Error> {
         }
         _ => None,
     };
-    let username = credentials::username(args.username.as_deref())?;
-    let password = credentials::password(args.password_file.as_deref())?;
-    let client = Client::new(target, &username, &password, args.timeout, proxy, roots);
-    drop(password);
+    let (client, username) = connection.client(&args.connect)?;
 
     let requests = &bundle.manifest.requests;
     let total = requests.len();
@@ -146,17 +167,17 @@ pub fn run(args: &RunArgs) -> Result<Option<Summary>, Error> {
     }
     let end = if args.cutover { total } else { gate };
     let already_done = replayed.done();
-    let mut runner = Runner {
-        policy: Policy::from(args),
-        journal,
-        client,
-        secrets,
-        captures: replayed.captures.clone(),
-        pacer: Pacer::default(),
-        progress: Progress::new(total as u64, already_done as u64),
-        summary: Summary { total, already_done, ..Summary::default() },
-        current: on_interrupt(&path),
-    };
+    let mut runner =
+        Runner::new(Policy::of_run(args), Some(journal), client, Progress::new(total as u64, already_done as u64));
+    runner.secrets = secrets;
+    runner.captures.clone_from(&replayed.captures);
+    runner.summary = Summary { total, already_done, ..Summary::default() };
+    runner.current = on_interrupt(&path);
+    // The checks before the first write: once anything was sent, the bundle's own objects are
+    // in the target, and its probes would find them.
+    if !args.no_preflight && replayed.attempts.iter().all(|a| *a == 0) {
+        crate::preflight::conclude(&runner.preflight(&bundle, &username)?)?;
+    }
     let result = runner.all(&bundle, &replayed, end);
     if !args.cutover && !runner.summary.stopped_early {
         runner.summary.at_gate = replayed.states[gate..].iter().filter(|s| **s != State::Done).count();
@@ -213,7 +234,7 @@ fn settle_left(sent_at: u64, settle: Duration, now: SystemTime) -> Option<Durati
 const MIN_DEFAULT_SETTLE: Duration = Duration::from_secs(600);
 
 /// How the run treats waits, retries and doubt, decided once from the command line.
-struct Policy {
+pub(crate) struct Policy {
     /// How long after it was sent a create whose outcome is unknown may still be executing at
     /// the target. Qualys documents no bound, and a call it is executing is not cancelled when
     /// the client gives up; so by default twice the time a call is allowed, and at least ten
@@ -226,26 +247,34 @@ struct Policy {
     stop_after: Option<u64>,
 }
 
-impl From<&RunArgs> for Policy {
-    fn from(args: &RunArgs) -> Policy {
+impl Policy {
+    fn of_run(args: &RunArgs) -> Policy {
+        let defaults = Policy::from(&args.connect);
+        Policy { settle: args.settle.unwrap_or(defaults.settle), stop_after: args.stop_after, ..defaults }
+    }
+}
+
+impl From<&ConnectArgs> for Policy {
+    fn from(args: &ConnectArgs) -> Policy {
         Policy {
-            settle: args.settle.unwrap_or_else(|| (args.timeout * 2).max(MIN_DEFAULT_SETTLE)),
+            settle: (args.timeout * 2).max(MIN_DEFAULT_SETTLE),
             retry_pause: args.retry_pause,
             concurrency_backoff: args.concurrency_backoff,
             max_attempts: args.max_attempts,
             time_scale: args.time_scale,
-            stop_after: args.stop_after,
+            stop_after: None,
         }
     }
 }
 
-struct Runner {
+pub(crate) struct Runner {
     policy: Policy,
-    journal: Journal,
+    /// None for the preflight command, which sends no request of the bundle.
+    journal: Option<Journal>,
     client: Client,
     secrets: Option<Secrets>,
     captures: BTreeMap<String, String>,
-    pacer: Pacer,
+    pub(crate) pacer: Pacer,
     progress: Progress,
     summary: Summary,
     current: Arc<Mutex<String>>,
@@ -264,7 +293,7 @@ enum Answer {
 
 /// One call of a request or of its probe, as the bundle declares it.
 #[derive(Clone, Copy)]
-struct Call<'a> {
+pub(crate) struct Call<'a> {
     method: Method,
     path: &'a str,
     params: &'a [Param],
@@ -272,11 +301,11 @@ struct Call<'a> {
 }
 
 impl<'a> Call<'a> {
-    fn of(request: &'a Request) -> Call<'a> {
+    pub(crate) fn of(request: &'a Request) -> Call<'a> {
         Call { method: request.method, path: &request.path, params: &request.params, body: request.body.as_ref() }
     }
 
-    fn probe(probe: &'a Probe) -> Call<'a> {
+    pub(crate) fn probe(probe: &'a Probe) -> Call<'a> {
         Call { method: probe.method, path: &probe.path, params: &probe.params, body: probe.body.as_ref() }
     }
 }
@@ -290,6 +319,25 @@ struct Attempt {
 }
 
 impl Runner {
+    pub(crate) fn new(policy: Policy, journal: Option<Journal>, client: Client, progress: Progress) -> Runner {
+        Runner {
+            policy,
+            journal,
+            client,
+            secrets: None,
+            captures: BTreeMap::new(),
+            pacer: Pacer::default(),
+            progress,
+            summary: Summary::default(),
+            current: Arc::default(),
+        }
+    }
+
+    /// Appends a record about a request's attempt; only a run sends requests, and it has a journal.
+    fn record(&mut self, record: &Record) -> Result<(), Error> {
+        Ok(self.journal.as_mut().map(|journal| journal.append(record)).transpose().map(drop)?)
+    }
+
     /// Sends the requests before `end` that are not done, each once its dependencies are done:
     /// the earliest whose endpoint can take a call now (see [`Schedule`]).
     fn all(&mut self, bundle: &VerifiedBundle, replayed: &Replayed, end: usize) -> Result<(), Error> {
@@ -376,7 +424,7 @@ impl Runner {
                 attempt.number += 1;
                 attempt.sent_at = now();
                 let (number, reason, at) = (attempt.number, attempt.reason, attempt.sent_at);
-                self.journal.append(&Record::Intent(Intent { seq, id: id.clone(), attempt: number, reason, at }))?;
+                self.record(&Record::Intent(Intent { seq, id: id.clone(), attempt: number, reason, at }))?;
                 if reason != SendReason::First {
                     self.summary.retries += 1;
                 }
@@ -509,7 +557,7 @@ impl Runner {
     }
 
     fn settle(&mut self, outcome: Outcome) -> Result<(), Error> {
-        Ok(self.journal.append(&Record::Outcome(outcome))?)
+        self.record(&Record::Outcome(outcome))
     }
 
     /// Decides what to do with a request whose outcome is unknown, or that was `executed`
@@ -551,7 +599,7 @@ impl Runner {
             }
             let record =
                 ProbeResult { seq, id: id.clone(), found, captures: captures.clone(), response_sha256, at: now() };
-            self.journal.append(&Record::Probe(record))?;
+            self.record(&Record::Probe(record))?;
             self.captures.extend(captures);
             let (said, next) = match found {
                 Found::Exists => ("it exists; counted as done", Ok(None)),
@@ -574,6 +622,27 @@ impl Runner {
         }
     }
 
+    /// Sends a read-only call until it is answered, as often as `--max-attempts` allows.
+    pub(crate) fn read(
+        &mut self,
+        bundle: &VerifiedBundle,
+        request: &Request,
+        call: Call<'_>,
+    ) -> Result<(Reply, Document), Error> {
+        let mut unknown = 0u32;
+        loop {
+            match self.exchange(bundle, request, call, None)? {
+                Answer::Success(reply, document) => return Ok((reply, document)),
+                // Asked again once the endpoint's window allows (`exchange` waits for it).
+                Answer::Deferred => {}
+                Answer::Unknown(why, _) => {
+                    let note = format!("#{} {}: read: {why}; asking again", request.seq, request.id);
+                    self.after_no_answer(request, &mut unknown, &why, &note)?;
+                }
+            }
+        }
+    }
+
     /// Asks the target whether the request's object exists: what it found, the captures read
     /// from it, and the hash of the answer.
     fn probe(
@@ -582,38 +651,26 @@ impl Runner {
         request: &Request,
         probe: &Probe,
     ) -> Result<(Found, BTreeMap<String, String>, String), Error> {
-        let mut unknown = 0u32;
-        loop {
-            let (reply, document) = match self.exchange(bundle, request, Call::probe(probe), None)? {
-                Answer::Success(reply, document) => (reply, document),
-                // Asked again once the endpoint's window allows (`exchange` waits for it).
-                Answer::Deferred => continue,
-                Answer::Unknown(why, _) => {
-                    let note = format!("#{} {}: probe: {why}; asking again", request.seq, request.id);
-                    self.after_no_answer(request, &mut unknown, &why, &note)?;
-                    continue;
-                }
-            };
-            let resolver = self.resolver();
-            let matched =
-                extract::select(&document.root, &probe.exists, |v| resolver.value(v)).map_err(unrenderable(request))?;
-            let (found, captures) = match matched {
-                Matched::One(record) => {
-                    let captures = extract::probe_captures::<RenderError>(record, &probe.captures).map_err(|e| {
-                        let (seq, id, status) = (request.seq, request.id.clone(), Some(reply.status));
-                        Stop::ProbeFailed { seq, id, status, code: None, text: self.mask(&e.to_string()) }
-                    })?;
-                    (Found::Exists, captures)
-                }
-                Matched::None if extract::is_one_page(&document.root) => {
-                    let why = "its probe's answer is one page of a longer list, without the object";
-                    return Err(needs_decision(request, why, ""));
-                }
-                Matched::None => (Found::Absent, BTreeMap::new()),
-                Matched::Several(_) => (Found::Several, BTreeMap::new()),
-            };
-            return Ok((found, captures, sha256_hex(&reply.body)));
-        }
+        let (reply, document) = self.read(bundle, request, Call::probe(probe))?;
+        let resolver = self.resolver();
+        let matched =
+            extract::select(&document.root, &probe.exists, |v| resolver.value(v)).map_err(unrenderable(request))?;
+        let (found, captures) = match matched {
+            Matched::One(record) => {
+                let captures = extract::probe_captures::<RenderError>(record, &probe.captures).map_err(|e| {
+                    let (seq, id, status) = (request.seq, request.id.clone(), Some(reply.status));
+                    Stop::ProbeFailed { seq, id, status, code: None, text: self.mask(&e.to_string()) }
+                })?;
+                (Found::Exists, captures)
+            }
+            Matched::None if extract::is_one_page(&document.root) => {
+                let why = "its probe's answer is one page of a longer list, without the object";
+                return Err(needs_decision(request, why, ""));
+            }
+            Matched::None => (Found::Absent, BTreeMap::new()),
+            Matched::Several(_) => (Found::Several, BTreeMap::new()),
+        };
+        Ok((found, captures, sha256_hex(&reply.body)))
     }
 }
 
@@ -711,7 +768,7 @@ mod tests {
             let base = ["qmig-execute", "run", "b", "--target", "https://t", "--approve", "a"];
             let cli = crate::cli::Cli::parse_from(base.iter().chain(extra));
             let crate::cli::Command::Run(args) = cli.command else { panic!("run") };
-            Policy::from(&*args).settle
+            Policy::of_run(&args).settle
         };
         assert_eq!(policy(&[]), Duration::from_secs(600), "twice the 300 s timeout");
         assert_eq!(policy(&["--timeout", "1s"]), Duration::from_secs(600), "never less than 10 minutes");

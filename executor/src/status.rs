@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use qmig_schemas::journal::{Decision, Record, Resolution};
-use qmig_schemas::{Effect, Phase, verify_bundle};
+use qmig_schemas::{Effect, Phase, idmap, verify_bundle};
 
 use crate::cli::{self, ResolveArgs};
 use crate::error::{Error, ResolveError};
@@ -81,6 +81,24 @@ fn print_estimate(requests: &[qmig_schemas::Request], done: &[bool]) {
         standard.window.as_secs(),
         outlook(&schedule, |_| None)
     );
+}
+
+/// The ID map: every object created so far, its source ID and its new ID or login.
+pub fn ids(dir: &Path, journal: Option<&Path>, format: cli::IdFormat) -> Result<(), Error> {
+    let bundle = verify_bundle(dir)?;
+    let path = journal::path(journal, &bundle.digest)?;
+    let captures = match Journal::read(&path, &bundle.digest) {
+        Ok((records, _)) => journal::replay(&path, &bundle.manifest, &records)?.captures,
+        Err(JournalError::Missing(_)) => BTreeMap::new(),
+        Err(e) => return Err(e.into()),
+    };
+    let rows = idmap::id_map(&bundle.manifest, &captures);
+    let text = match format {
+        cli::IdFormat::Csv => idmap::to_csv(&rows),
+        cli::IdFormat::Json => idmap::to_json(&bundle.digest, &rows),
+    };
+    let mut out = std::io::stdout().lock();
+    Ok(std::io::Write::write_all(&mut out, text.as_bytes())?)
 }
 
 /// Where the migration stands: in its migration phase, at the cutover gate, in the cutover, or

@@ -30,8 +30,11 @@ pub mod classify;
 pub mod credentials;
 #[cfg(feature = "responses")]
 pub mod extract;
+pub mod idmap;
 pub mod journal;
 pub mod manifest;
+#[cfg(feature = "responses")]
+pub mod preflight;
 pub mod replay;
 #[cfg(feature = "schedule")]
 pub mod schedule;

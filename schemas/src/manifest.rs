@@ -8,9 +8,10 @@ use serde::{Deserialize, Serialize};
 
 /// The only bundle format this crate reads and writes.
 /// Version 2 added each request's phase: an executor of version 1 would send the cutover with
-/// the migration. Version 3 added each request's dependencies: an executor of version 2 sends
+/// the migration. Version 3 added each request's dependencies (an executor of version 2 sends
 /// in bundle order only, and one of version 3 would reorder a version 2 bundle whose order
-/// carries dependencies it does not state.
+/// carries dependencies it does not state) and the prerequisites, which an executor of
+/// version 2 would not check before its first write.
 pub const FORMAT_VERSION: u32 = 3;
 
 /// File name of the manifest inside a bundle.
@@ -61,6 +62,43 @@ pub struct Manifest {
     /// activation codes): `qmig-execute` prints them at the end of a run and in `status`.
     #[serde(default)]
     pub report: Vec<Reported>,
+    /// What the requests refer to in the target without creating it (see [`Prerequisite`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prerequisites: Vec<Prerequisite>,
+}
+
+/// An object of the target the requests refer to and no request creates: made by hand before
+/// the run (business units, vaults, distribution groups) or already there (redeployed
+/// appliances), known from the mapping tables or the target's export. `qmig-execute preflight`
+/// checks that each exists before anything is written.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Prerequisite {
+    pub kind: PrerequisiteKind,
+    /// How the requests name it in the target: its ID, or a business unit's title.
+    pub value: String,
+    /// The ids of the requests that refer to it, in bundle order.
+    pub used_by: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PrerequisiteKind {
+    BusinessUnit,
+    ScannerAppliance,
+    Vault,
+    DistributionGroup,
+}
+
+impl PrerequisiteKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            PrerequisiteKind::BusinessUnit => "business unit",
+            PrerequisiteKind::ScannerAppliance => "scanner appliance",
+            PrerequisiteKind::Vault => "authentication vault",
+            PrerequisiteKind::DistributionGroup => "distribution group",
+        }
+    }
 }
 
 /// A captured value shown to the operator after the run.

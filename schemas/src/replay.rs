@@ -224,6 +224,7 @@ mod tests {
             manual_steps: vec![],
             warnings: vec![],
             report: vec![],
+            prerequisites: vec![],
         }
     }
 

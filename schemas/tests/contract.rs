@@ -158,6 +158,7 @@ fn contents(requests: Vec<Request>) -> BundleContents {
             manual_steps: vec![],
             warnings: vec![],
             report: vec![],
+            prerequisites: vec![],
         },
         review: "# Review\n".into(),
         bodies: vec![("bodies/tag-Linux.xml".into(), BODY.as_bytes().to_vec())],

@@ -4,13 +4,13 @@
 use std::collections::BTreeMap;
 
 use qmig_schemas::{
-    BODIES_DIR, Body, BundleContents, FORMAT_VERSION, Generator, Manifest, Probe, Request, Secrets, SourceFile,
-    SourceRef, TaskSummary, Unrecognised, sha256_hex,
+    BODIES_DIR, Body, BundleContents, FORMAT_VERSION, Generator, Manifest, Prerequisite, PrerequisiteKind, Probe,
+    Request, Secrets, SourceFile, SourceRef, TaskSummary, Unrecognised, Value, sha256_hex,
 };
 
 use crate::checklist;
 use crate::error::TransformError;
-use crate::plan::{Draft, DraftBody, TaskOutput};
+use crate::plan::{Draft, DraftBody, RefKind, TaskOutput};
 use crate::review;
 use crate::tasks;
 
@@ -92,6 +92,7 @@ pub fn assemble(outputs: Vec<TaskOutput>, provenance: Provenance) -> Result<Bund
         warnings.extend(output.warnings);
         report.extend(output.report);
     }
+    let prerequisites = prerequisites(&requests);
     let manifest = Manifest {
         format_version: FORMAT_VERSION,
         generator: Generator { name: "qmig-transform".to_owned(), version: env!("CARGO_PKG_VERSION").to_owned() },
@@ -107,9 +108,28 @@ pub fn assemble(outputs: Vec<TaskOutput>, provenance: Provenance) -> Result<Bund
         manual_steps: checklist::merge(checklist::general_steps(), steps),
         warnings,
         report,
+        prerequisites,
     };
     let review = review::render(&manifest);
     Ok(BundleContents { manifest, review, bodies: bodies.into_iter().collect(), secrets: encrypted })
+}
+
+/// The target's objects the requests name by a value known now (from a mapping table or the
+/// target's export) and no request creates: the executor's preflight checks each exists.
+fn prerequisites(requests: &[Request]) -> Vec<Prerequisite> {
+    let mut found: BTreeMap<(PrerequisiteKind, String), Vec<String>> = BTreeMap::new();
+    for request in requests {
+        for remap in &request.remapped {
+            let Some(kind) = RefKind::prerequisite(&remap.kind) else { continue };
+            if let Value::Text(value) = &remap.target {
+                let used_by = found.entry((kind, value.clone())).or_default();
+                if used_by.last() != Some(&request.id) {
+                    used_by.push(request.id.clone());
+                }
+            }
+        }
+    }
+    found.into_iter().map(|((kind, value), used_by)| Prerequisite { kind, value, used_by }).collect()
 }
 
 fn duplicate_id(first: Option<SourceRef>, second: &Draft) -> TransformError {

@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use qmig_schemas::{
-    Capture, Condition, Effect, Escape, Extract, Loss, ManualStep, Match, Method, Param, Phase, ProbeCapture, Remap,
-    Reported, Segment, Skipped, Slot, SourceRef, Value, Warning,
+    Capture, Condition, Effect, Escape, Extract, Loss, ManualStep, Match, Method, Param, Phase, PrerequisiteKind,
+    ProbeCapture, Remap, Reported, Segment, Skipped, Slot, SourceRef, Value, Warning,
 };
 
 use crate::checklist::Step;
@@ -361,6 +361,8 @@ pub enum RefKind {
     /// Keyed by source compliance policy ID; the target value is the policy's new ID, captured
     /// from its import (or known, when the target already has the title).
     Policy,
+    /// Keyed by source distribution group ID (groups are created by hand, mapped by a table).
+    DistributionGroup,
 }
 
 impl RefKind {
@@ -379,7 +381,21 @@ impl RefKind {
             RefKind::OptionProfile => "option profile",
             RefKind::ScanSchedule => "scan schedule",
             RefKind::Policy => "compliance policy",
+            RefKind::DistributionGroup => "distribution group",
         }
+    }
+
+    /// The kind of prerequisite a reference of this label is, when the target must already
+    /// hold it: what no request creates.
+    pub fn prerequisite(label: &str) -> Option<PrerequisiteKind> {
+        [
+            (RefKind::BusinessUnit, PrerequisiteKind::BusinessUnit),
+            (RefKind::Appliance, PrerequisiteKind::ScannerAppliance),
+            (RefKind::Vault, PrerequisiteKind::Vault),
+            (RefKind::DistributionGroup, PrerequisiteKind::DistributionGroup),
+        ]
+        .into_iter()
+        .find_map(|(kind, prerequisite)| (kind.label() == label).then_some(prerequisite))
     }
 }
 

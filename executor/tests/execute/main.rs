@@ -11,6 +11,7 @@ mod journal;
 #[path = "../../../schemas/tests/operator/mod.rs"]
 mod operator;
 mod pacing;
+mod preflight;
 mod probes;
 mod refusals;
 mod scripted;

@@ -95,6 +95,13 @@ impl Work {
         write_bundle(&self.bundle(), &contents, true).expect("bundle written")
     }
 
+    /// Writes a bundle without secrets whose requests refer to `prerequisites` in the target.
+    pub fn write_referring(&self, requests: Vec<Request>, prerequisites: Vec<Prerequisite>) -> String {
+        let manifest = Manifest { prerequisites, ..manifest(requests, None, Vec::new()) };
+        let contents = BundleContents { manifest, review: REVIEW.into(), bodies: vec![], secrets: None };
+        write_bundle(&self.bundle(), &contents, true).expect("bundle written")
+    }
+
     /// Writes a bundle without secrets that was reviewed for `target` (canonical).
     pub fn write_reviewed_for(&self, requests: Vec<Request>, target: &str) -> String {
         let manifest = Manifest { target: Some(target.to_owned()), ..manifest(requests, None, Vec::new()) };
@@ -167,6 +174,7 @@ fn manifest(requests: Vec<Request>, secrets: Option<Secrets>, report: Vec<Report
         manual_steps: vec![],
         warnings: vec![],
         report,
+        prerequisites: vec![],
     }
 }
 
@@ -211,9 +219,33 @@ pub fn qmig(work: &Work) -> assert_cmd::Command {
     cmd
 }
 
-/// `run` against `url` with every credential from the environment and short pauses.
+/// `run` against `url` with every credential from the environment and short pauses, without
+/// the preflight (the replay alone: `preflight.rs` shows the checks before it).
 pub fn run(work: &Work, url: &str, digest: &str) -> assert_cmd::Command {
     run_settling(work, url, digest, "0s")
+}
+
+/// `run` as an operator types it: with the preflight before the first write.
+pub fn run_checked(work: &Work, url: &str, digest: &str) -> assert_cmd::Command {
+    let mut cmd = qmig(work);
+    cmd.arg("run").arg(work.bundle()).args(["--target", url, "--approve", digest]);
+    cmd.arg("--journal").arg(work.journal());
+    connected(cmd)
+}
+
+/// `preflight` of the workplace's bundle against `url`.
+pub fn preflight(work: &Work, url: &str) -> assert_cmd::Command {
+    let mut cmd = qmig(work);
+    cmd.arg("preflight").arg(work.bundle()).args(["--target", url]);
+    connected(cmd)
+}
+
+/// The API user's credentials and short pauses.
+fn connected(mut cmd: assert_cmd::Command) -> assert_cmd::Command {
+    cmd.args(["--username", USERNAME, "--retry-pause", "10ms"])
+        .env("QMIG_TARGET_PASSWORD", PASSWORD)
+        .env("QMIG_SECRETS_PASSPHRASE", PASSPHRASE);
+    cmd
 }
 
 /// [`run`], giving a create whose outcome is unknown `settle` before it is probed.
@@ -224,15 +256,9 @@ pub fn run_settling(work: &Work, url: &str, digest: &str, settle: &str) -> asser
 /// [`run_settling`] with another journal than the workplace's.
 pub fn run_with_journal(work: &Work, url: &str, digest: &str, settle: &str, journal: &Path) -> assert_cmd::Command {
     let mut cmd = qmig(work);
-    cmd.arg("run")
-        .arg(work.bundle())
-        .args(["--target", url, "--approve", digest, "--username", USERNAME])
-        .args(["--retry-pause", "10ms", "--settle", settle])
-        .arg("--journal")
-        .arg(journal)
-        .env("QMIG_TARGET_PASSWORD", PASSWORD)
-        .env("QMIG_SECRETS_PASSPHRASE", PASSPHRASE);
-    cmd
+    cmd.arg("run").arg(work.bundle()).args(["--target", url, "--approve", digest, "--no-preflight"]);
+    cmd.args(["--settle", settle]).arg("--journal").arg(journal);
+    connected(cmd)
 }
 
 /// `status` of the workplace's bundle and journal.
@@ -409,7 +435,7 @@ pub fn capture(name: &str) -> Value {
     Value::Parts(vec![Segment::Capture(name.to_owned())])
 }
 
-fn request(id: &str, path: &str, params: Vec<Param>, effect: Effect) -> Request {
+pub fn request(id: &str, path: &str, params: Vec<Param>, effect: Effect) -> Request {
     Request {
         seq: 0,
         id: id.to_owned(),

@@ -63,6 +63,9 @@ pub struct Config {
     pub time_scale: f64,
     /// Virtual scanner licences left for `appliance/?action=create`.
     pub virtual_scanner_licenses: u32,
+    /// The role the user list shows for the API user (`Unit Manager`); set, it puts the API
+    /// user in the list of a seed that does not hold it.
+    pub api_user_role: Option<String>,
 }
 
 impl Default for Config {
@@ -76,6 +79,7 @@ impl Default for Config {
             faults: Faults::default(),
             time_scale: 1.0,
             virtual_scanner_licenses: 10,
+            api_user_role: None,
         }
     }
 }
@@ -154,11 +158,14 @@ pub struct Running {
 /// Starts serving on background threads.
 pub fn start(config: Config) -> io::Result<Running> {
     config.check().map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-    let (state, skipped) = match &config.seed {
+    let (mut state, skipped) = match &config.seed {
         Some(dir) => seed::load(dir, &config.user, config.virtual_scanner_licenses)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, Error::from(e)))?,
         None => (seed::fresh(&config.user, config.virtual_scanner_licenses), Vec::new()),
     };
+    if let Some(role) = &config.api_user_role {
+        api::user::set_api_user_role(&mut state, role);
+    }
     let listener = TcpListener::bind(config.listen)?;
     let addr = listener.local_addr()?;
     let url = format!("http://{addr}");

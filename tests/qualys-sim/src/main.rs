@@ -60,6 +60,10 @@ struct Args {
     /// Virtual scanner licences available to appliance creation.
     #[arg(long, default_value_t = 10)]
     scanner_licenses: u32,
+    /// The role the user list shows for the API user (`Manager`, `Unit Manager`, ...); the API
+    /// user is added to a seed that does not list it.
+    #[arg(long, value_name = "ROLE")]
+    api_user_role: Option<String>,
 }
 
 impl Args {
@@ -81,6 +85,7 @@ impl Args {
             },
             time_scale: self.time_scale,
             virtual_scanner_licenses: self.scanner_licenses,
+            api_user_role: self.api_user_role,
         }
     }
 }

@@ -586,7 +586,10 @@ fn notifications(
         let id = group.text_at("ID").unwrap_or_default();
         let name = group.text_at("NAME").unwrap_or(id);
         match ctx.inputs.distribution_groups.lookup(id, name) {
-            Some(row) => mapped.push(row.target.clone()),
+            Some(row) => {
+                mapped.push(row.target.clone());
+                draft = draft.remap(RefKind::DistributionGroup, id, &Target::Known(row.target.clone()));
+            }
             None => unmapped.push(format!("distribution group \"{name}\" ({id})")),
         }
     }

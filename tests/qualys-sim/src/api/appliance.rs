@@ -140,7 +140,23 @@ fn list_doc(state: &State, params: &Params, ctx: &Ctx) -> Result<Document, ApiEr
             list.push(if full { full_element(a) } else { brief_element(a) });
         }
     }
-    list_document("APPLIANCE_LIST_OUTPUT", ctx, PATH, params, &state.now(), vec![list])
+    let mut body = Vec::new();
+    if params.flag("include_license_info", false)? {
+        body.push(license_info(state));
+    }
+    body.push(list);
+    list_document("APPLIANCE_LIST_OUTPUT", ctx, PATH, params, &state.now(), body)
+}
+
+/// `LICENSE_INFO` as the appliance list gives it with `include_license_info=1` (UNVERIFIED in
+/// qmig's references): the virtual scanner licences of the subscription and those in use.
+fn license_info(state: &State) -> Element {
+    let used =
+        state.appliances.values().filter(|a| a.kind.as_deref().is_some_and(|k| k.eq_ignore_ascii_case("virtual")));
+    let used = used.count() as u64;
+    Element::new("LICENSE_INFO")
+        .child(Element::text("QVSA_LICENSES_COUNT", (used + u64::from(state.virtual_licenses)).to_string()))
+        .child(Element::text("QVSA_LICENSES_USED", used.to_string()))
 }
 
 fn brief_element(a: &Appliance) -> Element {

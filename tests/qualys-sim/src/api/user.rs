@@ -163,6 +163,18 @@ fn add_defaults(state: &mut State) {
     state.users.insert(id, user);
 }
 
+/// The API user shows in the user list with `role` (as the list writes it): a seed without it
+/// gets it, as a subscription that was never seeded has it.
+pub(crate) fn set_api_user_role(state: &mut State, role: &str) {
+    let login = state.api_login.clone();
+    if !state.users.values().any(|u| u.login == login) {
+        add_defaults(state);
+    }
+    for user in state.users.values_mut().filter(|u| u.login == login) {
+        user.role = role.to_owned();
+    }
+}
+
 fn company(state: &State) -> String {
     state.users.values().find_map(|u| u.contact.get("COMPANY").cloned()).unwrap_or_else(|| DEFAULT_COMPANY.to_owned())
 }

@@ -1,6 +1,11 @@
 //! Every endpoint: its answer document, its errors, and IDs that later lists agree with.
 
-use crate::common::{Client, Reply, USER, all, child, config, files, populate, qps_code, start, text, v1_status};
+use qualys_sim::Config;
+use xmltree::Element;
+
+use crate::common::{
+    Client, Reply, USER, all, child, config, files, populate, qps_code, samples, start, text, v1_status,
+};
 
 fn ids_listed(c: &Client, path_and_query: &str, list: &[&str], item: &str) -> Vec<String> {
     let doc = c.get(path_and_query).xml();
@@ -228,6 +233,9 @@ fn appliances_consume_licences_and_take_updates() {
     let id = text(&created, &["RESPONSE", "APPLIANCE", "ID"]);
     assert_eq!(text(&created, &["RESPONSE", "APPLIANCE", "ACTIVATION_CODE"]).len(), 12);
     assert_eq!(text(&created, &["RESPONSE", "APPLIANCE", "REMAINING_QVSA_LICENSES"]), "0");
+    let listed = c.post("/api/2.0/fo/appliance/", &[("action", "list"), ("include_license_info", "1")]).xml();
+    assert_eq!(text(&listed, &["RESPONSE", "LICENSE_INFO", "QVSA_LICENSES_COUNT"]), "1");
+    assert_eq!(text(&listed, &["RESPONSE", "LICENSE_INFO", "QVSA_LICENSES_USED"]), "1");
     let none_left = c.post("/api/2.0/fo/appliance/", &[("action", "create"), ("name", "dmz-2")]);
     assert_eq!(none_left.error_code(), (400, "1905".into()));
     let bogus = c.post("/api/2.0/fo/appliance/", &[("action", "create"), ("name", "x"), ("asset_group", "None")]);
@@ -825,4 +833,26 @@ fn refused_calls_change_nothing() {
     for (name, bytes) in &before {
         assert_eq!(String::from_utf8_lossy(bytes), String::from_utf8_lossy(&after[name]), "{name} changed");
     }
+}
+
+/// The API user's role, as preflight reads it from the user list: set by the configuration,
+/// and the API user added to a seed that does not list it.
+#[test]
+fn the_api_user_is_listed_with_the_configured_role() {
+    let role_of = |users: &Element, login: &str| {
+        let user =
+            all(child(users, &["USER_LIST"]), "USER").into_iter().find(|u| text(u, &["USER_LOGIN"]) == login).cloned();
+        user.map(|u| text(&u, &["USER_ROLE"]))
+    };
+    let (_sim, c) = start(Config { api_user_role: Some("Unit Manager".into()), ..config() });
+    let users = c.post("/msp/user_list.php", &[]).xml();
+    assert_eq!(role_of(&users, USER).as_deref(), Some("Unit Manager"));
+
+    let seeded = Config { seed: Some(samples().join("../target-export")), ..config() };
+    let (_sim, c) = start(seeded.clone());
+    assert_eq!(role_of(&c.post("/msp/user_list.php", &[]).xml(), USER), None, "not in the seed");
+    let (_sim, c) = start(Config { api_user_role: Some("Manager".into()), ..seeded });
+    let users = c.post("/msp/user_list.php", &[]).xml();
+    assert_eq!(role_of(&users, USER).as_deref(), Some("Manager"));
+    assert_eq!(role_of(&users, "nwnew_zo").as_deref(), Some("Unit Manager"), "the seeded users are kept");
 }
