@@ -303,7 +303,8 @@ impl Review {
         writeln!(w, "| Task | Source objects | Requests | Creates | Idempotent | Reads | Skipped | Losses |")?;
         writeln!(w, "|---|---:|---:|---:|---:|---:|---:|---:|")?;
         let mut total = (0, 0, Effects::default(), 0, 0);
-        for task in &manifest.tasks {
+        // A task that found nothing to do would only add a row of zeros.
+        for task in manifest.tasks.iter().filter(|t| t.source_objects + t.requests + t.skipped > 0) {
             let effects = self.tasks.get(&task.task).copied().unwrap_or_default();
             let losses = manifest.losses.iter().filter(|l| l.task == task.task).count() as u64;
             writeln!(
@@ -495,7 +496,10 @@ fn every_request(w: &mut dyn Write) -> io::Result<()> {
         "`{REQUESTS_FILE}` has one line per request, in the order they are sent, tab-separated with a header line: {}.",
         table::COLUMNS.map(|c| format!("`{c}`")).join(", ")
     )?;
-    writeln!(w, "`parameters`, `references` and `captures` are JSON; secrets appear as `{{{{secret:NAME}}}}`, never as values.")?;
+    writeln!(
+        w,
+        "`parameters`, `references`, `captures` and `remapped` are JSON; secrets appear as `{{{{secret:NAME}}}}`, never as values."
+    )?;
     writeln!(w, "For example:")?;
     writeln!(w)?;
     writeln!(w, "```sh")?;

@@ -15,7 +15,7 @@ use qmig_schemas::{Effect, Request, Segment};
 use crate::markdown::hides_text;
 
 /// The columns, in order.
-pub const COLUMNS: [&str; 13] = [
+pub const COLUMNS: [&str; 14] = [
     "seq",
     "id",
     "task",
@@ -29,6 +29,7 @@ pub const COLUMNS: [&str; 13] = [
     "body",
     "references",
     "captures",
+    "remapped",
 ];
 
 pub fn write_header(w: &mut dyn Write) -> io::Result<()> {
@@ -46,6 +47,8 @@ pub fn write_row(w: &mut dyn Write, request: &Request) -> io::Result<()> {
     };
     let references: Vec<String> = request.references().map(Segment::placeholder).collect();
     let captures: Vec<String> = request.captures.iter().map(|c| c.name.clone()).collect();
+    let remapped: Vec<String> =
+        request.remapped.iter().map(|r| format!("{} {} → {}", r.kind, r.source, r.target.display())).collect();
     let cells = [
         request.seq.to_string(),
         text(&request.id),
@@ -60,6 +63,7 @@ pub fn write_row(w: &mut dyn Write, request: &Request) -> io::Result<()> {
         request.body.as_ref().map(|b| text(&b.file)).unwrap_or_default(),
         json_list(&references),
         json_list(&captures),
+        json_list(&remapped),
     ];
     writeln!(w, "{}", cells.join("\t"))
 }
