@@ -7,8 +7,8 @@ use qmig_schemas::Target;
 use qmig_schemas::credentials::DEFAULT_MAX_WORK_FACTOR;
 
 use crate::calendar::Date;
-use crate::review::Rate;
 use crate::context::{DEFAULT_IPS_PER_REQUEST, DEFAULT_TAGS_PER_REQUEST, OptionalTask, SendEmail};
+use crate::review::Rate;
 
 #[derive(Debug, Parser)]
 #[command(

@@ -74,7 +74,8 @@ pub fn write_diff(old: &VerifiedBundle, new: &VerifiedBundle, names: [&str; 2], 
     writeln!(w, "- new: `{}` ({}, {} requests)", code(names[1]), new.digest, nm.requests.len())?;
     writeln!(w)?;
     if !differs {
-        let same = if old.digest == new.digest { "the bundles are identical" } else { "the bundles send the same requests" };
+        let same =
+            if old.digest == new.digest { "the bundles are identical" } else { "the bundles send the same requests" };
         writeln!(w, "No difference: {same}.")?;
         if old.digest != new.digest {
             writeln!(w, "Their digests differ only by what is not compared (source files, line numbers, positions).")?;
@@ -124,7 +125,15 @@ fn request_list(w: &mut dyn Write, title: &str, requests: &[&Request]) -> io::Re
     writeln!(w, "| Seq | Id | Task | Effect | Summary |")?;
     writeln!(w, "|---:|---|---|---|---|")?;
     for r in requests {
-        writeln!(w, "| {} | `{}` | {} | {} | {} |", r.seq, code(&r.id), md(&r.task), effect_label(r.effect), md(&r.summary))?;
+        writeln!(
+            w,
+            "| {} | `{}` | {} | {} | {} |",
+            r.seq,
+            code(&r.id),
+            md(&r.task),
+            effect_label(r.effect),
+            md(&r.summary)
+        )?;
     }
     writeln!(w)
 }
@@ -174,7 +183,9 @@ fn param_changes(o: &Request, n: &Request) -> Vec<String> {
     let mut changes = Vec::new();
     for name in names {
         match (before.get(name), after.get(name)) {
-            (Some(a), Some(b)) if a != b => changes.push(format!("parameter `{}`: {} → {}", code(name), joined(a), joined(b))),
+            (Some(a), Some(b)) if a != b => {
+                changes.push(format!("parameter `{}`: {} → {}", code(name), joined(a), joined(b)))
+            }
             (Some(a), None) => changes.push(format!("parameter `{}` removed (was {})", code(name), joined(a))),
             (None, Some(b)) => changes.push(format!("parameter `{}` added: {}", code(name), joined(b))),
             _ => {}
@@ -262,7 +273,10 @@ mod tests {
     #[test]
     fn the_first_differing_byte_is_named_with_its_lines() {
         let change = bytes_change(b"<a>\n<b>1</b>\n</a>", b"<a>\n<b>2</b>\n</a>", "bodies/x.xml");
-        assert_eq!(change, "body `bodies/x.xml`: 17 → 17 bytes, first difference at byte 7 (line 2): `<b>1</b>` → `<b>2</b>`");
+        assert_eq!(
+            change,
+            "body `bodies/x.xml`: 17 → 17 bytes, first difference at byte 7 (line 2): `<b>1</b>` → `<b>2</b>`"
+        );
     }
 
     #[test]

@@ -71,7 +71,8 @@ pub fn run(cli: Cli, out: &mut dyn Write, interruption: &Interruption) -> Result
 /// shows what a tampered file claims.
 fn diff_bundles(args: &DiffArgs, out: &mut dyn Write) -> Result<Outcome, TransformError> {
     let read = |path: &std::path::Path| {
-        qmig_schemas::verify_bundle(path).map_err(|source| TransformError::DiffBundle { path: path.to_path_buf(), source })
+        qmig_schemas::verify_bundle(path)
+            .map_err(|source| TransformError::DiffBundle { path: path.to_path_buf(), source })
     };
     let (old, new) = (read(&args.old)?, read(&args.new)?);
     let names = [args.old.to_string_lossy(), args.new.to_string_lossy()];

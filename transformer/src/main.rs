@@ -1,8 +1,8 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use qmig_transform::cli::Cli;
 use qmig_transform::Outcome;
+use qmig_transform::cli::Cli;
 use qmig_transform::error::{EXIT_DIFFERENT, EXIT_IO};
 use qmig_transform::interrupt::Interruption;
 

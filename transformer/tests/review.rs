@@ -93,7 +93,11 @@ fn the_sample_review_counts_every_request_by_task_effect_and_endpoint_as_the_tab
     let in_table = |column: &str, effect: Option<&str>| count_by(&rows, column, effect);
     for (task, [requests, creates, idempotent, reads]) in &listed {
         let of = |effect| in_table("task", effect).get(task).copied().unwrap_or(0);
-        assert_eq!([*requests, *creates, *idempotent, *reads], [of(None), of(Some("create")), of(Some("idempotent")), of(Some("read"))], "{task}");
+        assert_eq!(
+            [*requests, *creates, *idempotent, *reads],
+            [of(None), of(Some("create")), of(Some("idempotent")), of(Some("read"))],
+            "{task}"
+        );
     }
     let tasks = written.manifest.tasks.iter().filter(|t| t.source_objects + t.requests + t.skipped > 0);
     assert_eq!(listed.len(), tasks.count(), "one row per task that had something to do");
@@ -167,7 +171,11 @@ fn security_posture_values_are_shown_inline_and_secrets_by_name_only() {
 #[test]
 fn a_bundle_of_users_carries_a_personal_data_notice_and_one_without_none() {
     let written = write_sample(&[]);
-    assert!(written.review.contains("> **Personal data.** This bundle holds the details of 6 people"), "{}", written.review);
+    assert!(
+        written.review.contains("> **Personal data.** This bundle holds the details of 6 people"),
+        "{}",
+        written.review
+    );
     assert!(written.review.contains("`phone` (6)"));
 
     let networks_only = export_with(&[("networks.xml", &network_list(&[(1103, "Corp East")]))]);

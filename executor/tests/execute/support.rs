@@ -90,14 +90,13 @@ impl Work {
         let declared =
             credentials.as_ref().map(|(format, _)| Secrets { file: format.file_name().into(), format: *format, names });
         let secrets = credentials.map(|(_, encrypted)| encrypted);
-        let contents =
-            BundleContents {
-                manifest: manifest(requests, declared, report),
-                review: REVIEW.into(),
-                requests_table: REQUESTS.into(),
-                bodies,
-                secrets,
-            };
+        let contents = BundleContents {
+            manifest: manifest(requests, declared, report),
+            review: REVIEW.into(),
+            requests_table: REQUESTS.into(),
+            bodies,
+            secrets,
+        };
         write_bundle(&self.bundle(), &contents, true).expect("bundle written")
     }
 

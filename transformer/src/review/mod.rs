@@ -173,7 +173,10 @@ impl Review {
             w,
             "Nothing has been sent yet. To check it: `sha256sum -c SHA256SUMS` inside the bundle, or `qmig-execute verify <bundle>`;"
         )?;
-        writeln!(w, "the digest to approve is printed by both (it is the SHA-256 of `SHA256SUMS`, which covers this file).")?;
+        writeln!(
+            w,
+            "the digest to approve is printed by both (it is the SHA-256 of `SHA256SUMS`, which covers this file)."
+        )?;
         writeln!(
             w,
             "This document summarises; every request is one line of `{REQUESTS_FILE}` (see \"Every request\" below)."
@@ -210,7 +213,11 @@ impl Review {
         }
         let fields: Vec<String> =
             self.posture.personal_fields.iter().map(|(field, count)| format!("`{field}` ({count})")).collect();
-        writeln!(w, "> **Personal data.** This bundle holds the details of {} people (names, phone numbers,", self.posture.people)?;
+        writeln!(
+            w,
+            "> **Personal data.** This bundle holds the details of {} people (names, phone numbers,",
+            self.posture.people
+        )?;
         writeln!(w, "> addresses, e-mail addresses: {}) in `manifest.json` and `{REQUESTS_FILE}`.", fields.join(", "))?;
         writeln!(w, "> Store, copy and delete it under the customer's rules for personal data.")?;
         writeln!(w)
@@ -332,7 +339,11 @@ impl Review {
         writeln!(w)?;
         writeln!(w, "### Per effect")?;
         writeln!(w)?;
-        writeln!(w, "- {} creates: each makes an object; never sent twice (after an unknown outcome its probe or the operator decides)", e.create)?;
+        writeln!(
+            w,
+            "- {} creates: each makes an object; never sent twice (after an unknown outcome its probe or the operator decides)",
+            e.create
+        )?;
         writeln!(w, "- {} idempotent: change the target, and sending one again leaves the same result", e.idempotent)?;
         writeln!(w, "- {} reads: change nothing (look-ups whose answer later requests use)", e.read)?;
         writeln!(w)?;
@@ -340,7 +351,8 @@ impl Review {
     }
 
     fn endpoints_section(&self, w: &mut dyn Write) -> io::Result<()> {
-        let rates: Vec<Rate> = std::iter::once(Rate::STANDARD).chain(self.rate.filter(|r| *r != Rate::STANDARD)).collect();
+        let rates: Vec<Rate> =
+            std::iter::once(Rate::STANDARD).chain(self.rate.filter(|r| *r != Rate::STANDARD)).collect();
         writeln!(w, "### Per endpoint, and how long the run takes")?;
         writeln!(w)?;
         let heads: Vec<String> = rates.iter().map(|r| format!("Waits at {r}")).collect();
@@ -371,14 +383,22 @@ impl Review {
             w,
             "to answer: the run takes at least the busiest path's wait, and up to the sum of all paths' waits if it has to"
         )?;
-        writeln!(w, "wait on one path while requests for another are ready. Probes, sent only after an unknown outcome, are not counted.")?;
+        writeln!(
+            w,
+            "wait on one path while requests for another are ready. Probes, sent only after an unknown outcome, are not counted."
+        )?;
         writeln!(w)?;
         for rate in rates {
             let waits: Vec<u64> = self.endpoints.values().map(|e| rate.paced_seconds(e.effects.total())).collect();
             let busiest = waits.iter().copied().max().unwrap_or(0);
             let sum: u64 = waits.iter().sum();
             let origin = if rate == Rate::STANDARD { "Standard limits" } else { "the limit given with `--rate`" };
-            writeln!(w, "- At {rate} per path ({origin}): at least {}, at most {} of waiting.", duration(busiest), duration(sum))?;
+            writeln!(
+                w,
+                "- At {rate} per path ({origin}): at least {}, at most {} of waiting.",
+                duration(busiest),
+                duration(sum)
+            )?;
         }
         if self.rate.is_none() {
             writeln!(w, "- Other limits: `qmig-transform bundle --rate CALLS/SECONDS` adds their estimate here.")?;
@@ -391,7 +411,10 @@ impl Review {
         for (id, settings) in &posture.subscription {
             writeln!(w, "## Subscription configuration import (`{}`)", code(id))?;
             writeln!(w)?;
-            writeln!(w, "Imported as captured: these settings replace the target's (login IP allowlist, password policy, scan exclusions, ...).")?;
+            writeln!(
+                w,
+                "Imported as captured: these settings replace the target's (login IP allowlist, password policy, scan exclusions, ...)."
+            )?;
             writeln!(w)?;
             writeln!(w, "| Setting | Value |")?;
             writeln!(w, "|---|---|")?;
@@ -416,7 +439,10 @@ impl Review {
         if !posture.code_rules.is_empty() {
             writeln!(w, "## Tag rules that are code or queries, in full")?;
             writeln!(w)?;
-            writeln!(w, "The platform evaluates each of these over every asset of the target: `GROOVY` runs code, the others are QQL or asset searches.")?;
+            writeln!(
+                w,
+                "The platform evaluates each of these over every asset of the target: `GROOVY` runs code, the others are QQL or asset searches."
+            )?;
             writeln!(w)?;
             for tag in &posture.code_rules {
                 writeln!(w, "- **{}** ({}):", md(&tag.path), md(&tag.rule_type))?;
@@ -471,7 +497,10 @@ impl Review {
 
 fn more_rows(w: &mut dyn Write, more: u64) -> io::Result<()> {
     if more > 0 {
-        writeln!(w, "\n… {more} more rows, not shown (the first {SHOWN_ROWS} are); every value is in the request bodies.")?;
+        writeln!(
+            w,
+            "\n… {more} more rows, not shown (the first {SHOWN_ROWS} are); every value is in the request bodies."
+        )?;
     }
     Ok(())
 }
@@ -509,7 +538,10 @@ fn every_request(w: &mut dyn Write) -> io::Result<()> {
     writeln!(w, "cut -f6 {REQUESTS_FILE} | sort | uniq -c | sort -rn     # requests per API path")?;
     writeln!(w, "```")?;
     writeln!(w)?;
-    writeln!(w, "`qmig-transform diff OLD_BUNDLE NEW_BUNDLE` shows what a re-transformed bundle changes, request by request.")?;
+    writeln!(
+        w,
+        "`qmig-transform diff OLD_BUNDLE NEW_BUNDLE` shows what a re-transformed bundle changes, request by request."
+    )?;
     writeln!(w)
 }
 
@@ -586,7 +618,10 @@ fn reported(w: &mut dyn Write, manifest: &Manifest) -> io::Result<()> {
     }
     writeln!(w, "## Shown to the operator once the bundle has run")?;
     writeln!(w)?;
-    writeln!(w, "The executor prints these values, captured from the target's responses, at the end of the run and in")?;
+    writeln!(
+        w,
+        "The executor prints these values, captured from the target's responses, at the end of the run and in"
+    )?;
     writeln!(w, "`qmig-execute status`. They are not in the bundle.")?;
     writeln!(w)?;
     for reported in &manifest.report {
@@ -622,9 +657,18 @@ fn secrets(w: &mut dyn Write, manifest: &Manifest, sent: &BTreeMap<String, u64>)
             "The bundle carries the operator's credentials file `{}` exactly as they encrypted it ({}; {cipher}).",
             secrets.file, secrets.format
         )?;
-        writeln!(w, "No secret is in the bundle in plaintext: only `qmig-execute` decrypts the file, in memory, with the")?;
-        writeln!(w, "operator's passphrase, and sends each value only in the form body of the request that refers to it.")?;
-        writeln!(w, "The requests refer to these rows (type, title or username, parameter), each sent by that many requests:")?;
+        writeln!(
+            w,
+            "No secret is in the bundle in plaintext: only `qmig-execute` decrypts the file, in memory, with the"
+        )?;
+        writeln!(
+            w,
+            "operator's passphrase, and sends each value only in the form body of the request that refers to it."
+        )?;
+        writeln!(
+            w,
+            "The requests refer to these rows (type, title or username, parameter), each sent by that many requests:"
+        )?;
         writeln!(w)?;
         for name in &secrets.names {
             let count = sent.get(name).copied().unwrap_or(0);

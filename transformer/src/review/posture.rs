@@ -8,9 +8,9 @@
 
 use std::collections::BTreeMap;
 
+use qmig_schemas::{Request, Segment, Value};
 use quick_xml::XmlVersion;
 use quick_xml::events::Event;
-use qmig_schemas::{Request, Segment, Value};
 
 use crate::tasks::{auth_records, subscription, tags, users};
 
@@ -23,7 +23,17 @@ pub const CODE_ENGINES: &[&str] = &["GROOVY", "GLOBAL_ASSET_VIEW", "ASSET_INVENT
 
 /// Parameters of the user create call that describe a person.
 const PERSONAL_FIELDS: &[&str] = &[
-    "first_name", "last_name", "title", "phone", "fax", "email", "address1", "address2", "city", "state", "zip_code",
+    "first_name",
+    "last_name",
+    "title",
+    "phone",
+    "fax",
+    "email",
+    "address1",
+    "address2",
+    "city",
+    "state",
+    "zip_code",
     "country",
 ];
 
@@ -228,13 +238,15 @@ fn for_each_leaf(body: &[u8], mut visit: impl FnMut(&[String], &[(String, String
     let mut parent = false;
     let name_of = |start: &quick_xml::events::BytesStart<'_>| start.name().into_inner().to_owned();
     loop {
-        let event = reader.read_event().map_err(|e| format!("not readable as XML at byte {}: {e}", reader.error_position()))?;
+        let event =
+            reader.read_event().map_err(|e| format!("not readable as XML at byte {}: {e}", reader.error_position()))?;
         match event {
             Event::Start(ref start) | Event::Empty(ref start) => {
                 path.push(name_of(start));
                 attrs.clear();
                 for attr in start.attributes().flatten() {
-                    let value = attr.normalized_value(XmlVersion::Implicit1_0).map(|v| v.into_owned()).unwrap_or_default();
+                    let value =
+                        attr.normalized_value(XmlVersion::Implicit1_0).map(|v| v.into_owned()).unwrap_or_default();
                     attrs.push((attr.key.into_inner().to_owned(), value));
                 }
                 text.clear();
