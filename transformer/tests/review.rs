@@ -197,9 +197,7 @@ fn a_rate_given_with_the_flag_is_estimated_besides_the_standard_one() {
 #[test]
 fn a_value_cannot_break_a_line_of_the_table_or_start_a_formula() {
     let export = export_with(&[("networks.xml", &network_list(&[(1, "=HYPERLINK(\"http://x\")\tTab"), (2, "Plain")]))]);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out = dir.path().join("bundle");
-    assert_eq!(cli(export.path(), &out, &[]).code, 0);
+    let (_dir, out) = bundled(export.path());
     let table = fs::read_to_string(out.join(REQUESTS_FILE)).expect("table");
     let rows = rows(&table);
     assert_eq!(rows.len(), 2, "{table}");
@@ -214,9 +212,7 @@ fn a_value_cannot_break_a_line_of_the_table_or_start_a_formula() {
 #[test]
 fn the_review_of_a_small_export_matches_its_snapshot() {
     let export = export_with(&[("networks.xml", &network_list(&[(1103, "Corp East"), (1104, "DMZ")]))]);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out = dir.path().join("bundle");
-    assert_eq!(cli(export.path(), &out, &[]).code, 0);
+    let (_dir, out) = bundled(export.path());
     let snapshots = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/review");
     for name in [REVIEW_FILE, REQUESTS_FILE] {
         let actual = fs::read_to_string(out.join(name)).expect("written");
@@ -244,11 +240,17 @@ fn network_list(networks: &[(u32, &str)]) -> String {
     )
 }
 
-fn bundle_review(export: &Path) -> String {
+/// The bundle of `export`, written by the program into a new temporary directory.
+fn bundled(export: &Path) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("bundle");
     let run = cli(export, &out, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
+    (dir, out)
+}
+
+fn bundle_review(export: &Path) -> String {
+    let (_dir, out) = bundled(export);
     fs::read_to_string(out.join(REVIEW_FILE)).expect("review")
 }
 

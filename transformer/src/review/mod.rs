@@ -409,33 +409,26 @@ impl Review {
     fn posture_sections(&self, w: &mut dyn Write) -> io::Result<()> {
         let posture = &self.posture;
         for (id, settings) in &posture.subscription {
-            writeln!(w, "## Subscription configuration import (`{}`)", code(id))?;
-            writeln!(w)?;
-            writeln!(
-                w,
-                "Imported as captured: these settings replace the target's (login IP allowlist, password policy, scan exclusions, ...)."
-            )?;
-            writeln!(w)?;
-            writeln!(w, "| Setting | Value |")?;
-            writeln!(w, "|---|---|")?;
-            for setting in &settings.shown {
-                writeln!(w, "| {} | {} |", md(&setting.path), shown_text(&setting.value))?;
-            }
+            let heading = format!(
+                "## Subscription configuration import (`{}`)\n\nImported as captured: these settings replace the \
+                 target's (login IP allowlist, password policy, scan exclusions, ...).",
+                code(id)
+            );
+            let rows = settings.shown.iter().map(|s| vec![md(&s.path), shown_text(&s.value)]).collect();
+            table_section(w, &heading, &["Setting", "Value"], rows)?;
             more_rows(w, settings.more)?;
-            writeln!(w)?;
         }
-        if !posture.tags.shown.is_empty() {
-            writeln!(w, "## Asset tags created, nested, with their rules")?;
-            writeln!(w)?;
-            writeln!(w, "| Tag | Rule | Rule text |")?;
-            writeln!(w, "|---|---|---|")?;
-            for tag in &posture.tags.shown {
+        let rows = posture
+            .tags
+            .shown
+            .iter()
+            .map(|tag| {
                 let text = if tag.rule_text.is_empty() { String::new() } else { shown_text(&tag.rule_text) };
-                writeln!(w, "| {} | {} | {text} |", md(&tag.path), md(&tag.rule_type))?;
-            }
-            more_rows(w, posture.tags.more)?;
-            writeln!(w)?;
-        }
+                vec![md(&tag.path), md(&tag.rule_type), text]
+            })
+            .collect();
+        table_section(w, "## Asset tags created, nested, with their rules", &["Tag", "Rule", "Rule text"], rows)?;
+        more_rows(w, posture.tags.more)?;
         if !posture.code_rules.is_empty() {
             writeln!(w, "## Tag rules that are code or queries, in full")?;
             writeln!(w)?;
@@ -450,17 +443,10 @@ impl Review {
                 fenced(w, &tag.rule_text)?;
             }
         }
-        if !posture.auth_targets.shown.is_empty() {
-            writeln!(w, "## Authentication records: where they log in")?;
-            writeln!(w)?;
-            writeln!(w, "| Record | Hosts | Login |")?;
-            writeln!(w, "|---|---|---|")?;
-            for target in &posture.auth_targets.shown {
-                writeln!(w, "| {} | {} | {} |", md(&target.record), shown_text(&target.ips), md(&target.login))?;
-            }
-            more_rows(w, posture.auth_targets.more)?;
-            writeln!(w)?;
-        }
+        let rows =
+            posture.auth_targets.shown.iter().map(|t| vec![md(&t.record), shown_text(&t.ips), md(&t.login)]).collect();
+        table_section(w, "## Authentication records: where they log in", &["Record", "Hosts", "Login"], rows)?;
+        more_rows(w, posture.auth_targets.more)?;
         if !posture.user_roles.is_empty() {
             writeln!(w, "## Users created, by role")?;
             writeln!(w)?;
@@ -499,7 +485,7 @@ fn more_rows(w: &mut dyn Write, more: u64) -> io::Result<()> {
     if more > 0 {
         writeln!(
             w,
-            "\n… {more} more rows, not shown (the first {SHOWN_ROWS} are); every value is in the request bodies."
+            "… {more} more rows, not shown (the first {SHOWN_ROWS} are); every value is in the request bodies.\n"
         )?;
     }
     Ok(())
@@ -574,42 +560,43 @@ fn steps(w: &mut dyn Write, manifest: &Manifest, when: StepTime, heading: &str) 
     writeln!(w)
 }
 
-fn skipped(w: &mut dyn Write, manifest: &Manifest) -> io::Result<()> {
-    if manifest.skipped.is_empty() {
+/// A Markdown table under a heading; nothing at all when it has no row.
+fn table_section(w: &mut dyn Write, heading: &str, columns: &[&str], rows: Vec<Vec<String>>) -> io::Result<()> {
+    if rows.is_empty() {
         return Ok(());
     }
-    writeln!(w, "### Skipped source objects")?;
+    writeln!(w, "{heading}")?;
     writeln!(w)?;
-    writeln!(w, "| Task | Object | Why | Source |")?;
-    writeln!(w, "|---|---|---|---|")?;
-    for skip in &manifest.skipped {
-        let source = skip.source.as_ref().map(ToString::to_string).unwrap_or_default();
-        writeln!(w, "| {} | {} | {} | {} |", md(&skip.task), md(&skip.object), md(&skip.reason), md(&source))?;
+    writeln!(w, "| {} |", columns.join(" | "))?;
+    writeln!(w, "|{}", "---|".repeat(columns.len()))?;
+    for row in rows {
+        writeln!(w, "| {} |", row.join(" | "))?;
     }
     writeln!(w)
 }
 
+fn source_text(source: Option<&qmig_schemas::SourceRef>) -> String {
+    md(&source.map(ToString::to_string).unwrap_or_default())
+}
+
+fn skipped(w: &mut dyn Write, manifest: &Manifest) -> io::Result<()> {
+    let rows = manifest
+        .skipped
+        .iter()
+        .map(|s| vec![md(&s.task), md(&s.object), md(&s.reason), source_text(s.source.as_ref())])
+        .collect();
+    table_section(w, "### Skipped source objects", &["Task", "Object", "Why", "Source"], rows)
+}
+
 fn losses(w: &mut dyn Write, manifest: &Manifest) -> io::Result<()> {
-    if manifest.losses.is_empty() {
-        return Ok(());
-    }
-    writeln!(w, "### What the API cannot carry over")?;
-    writeln!(w)?;
-    writeln!(w, "| Task | Object | Fields | Why | Source |")?;
-    writeln!(w, "|---|---|---|---|---|")?;
-    for loss in &manifest.losses {
-        let source = loss.source.as_ref().map(ToString::to_string).unwrap_or_default();
-        writeln!(
-            w,
-            "| {} | {} | {} | {} | {} |",
-            md(&loss.task),
-            md(&loss.object),
-            md(&loss.fields.join(", ")),
-            md(&loss.reason),
-            md(&source)
-        )?;
-    }
-    writeln!(w)
+    let rows = manifest
+        .losses
+        .iter()
+        .map(|l| {
+            vec![md(&l.task), md(&l.object), md(&l.fields.join(", ")), md(&l.reason), source_text(l.source.as_ref())]
+        })
+        .collect();
+    table_section(w, "### What the API cannot carry over", &["Task", "Object", "Fields", "Why", "Source"], rows)
 }
 
 fn reported(w: &mut dyn Write, manifest: &Manifest) -> io::Result<()> {
@@ -727,7 +714,89 @@ pub fn render<'a>(
 
 #[cfg(test)]
 mod tests {
+    use qmig_schemas::{Generator, Method, Param};
+
     use super::*;
+
+    fn auth_record(seq: u64) -> Request {
+        Request {
+            seq,
+            id: format!("auth-record/unix/r{seq}"),
+            task: crate::tasks::auth_records::TASK.to_owned(),
+            summary: format!("Create unix authentication record \"r{seq}\""),
+            method: Method::Post,
+            path: "/api/2.0/fo/auth/unix/".to_owned(),
+            params: vec![Param::text("title", format!("r{seq}")), Param::text("ips", "10.0.0.1")],
+            body: None,
+            effect: Effect::Create,
+            phase: Phase::Migration,
+            captures: vec![],
+            probe: None,
+            source: None,
+            remapped: vec![],
+        }
+    }
+
+    fn empty_manifest() -> Manifest {
+        Manifest {
+            format_version: qmig_schemas::FORMAT_VERSION,
+            generator: Generator { name: "qmig-transform".into(), version: "test".into() },
+            target: None,
+            sources: vec![],
+            inputs: vec![],
+            unrecognised: vec![],
+            secrets: None,
+            tasks: vec![],
+            requests: vec![],
+            skipped: vec![],
+            losses: vec![],
+            manual_steps: vec![],
+            warnings: vec![],
+            report: vec![],
+        }
+    }
+
+    /// Thousands of requests on one path: the lists a reviewer reads stop at SHOWN_ROWS and say
+    /// how many more there are, and the wait is one window per further 300 calls.
+    #[test]
+    fn a_large_bundle_is_summarised_in_bounded_lists_with_its_paced_duration() {
+        let mut review = Review::new(Some(Rate { calls: 1000, seconds: 3600 }));
+        let count = SHOWN_ROWS as u64 + 1000;
+        for seq in 1..=count {
+            review.observe(&auth_record(seq), None);
+        }
+        assert_eq!(review.posture.auth_targets.shown.len(), SHOWN_ROWS);
+        let mut text = Vec::new();
+        review.finish(&empty_manifest(), &mut text).expect("written to memory");
+        let text = String::from_utf8(text).expect("UTF-8");
+        assert!(text.contains("… 1000 more rows, not shown (the first 2000 are)"), "{text}");
+        assert!(text.contains("| `/api/2.0/fo/auth/unix/` | POST | 3000 | 3000 | 0 | 0 | 9 h | 2 h |"), "{text}");
+        assert!(
+            text.contains("- At 300 calls per 1 h per path (Standard limits): at least 9 h, at most 9 h of waiting.")
+        );
+        assert!(text.contains("- At 1000 calls per 1 h per path (the limit given with `--rate`): at least 2 h"));
+    }
+
+    #[test]
+    fn a_body_the_review_cannot_read_is_listed_among_the_anomalies() {
+        let mut review = Review::new(None);
+        let import = Request {
+            id: "subscription/configuration".into(),
+            task: crate::tasks::subscription::TASK.into(),
+            path: "/api/2.0/fo/subscription/".into(),
+            effect: Effect::Idempotent,
+            ..auth_record(1)
+        };
+        review.observe(&import, Some(b"<RECORD><SUBSCRIPTION></RECORD>"));
+        let mut text = Vec::new();
+        review.finish(&empty_manifest(), &mut text).expect("written to memory");
+        let text = String::from_utf8(text).expect("UTF-8");
+        assert!(text.contains("- 1 request bodies whose values this review could not read"), "{text}");
+        assert!(
+            text.contains("### Bodies to read by hand\n\n- `subscription/configuration`: not readable as XML"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn a_rate_is_calls_per_seconds() {
