@@ -447,6 +447,17 @@ impl Review {
             posture.auth_targets.shown.iter().map(|t| vec![md(&t.record), shown_text(&t.ips), md(&t.login)]).collect();
         table_section(w, "## Authentication records: where they log in", &["Record", "Hosts", "Login"], rows)?;
         more_rows(w, posture.auth_targets.more)?;
+        let rows = posture
+            .highlights
+            .shown
+            .iter()
+            .map(|(id, setting, value)| vec![format!("`{}`", code(id)), md(setting), shown_text(value)])
+            .collect();
+        let heading = "## Option profiles and compliance policies: what scans do to hosts\n\nThe settings that decide how \
+                       intrusive a scan is (authentication, password brute forcing, agents, performance), who may use a \
+                       profile, and checks written by the customer (user-defined controls).";
+        table_section(w, heading, &["Imported", "Setting", "Value"], rows)?;
+        more_rows(w, posture.highlights.more)?;
         if !posture.user_roles.is_empty() {
             writeln!(w, "## Users created, by role")?;
             writeln!(w)?;

@@ -12,7 +12,7 @@ use qmig_schemas::{Request, Segment, Value};
 use quick_xml::XmlVersion;
 use quick_xml::events::Event;
 
-use crate::tasks::{auth_records, subscription, tags, users};
+use crate::tasks::{auth_records, option_profiles, policies, subscription, tags, users};
 
 /// Most rows of one list shown in REVIEW.md.
 pub const SHOWN_ROWS: usize = 2_000;
@@ -20,6 +20,19 @@ pub const SHOWN_ROWS: usize = 2_000;
 /// Tag engines whose rule is a program or a query the platform evaluates over every asset: a
 /// reviewer reads each in full. `GROOVY` runs code; the others are QQL or asset searches.
 pub const CODE_ENGINES: &[&str] = &["GROOVY", "GLOBAL_ASSET_VIEW", "ASSET_INVENTORY", "CLOUD_ASSET", "ASSET_SEARCH"];
+
+/// Settings of an option profile that decide what a scan does to the hosts it touches or who
+/// may use the profile: matched against each element name of a setting's path.
+const PROFILE_HIGHLIGHTS: &[&str] = &[
+    "AUTHENTICATION",
+    "PASSWORD_BRUTE_FORCING",
+    "DISSOLVABLE_AGENT_ENABLE",
+    "IS_GLOBAL",
+    "IS_DEFAULT",
+    "OVERALL_PERFORMANCE",
+    "SCAN_DEAD_HOSTS",
+    "DETECTION_EXCLUDE",
+];
 
 /// Parameters of the user create call that describe a person.
 const PERSONAL_FIELDS: &[&str] = &[
@@ -93,6 +106,9 @@ pub struct Posture {
     /// Tags whose rule is code or a query, all of them: each is read in full.
     pub code_rules: Vec<TagRule>,
     pub auth_targets: Capped<AuthTarget>,
+    /// Option profile settings of [`PROFILE_HIGHLIGHTS`] and compliance policies' user-defined
+    /// controls: (request id, setting, value).
+    pub highlights: Capped<(String, String, String)>,
     /// Each secret reference by name, with the number of requests that send it.
     pub secrets: BTreeMap<String, u64>,
     pub user_roles: BTreeMap<String, u64>,
@@ -128,6 +144,10 @@ impl Posture {
             self.subscription(request, body)
         } else if task == tags::TASK {
             self.tags(request, body)
+        } else if task == option_profiles::TASK {
+            self.option_profile(request, body)
+        } else if task == policies::TASK {
+            self.policy(request, body)
         } else {
             Ok(())
         };
@@ -176,6 +196,29 @@ impl Posture {
             settings.push(Setting { path, value: value.join(" ") });
         })?;
         self.subscription.push((request.id.clone(), settings));
+        Ok(())
+    }
+
+    fn option_profile(&mut self, request: &Request, body: &[u8]) -> Result<(), String> {
+        for_each_leaf(body, |path, _, text| {
+            if path.iter().any(|name| PROFILE_HIGHLIGHTS.contains(&name.as_str())) {
+                // Below OPTION_PROFILES/OPTION_PROFILE, the same for every setting.
+                let setting = path.get(2..).unwrap_or_default().join(" > ");
+                self.highlights.push((request.id.clone(), setting, text.trim().to_owned()));
+            }
+        })
+    }
+
+    /// A compliance policy's user-defined controls: checks written by the customer, which the
+    /// target runs on every host the policy covers.
+    fn policy(&mut self, request: &Request, body: &[u8]) -> Result<(), String> {
+        let mut user_defined = 0u64;
+        for_each_leaf(body, |path, _, text| {
+            user_defined += u64::from(path.last().is_some_and(|n| n == "USER_DEFINED") && text.trim() == "1");
+        })?;
+        if user_defined > 0 {
+            self.highlights.push((request.id.clone(), "user-defined controls".to_owned(), user_defined.to_string()));
+        }
         Ok(())
     }
 
