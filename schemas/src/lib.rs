@@ -7,7 +7,8 @@
 //! bodies/         XML bodies of the calls that take one
 //! secrets.age     only when requests refer to secrets: the operator's credentials file, byte
 //!  or .aes        for byte as they encrypted it (`age -p` or `openssl enc -aes-256-cbc -pbkdf2`)
-//! REVIEW.md       the same content in plain words
+//! REVIEW.md       what a reviewer reads: anomalies, counts, security-relevant values
+//! requests.tsv    one tab-separated line per request, for tools
 //! SHA256SUMS      coreutils format over every other file; its SHA-256 is the bundle digest
 //! ```
 //!

@@ -18,6 +18,9 @@ pub const FORMAT_VERSION: u32 = 3;
 pub const MANIFEST_FILE: &str = "manifest.json";
 /// File name of the human review inside a bundle.
 pub const REVIEW_FILE: &str = "REVIEW.md";
+/// File name of the per-request table inside a bundle: one tab-separated line per request, for
+/// tools (grep, sort, a spreadsheet), where REVIEW.md only summarises.
+pub const REQUESTS_FILE: &str = "requests.tsv";
 /// File name of the checksum list inside a bundle; its SHA-256 is the bundle digest.
 pub const SUMS_FILE: &str = "SHA256SUMS";
 /// File name of the operator's credentials file inside a bundle, when `age` encrypted it.

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::manifest::{
     BODIES_DIR, Body, Escape, Extract, FORMAT_VERSION, MANIFEST_FILE, Manifest, Match, Method, Param, Phase,
-    REVIEW_FILE, Request, SECRETS_AES_FILE, SECRETS_AGE_FILE, SUMS_FILE, SecretName, Segment,
+    REQUESTS_FILE, REVIEW_FILE, Request, SECRETS_AES_FILE, SECRETS_AGE_FILE, SUMS_FILE, SecretName, Segment,
 };
 use crate::sums::{self, SumsError};
 
@@ -136,7 +136,7 @@ pub enum RequestProblem {
 /// Verifies the bundle in `dir` and returns its digest, manifest and verified bytes.
 pub fn verify_bundle(dir: &Path) -> Result<VerifiedBundle, VerifyError> {
     let (sums_bytes, files) = verify_sums(dir)?;
-    for required in [MANIFEST_FILE, REVIEW_FILE] {
+    for required in [MANIFEST_FILE, REVIEW_FILE, REQUESTS_FILE] {
         if !files.contains_key(required) {
             return Err(VerifyError::MissingRequiredFile(required));
         }

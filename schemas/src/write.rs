@@ -6,7 +6,7 @@ use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::manifest::{MANIFEST_FILE, Manifest, REVIEW_FILE, SUMS_FILE};
+use crate::manifest::{MANIFEST_FILE, Manifest, REQUESTS_FILE, REVIEW_FILE, SUMS_FILE};
 use crate::sums::{self, SumLine};
 use crate::verify::{VerifyError, verify_sums};
 
@@ -15,6 +15,8 @@ use crate::verify::{VerifyError, verify_sums};
 pub struct BundleContents {
     pub manifest: Manifest,
     pub review: String,
+    /// `requests.tsv`: one line per request, for tools.
+    pub requests_table: String,
     /// Body files by their path inside the bundle (`bodies/...`).
     pub bodies: Vec<(String, Vec<u8>)>,
     /// The operator's encrypted credentials file, when requests refer to secrets; written under
@@ -55,6 +57,7 @@ fn render(contents: &BundleContents) -> Result<(RenderedFiles, String), serde_js
     let mut files: RenderedFiles = vec![
         (MANIFEST_FILE.to_owned(), manifest_bytes(&contents.manifest)?),
         (REVIEW_FILE.to_owned(), contents.review.clone().into_bytes()),
+        (REQUESTS_FILE.to_owned(), contents.requests_table.clone().into_bytes()),
     ];
     files.extend(contents.bodies.iter().cloned());
     if let (Some(declared), Some(secrets)) = (&contents.manifest.secrets, &contents.secrets) {

@@ -161,6 +161,7 @@ fn contents(requests: Vec<Request>) -> BundleContents {
             prerequisites: vec![],
         },
         review: "# Review\n".into(),
+        requests_table: "seq\tid\n".into(),
         bodies: vec![("bodies/tag-Linux.xml".into(), BODY.as_bytes().to_vec())],
         secrets: Some(b"Salted__ not really encrypted".to_vec()),
     }
@@ -408,17 +409,32 @@ fn an_unknown_format_version_is_named() {
     let text = std::fs::read_to_string(&manifest).expect("read");
     std::fs::write(&manifest, text.replacen("\"format_version\": 3", "\"format_version\": 2", 1)).expect("write");
     // Re-seal so only the version is wrong.
-    let files: Vec<(String, Vec<u8>)> = [MANIFEST_FILE, REVIEW_FILE, SECRETS_AES_FILE, "bodies/tag-Linux.xml"]
-        .iter()
-        .map(|p| (p.to_string(), std::fs::read(out.join(p)).expect("read")))
-        .collect();
-    let lines: Vec<_> =
-        files.iter().map(|(p, b)| qmig_schemas::sums::SumLine { sha256: sha256_hex(b), path: p.clone() }).collect();
-    std::fs::write(out.join(SUMS_FILE), qmig_schemas::sums::render(&lines)).expect("write");
+    reseal(&out, &[MANIFEST_FILE, REVIEW_FILE, REQUESTS_FILE, SECRETS_AES_FILE, "bodies/tag-Linux.xml"]);
     match verify_bundle(&out) {
         Err(VerifyError::UnknownFormatVersion { found }) => assert_eq!(found, "2"),
         other => panic!("expected unknown version, got {other:?}"),
     }
+}
+
+/// Writes `SHA256SUMS` anew over these files of the bundle, as someone forging one would.
+fn reseal(out: &std::path::Path, files: &[&str]) {
+    let lines: Vec<_> = files
+        .iter()
+        .map(|p| qmig_schemas::sums::SumLine {
+            sha256: sha256_hex(&std::fs::read(out.join(p)).expect("read")),
+            path: p.to_string(),
+        })
+        .collect();
+    std::fs::write(out.join(SUMS_FILE), qmig_schemas::sums::render(&lines)).expect("write");
+}
+
+/// The per-request table is part of what is reviewed: a bundle without it is incomplete.
+#[test]
+fn a_bundle_without_its_request_table_is_refused() {
+    let (_dir, out, _) = written(all());
+    std::fs::remove_file(out.join(REQUESTS_FILE)).expect("rm");
+    reseal(&out, &[MANIFEST_FILE, REVIEW_FILE, SECRETS_AES_FILE, "bodies/tag-Linux.xml"]);
+    assert!(matches!(verify_bundle(&out), Err(VerifyError::MissingRequiredFile(REQUESTS_FILE))));
 }
 
 #[test]

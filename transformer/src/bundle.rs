@@ -1,5 +1,5 @@
 //! Turning the tasks' outputs into a bundle: requests numbered in order, bodies written to files
-//! named after the request's stable id, the manifest and the review.
+//! named after the request's stable id, the manifest, the review and the per-request table.
 
 use std::collections::BTreeMap;
 
@@ -11,7 +11,7 @@ use qmig_schemas::{
 use crate::checklist;
 use crate::error::TransformError;
 use crate::plan::{Draft, DraftBody, RefKind, TaskOutput};
-use crate::review;
+use crate::review::{self, Rate};
 use crate::tasks;
 
 /// Everything the manifest records besides the tasks' outputs.
@@ -26,7 +26,13 @@ pub struct Provenance {
     pub secrets: Option<(Secrets, Vec<u8>)>,
 }
 
-pub fn assemble(outputs: Vec<TaskOutput>, provenance: Provenance) -> Result<BundleContents, TransformError> {
+/// The bundle of the tasks' outputs; `rate` is a rate limit the review estimates the run's
+/// duration at, besides the Standard one.
+pub fn assemble(
+    outputs: Vec<TaskOutput>,
+    provenance: Provenance,
+    rate: Option<Rate>,
+) -> Result<BundleContents, TransformError> {
     let mut requests = Vec::new();
     let mut bodies: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     // Where each request id was first planned from, to name both places of a duplicate.
@@ -110,8 +116,8 @@ pub fn assemble(outputs: Vec<TaskOutput>, provenance: Provenance) -> Result<Bund
         report,
         prerequisites,
     };
-    let review = review::render(&manifest);
-    Ok(BundleContents { manifest, review, bodies: bodies.into_iter().collect(), secrets: encrypted })
+    let (review, requests_table) = review::render(&manifest, rate, |file| bodies.get(file).map(Vec::as_slice));
+    Ok(BundleContents { manifest, review, requests_table, bodies: bodies.into_iter().collect(), secrets: encrypted })
 }
 
 /// The target's objects the requests name by a value known now (from a mapping table or the

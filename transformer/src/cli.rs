@@ -8,6 +8,7 @@ use qmig_schemas::credentials::DEFAULT_MAX_WORK_FACTOR;
 
 use crate::calendar::Date;
 use crate::context::{DEFAULT_IPS_PER_REQUEST, DEFAULT_TAGS_PER_REQUEST, OptionalTask, SendEmail};
+use crate::review::Rate;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -27,6 +28,19 @@ pub enum Command {
     /// Write the credentials file to fill in: one row per secret each captured authentication
     /// record needs, values empty. Fill it in, encrypt it (INPUTS.md), and delete the plaintext.
     CredentialsTemplate(TemplateArgs),
+    /// Show what changes from one bundle to another, request by request (by id), as Markdown.
+    /// Exit status 0 when nothing differs, 5 when something does.
+    Diff(DiffArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DiffArgs {
+    /// The bundle reviewed before.
+    #[arg(value_hint = clap::ValueHint::DirPath)]
+    pub old: PathBuf,
+    /// The bundle to review as a change from it.
+    #[arg(value_hint = clap::ValueHint::DirPath)]
+    pub new: PathBuf,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -108,6 +122,10 @@ pub struct BundleArgs {
     /// the planned day of the run. Start dates before it, or before the day of the capture, move to it.
     #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
     pub start_not_before: Option<Date>,
+    /// A rate limit of the target (CALLS/SECONDS per API path, e.g. 1000/3600) at which REVIEW.md
+    /// estimates the run's duration, besides the Standard 300/3600.
+    #[arg(long, value_name = "CALLS/SECONDS")]
+    pub rate: Option<Rate>,
 }
 
 impl BundleArgs {
@@ -134,6 +152,7 @@ impl BundleArgs {
             system_tag: Vec::new(),
             keep_default_flag: false,
             start_not_before: None,
+            rate: None,
         }
     }
 }

@@ -12,6 +12,8 @@ pub const EXIT_INVALID_INPUT: u8 = 3;
 pub const EXIT_OUTPUT: u8 = 4;
 /// Exit status for an I/O failure of the machine (disk, permissions).
 pub const EXIT_IO: u8 = 1;
+/// Exit status of `diff` when the two bundles differ (0 when they do not).
+pub const EXIT_DIFFERENT: u8 = 5;
 /// Exit status when SIGINT or SIGTERM stopped the run (128 + SIGINT, as shells report it).
 pub const EXIT_INTERRUPTED: u8 = 130;
 
@@ -117,6 +119,10 @@ pub enum TransformError {
     Output(#[from] qmig_schemas::WriteError),
     #[error("the bundle was written, but its report could not be printed")]
     Report(#[source] io::Error),
+    #[error("{}: cannot be compared, it is not a complete bundle", path.display())]
+    DiffBundle { path: PathBuf, source: qmig_schemas::VerifyError },
+    #[error("the differences could not be printed")]
+    DiffOutput(#[source] io::Error),
     #[error(
         "the credentials file, line {line}: `{parameter}` is not a secret parameter of the {object} \
          (its type takes: {accepted})"
@@ -142,7 +148,10 @@ pub enum TransformError {
 impl TransformError {
     pub fn exit_code(&self) -> u8 {
         match self {
-            TransformError::Io { .. } | TransformError::Threads { .. } | TransformError::Report(_) => EXIT_IO,
+            TransformError::Io { .. }
+            | TransformError::Threads { .. }
+            | TransformError::Report(_)
+            | TransformError::DiffOutput(_) => EXIT_IO,
             TransformError::Output(qmig_schemas::WriteError::Io { .. }) => EXIT_IO,
             TransformError::Output(qmig_schemas::WriteError::Interrupted { .. }) | TransformError::Interrupted => {
                 EXIT_INTERRUPTED

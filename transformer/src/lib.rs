@@ -8,10 +8,12 @@ pub mod checklist;
 pub mod cli;
 pub mod context;
 pub mod credentials;
+pub mod diff;
 pub mod error;
 pub mod export;
 pub mod inputs;
 pub mod interrupt;
+pub mod markdown;
 pub mod plan;
 pub mod ranges;
 pub mod review;
@@ -23,7 +25,7 @@ use std::io::Write;
 use qmig_schemas::BundleContents;
 
 use crate::bundle::Provenance;
-use crate::cli::{BundleArgs, Cli, Command, TemplateArgs};
+use crate::cli::{BundleArgs, Cli, Command, DiffArgs, TemplateArgs};
 use crate::context::{Context, Options};
 use crate::credentials::Credentials;
 use crate::error::TransformError;
@@ -32,8 +34,16 @@ use crate::inputs::Inputs;
 use crate::interrupt::Interruption;
 use crate::plan::Refs;
 
-/// Runs the command line; the report goes to `out`, its last line being the bundle digest.
-pub fn run(cli: Cli, out: &mut dyn Write, interruption: &Interruption) -> Result<(), TransformError> {
+/// How a command that succeeded ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    /// `diff` found differences (exit status [`error::EXIT_DIFFERENT`]).
+    Different,
+}
+
+/// Runs the command line; the report goes to `out` (for `bundle`, its last line is the digest).
+pub fn run(cli: Cli, out: &mut dyn Write, interruption: &Interruption) -> Result<Outcome, TransformError> {
     match cli.command {
         Command::Bundle(args) => {
             let contents = match args.threads {
@@ -49,10 +59,25 @@ pub fn run(cli: Cli, out: &mut dyn Write, interruption: &Interruption) -> Result
             };
             let interrupted = interruption.start_writing().ok_or(TransformError::Interrupted)?;
             let digest = qmig_schemas::write_bundle_interruptible(&args.out, &contents, args.force, interrupted)?;
-            report(out, &args, &contents, &digest).map_err(TransformError::Report)
+            report(out, &args, &contents, &digest).map_err(TransformError::Report)?;
+            Ok(Outcome::Done)
         }
-        Command::CredentialsTemplate(args) => credentials_template(&args, out),
+        Command::CredentialsTemplate(args) => credentials_template(&args, out).map(|()| Outcome::Done),
+        Command::Diff(args) => diff_bundles(&args, out),
     }
+}
+
+/// Compares two verified bundles; a bundle that does not verify is refused, so the diff never
+/// shows what a tampered file claims.
+fn diff_bundles(args: &DiffArgs, out: &mut dyn Write) -> Result<Outcome, TransformError> {
+    let read = |path: &std::path::Path| {
+        qmig_schemas::verify_bundle(path)
+            .map_err(|source| TransformError::DiffBundle { path: path.to_path_buf(), source })
+    };
+    let (old, new) = (read(&args.old)?, read(&args.new)?);
+    let names = [args.old.to_string_lossy(), args.new.to_string_lossy()];
+    let differs = diff::write_diff(&old, &new, [&names[0], &names[1]], out).map_err(TransformError::DiffOutput)?;
+    Ok(if differs { Outcome::Different } else { Outcome::Done })
 }
 
 /// Writes the header of the credentials file and a row, value empty, for every secret a
@@ -146,7 +171,7 @@ pub fn build(args: &BundleArgs) -> Result<BundleContents, TransformError> {
         warnings,
         secrets: carried.secrets,
     };
-    bundle::assemble(outputs, provenance)
+    bundle::assemble(outputs, provenance, args.rate)
 }
 
 fn report(out: &mut dyn Write, args: &BundleArgs, contents: &BundleContents, digest: &str) -> std::io::Result<()> {

@@ -1,8 +1,9 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use qmig_transform::Outcome;
 use qmig_transform::cli::Cli;
-use qmig_transform::error::EXIT_IO;
+use qmig_transform::error::{EXIT_DIFFERENT, EXIT_IO};
 use qmig_transform::interrupt::Interruption;
 
 fn main() -> ExitCode {
@@ -15,7 +16,8 @@ fn main() -> ExitCode {
         }
     };
     match qmig_transform::run(cli, &mut std::io::stdout().lock(), &interruption) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Outcome::Done) => ExitCode::SUCCESS,
+        Ok(Outcome::Different) => ExitCode::from(EXIT_DIFFERENT),
         Err(error) => {
             let code = error.exit_code();
             eprintln!("error: {:#}", anyhow::Error::new(error));

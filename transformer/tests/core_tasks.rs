@@ -218,7 +218,7 @@ fn a_missing_page_of_asset_groups_is_named_with_its_url() {
 }
 
 #[test]
-fn values_reach_the_bundle_unescaped_and_are_escaped_only_in_the_review() {
+fn values_reach_the_bundle_unescaped_and_are_escaped_only_in_the_review_files() {
     let contents = sample();
     let title = request(&contents.manifest, "asset-group/DMZ & Partner Web")
         .params
@@ -226,7 +226,8 @@ fn values_reach_the_bundle_unescaped_and_are_escaped_only_in_the_review() {
         .find(|p| p.name == "title")
         .map(|p| p.value.clone());
     assert_eq!(title, Some(Value::Text("DMZ & Partner Web".to_owned())));
-    assert!(contents.review.contains("form `title` = `Lab #2 + Test Rigs`"));
+    assert!(contents.requests_table.contains("\"title\":\"Lab #2 + Test Rigs\""), "as JSON in requests.tsv");
+    assert!(contents.review.contains("asset group \"Lab \\#2 + Test Rigs\""), "as Markdown in REVIEW.md");
 }
 
 /// The sample's scan schedules are its last creates, every one inactive; the cutover phase

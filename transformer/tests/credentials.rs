@@ -358,7 +358,7 @@ fn a_request_referring_to_a_row_makes_the_bundle_carry_the_file_verbatim() {
                     warnings: carried.warnings,
                     secrets: carried.secrets,
                 };
-                let contents = bundle::assemble(outputs, provenance).expect("assembled");
+                let contents = bundle::assemble(outputs, provenance, None).expect("assembled");
                 write_bundle(&work.out(), &contents, true).expect("written")
             })
             .collect();

@@ -27,20 +27,22 @@ fn the_sample_templates_are_created_with_every_reference_remapped_and_reviewed()
             "report-template/map/Perimeter Map (DMZ)",
         ]
     );
-    let review = &contents.review;
-    for line in [
-        "- remaps search list `4101` → `{{capture:search-list/Weak TLS & SSL Ciphers#id}}`",
-        "- remaps search list `4102` → `{{capture:search-list/Zürich Büro Accepted Risks#id}}`",
-        "- remaps tag `72500052` → ",
-        "- remaps user `nwind_sc2` → `{{capture:user/nwind_sc2#login}}`",
-        "- remaps network `1106` → `{{capture:network/Zürich Büro#id}}`",
+    let table = &contents.requests_table;
+    for remap in [
+        "\"search list 4101 → {{capture:search-list/Weak TLS & SSL Ciphers#id}}\"",
+        "\"search list 4102 → {{capture:search-list/Zürich Büro Accepted Risks#id}}\"",
+        "\"tag 72500052 → ",
+        "\"user nwind_sc2 → {{capture:user/nwind_sc2#login}}\"",
+        "\"network 1106 → {{capture:network/Zürich Büro#id}}\"",
         // Asset groups, virtual hosts, appliance assignments and users show theirs the same way.
-        "- remaps network `1103` → `{{capture:network/Corp East#id}}`",
-        "- remaps scanner appliance `5001` → `7001`",
-        "- remaps business unit `Zürich Büro` → `Zurich Office`",
+        "\"network 1103 → {{capture:network/Corp East#id}}\"",
+        "\"scanner appliance 5001 → 7001\"",
+        "\"business unit Zürich Büro → Zurich Office\"",
     ] {
-        assert!(review.contains(line), "the review lacks {line:?}");
+        assert!(table.contains(remap), "requests.tsv lacks {remap:?}");
     }
+    let review = &contents.review;
+    assert!(review.contains("| scanner appliance | `5001` | `7001` |"), "remaps known now are listed in REVIEW.md");
     let items = |step: Step| manifest.manual_steps.iter().find(|s| s.id == step.id()).map(|s| s.items.clone());
     assert_eq!(
         items(Step::ComplianceReportTemplates),

@@ -62,9 +62,10 @@ fn the_sample_lists_and_profiles_are_created_in_order_and_explained() {
 
     let review = &contents.review;
     assert_eq!(review.matches("Threat Protection RTI criteria").count(), 2, "one per dynamic list");
-    assert!(review.contains("option profiles \"Northwind Weekly – Internal (Custom)\""), "who uses the list");
+    let table = &contents.requests_table;
+    assert!(table.contains("option profiles \"Northwind Weekly – Internal (Custom)\""), "who uses the list");
     assert!(
-        review.contains(
+        table.contains(
             "which uses search lists \"Weak TLS & SSL Ciphers\", \"Published last 30 days – Windows\", excluded \
              \"Zürich Büro Accepted Risks\" (found by title)"
         ),

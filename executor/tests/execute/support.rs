@@ -90,8 +90,13 @@ impl Work {
         let declared =
             credentials.as_ref().map(|(format, _)| Secrets { file: format.file_name().into(), format: *format, names });
         let secrets = credentials.map(|(_, encrypted)| encrypted);
-        let contents =
-            BundleContents { manifest: manifest(requests, declared, report), review: REVIEW.into(), bodies, secrets };
+        let contents = BundleContents {
+            manifest: manifest(requests, declared, report),
+            review: REVIEW.into(),
+            requests_table: REQUESTS.into(),
+            bodies,
+            secrets,
+        };
         write_bundle(&self.bundle(), &contents, true).expect("bundle written")
     }
 
@@ -105,7 +110,13 @@ impl Work {
     /// Writes a bundle without secrets that was reviewed for `target` (canonical).
     pub fn write_reviewed_for(&self, requests: Vec<Request>, target: &str) -> String {
         let manifest = Manifest { target: Some(target.to_owned()), ..manifest(requests, None, Vec::new()) };
-        let contents = BundleContents { manifest, review: REVIEW.into(), bodies: vec![], secrets: None };
+        let contents = BundleContents {
+            manifest,
+            review: REVIEW.into(),
+            requests_table: REQUESTS.into(),
+            bodies: vec![],
+            secrets: None,
+        };
         write_bundle(&self.bundle(), &contents, true).expect("bundle written")
     }
 
@@ -156,6 +167,8 @@ impl Work {
 }
 
 const REVIEW: &str = "# Review\n";
+/// A per-request table; the executor never reads it, `SHA256SUMS` covers it.
+const REQUESTS: &str = "seq\tid\n";
 
 /// The manifest of a test bundle: its requests numbered in order, nothing else a reviewer reads.
 fn manifest(requests: Vec<Request>, secrets: Option<Secrets>, report: Vec<Reported>) -> Manifest {
