@@ -44,5 +44,5 @@ pub mod xml;
 pub use manifest::*;
 pub use sums::{DIGEST_PREFIX, bundle_digest, sha256_hex};
 pub use target::{Target, TargetError};
-pub use verify::{VerifiedBundle, VerifyError, verify_bundle, verify_sums};
+pub use verify::{CheckedSums, VerifiedBundle, VerifyError, verify_bundle, verify_sums};
 pub use write::{BundleContents, WriteError, write_bundle, write_bundle_interruptible};
