@@ -212,20 +212,113 @@ pub fn verify_sums(dir: &Path, keep: impl Fn(&str) -> bool) -> Result<CheckedSum
 }
 
 /// Parses `manifest.json`: the format version first (so an unknown version is named as such),
-/// then the JSON Schema when this crate is built with `validate`, then the types.
+/// then the JSON Schema when this crate is built with `validate`, then the types. Requests are
+/// read one at a time (checked against the request schema and converted), so the manifest is
+/// never held as a whole JSON tree beside its typed form.
 fn parse_manifest(bytes: &[u8]) -> Result<Manifest, VerifyError> {
-    let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| VerifyError::ManifestJson(e.to_string()))?;
-    match value.get("format_version") {
+    #[cfg(feature = "validate")]
+    let validators = crate::schema::Validators::new().map_err(VerifyError::Schema)?;
+    let mut reading = ManifestReading {
+        #[cfg(feature = "validate")]
+        validators: &validators,
+        schema_errors: Vec::new(),
+        type_error: None,
+    };
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let (mut header, requests) = serde::Deserializer::deserialize_map(&mut deserializer, &mut reading)
+        .and_then(|read| deserializer.end().map(|()| read))
+        .map_err(|e| VerifyError::ManifestJson(e.to_string()))?;
+    match header.get("format_version") {
         Some(v) if v.as_u64() == Some(u64::from(FORMAT_VERSION)) => {}
         Some(v) => {
             return Err(VerifyError::UnknownFormatVersion { found: v.to_string() });
         }
         None => return Err(VerifyError::ManifestJson("no format_version".to_owned())),
     }
+    let Some(requests) = requests else { return Err(VerifyError::ManifestJson("no requests".to_owned())) };
+    header.insert("requests".to_owned(), serde_json::Value::Array(Vec::new()));
+    let header = serde_json::Value::Object(header);
     #[cfg(feature = "validate")]
-    crate::schema::validate_manifest(&value).map_err(VerifyError::Schema)?;
-    serde_json::from_value(value).map_err(|e| VerifyError::ManifestJson(e.to_string()))
+    reading.schema_errors.splice(0..0, validators.manifest_errors(&header));
+    if !reading.schema_errors.is_empty() {
+        return Err(VerifyError::Schema(reading.schema_errors));
+    }
+    if let Some(error) = reading.type_error {
+        return Err(VerifyError::ManifestJson(error));
+    }
+    let mut manifest: Manifest =
+        serde_json::from_value(header).map_err(|e| VerifyError::ManifestJson(e.to_string()))?;
+    manifest.requests = requests;
+    Ok(manifest)
+}
+
+/// What reading `manifest.json` found besides its header and requests: schema violations and
+/// the first request that is not a request record, reported once the format version is known.
+struct ManifestReading<'a> {
+    #[cfg(feature = "validate")]
+    validators: &'a crate::schema::Validators,
+    #[cfg(not(feature = "validate"))]
+    validators: std::marker::PhantomData<&'a ()>,
+    schema_errors: Vec<String>,
+    type_error: Option<String>,
+}
+
+/// The manifest's top-level fields other than `requests`, and its requests when present.
+type ReadManifest = (serde_json::Map<String, serde_json::Value>, Option<Vec<Request>>);
+
+impl<'de> serde::de::Visitor<'de> for &mut ManifestReading<'_> {
+    type Value = ReadManifest;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a manifest object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<ReadManifest, A::Error> {
+        let mut header = serde_json::Map::new();
+        let mut requests = None;
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "requests" {
+                requests = Some(map.next_value_seed(&mut *self)?);
+            } else {
+                header.insert(key, map.next_value()?);
+            }
+        }
+        Ok((header, requests))
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for &mut ManifestReading<'_> {
+    type Value = Vec<Request>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Vec<Request>, D::Error> {
+        struct Requests<'r, 'a>(&'r mut ManifestReading<'a>);
+
+        impl<'de> serde::de::Visitor<'de> for Requests<'_, '_> {
+            type Value = Vec<Request>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list of requests")
+            }
+
+            fn visit_seq<S: serde::de::SeqAccess<'de>>(self, mut seq: S) -> Result<Vec<Request>, S::Error> {
+                let mut requests = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(value) = seq.next_element::<serde_json::Value>()? {
+                    #[cfg(feature = "validate")]
+                    self.0.schema_errors.extend(self.0.validators.request_errors(requests.len(), &value));
+                    match serde_json::from_value(value) {
+                        Ok(request) => requests.push(request),
+                        Err(e) => {
+                            let at = requests.len();
+                            self.0.type_error.get_or_insert_with(|| format!("requests[{at}]: {e}"));
+                        }
+                    }
+                }
+                Ok(requests)
+            }
+        }
+
+        deserializer.deserialize_seq(Requests(self))
+    }
 }
 
 fn list_files(dir: &Path) -> Result<BTreeSet<String>, VerifyError> {
