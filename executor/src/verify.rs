@@ -12,7 +12,7 @@ pub fn verify(dir: &Path) -> Result<VerifiedBundle, Error> {
     let requests = &bundle.manifest.requests;
     let count = |effect| requests.iter().filter(|r| r.effect == effect).count();
     let probed = requests.iter().filter(|r| r.probe.is_some()).count();
-    println!("bundle: {} ({} files, format {})", dir.display(), bundle.files.len() + 1, bundle.manifest.format_version);
+    println!("bundle: {} ({} files, format {})", dir.display(), bundle.listed + 1, bundle.manifest.format_version);
     println!(
         "requests: {} ({} create, {} with a probe; {} idempotent; {} read)",
         requests.len(),

@@ -51,5 +51,5 @@ pub mod xml;
 pub use manifest::*;
 pub use sums::{DIGEST_PREFIX, bundle_digest, sha256_hex};
 pub use target::{Target, TargetError};
-pub use verify::{VerifiedBundle, VerifyError, dependencies, verify_bundle, verify_sums};
+pub use verify::{CheckedSums, VerifiedBundle, VerifyError, dependencies, verify_bundle, verify_sums};
 pub use write::{BundleContents, WriteError, write_bundle, write_bundle_interruptible};

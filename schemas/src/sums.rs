@@ -1,6 +1,8 @@
 //! `SHA256SUMS` in the coreutils format (`<64 hex>  <path>\n`, sorted by path) and the bundle
 //! digest, which is the SHA-256 of its exact bytes.
 
+use std::io;
+
 use sha2::{Digest as _, Sha256};
 
 /// Prefix of every digest string, so the algorithm can change later without ambiguity.
@@ -13,6 +15,42 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// The digest a reviewer approves: `sha256:` + the SHA-256 of the `SHA256SUMS` bytes.
 pub fn bundle_digest(sums_bytes: &[u8]) -> String {
     format!("{DIGEST_PREFIX}{}", sha256_hex(sums_bytes))
+}
+
+/// A writer that hashes what goes through it, for files hashed as they are written.
+pub struct Hashing<W> {
+    inner: W,
+    hasher: Sha256,
+}
+
+impl<W: io::Write> Hashing<W> {
+    pub fn new(inner: W) -> Self {
+        Hashing { inner, hasher: Sha256::new() }
+    }
+
+    /// The inner writer and the hex SHA-256 of everything written.
+    pub fn finish(self) -> (W, String) {
+        (self.inner, hex::encode(self.hasher.finalize()))
+    }
+}
+
+impl<W: io::Write> io::Write for Hashing<W> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(bytes)?;
+        self.hasher.update(&bytes[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// The hex SHA-256 of everything `reader` yields, read in blocks, never held whole.
+pub fn sha256_stream(reader: impl io::Read) -> io::Result<String> {
+    let mut hashing = Hashing::new(io::sink());
+    io::copy(&mut io::BufReader::with_capacity(256 * 1024, reader), &mut hashing)?;
+    Ok(hashing.finish().1)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,7 +13,7 @@ use crate::manifest::{
 };
 use crate::sums::{self, SumsError};
 
-/// The files of a bundle by relative path, with their bytes.
+/// Files of a bundle by relative path, with their verified bytes.
 pub type BundleFiles = BTreeMap<String, Vec<u8>>;
 
 /// A bundle whose every byte matched `SHA256SUMS` and whose manifest passed every check.
@@ -21,8 +21,12 @@ pub type BundleFiles = BTreeMap<String, Vec<u8>>;
 pub struct VerifiedBundle {
     pub digest: String,
     pub manifest: Manifest,
-    /// Every file of the bundle other than `SHA256SUMS`, by relative path.
-    pub files: BTreeMap<String, Vec<u8>>,
+    /// How many files `SHA256SUMS` lists.
+    pub listed: usize,
+    /// The files a run sends (bodies, the credentials file) by relative path, as they were
+    /// hashed; the others (the manifest once parsed, the review) were hashed as streams and are
+    /// not kept.
+    pub files: BundleFiles,
 }
 
 impl VerifiedBundle {
@@ -35,6 +39,17 @@ impl VerifiedBundle {
     pub fn secrets_bytes(&self) -> Option<&[u8]> {
         self.manifest.secrets.as_ref().and_then(|s| self.files.get(&s.file)).map(Vec::as_slice)
     }
+}
+
+/// A directory whose files are exactly those `SHA256SUMS` lists, each with its hash.
+#[derive(Debug)]
+pub struct CheckedSums {
+    /// The exact bytes of `SHA256SUMS`, whose hash is the bundle digest.
+    pub bytes: Vec<u8>,
+    /// Every listed path, in the order of `SHA256SUMS`.
+    pub listed: Vec<String>,
+    /// The files that were asked to be kept, with the bytes that were hashed.
+    pub kept: BundleFiles,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -133,24 +148,33 @@ pub enum RequestProblem {
     DependencyCycle(Vec<String>),
 }
 
-/// Verifies the bundle in `dir` and returns its digest, manifest and verified bytes.
+/// Verifies the bundle in `dir` and returns its digest, manifest and the bytes a run sends.
 pub fn verify_bundle(dir: &Path) -> Result<VerifiedBundle, VerifyError> {
-    let (sums_bytes, files) = verify_sums(dir)?;
+    let kept = |path: &str| {
+        path == MANIFEST_FILE
+            || path == SECRETS_AGE_FILE
+            || path == SECRETS_AES_FILE
+            || path.strip_prefix(BODIES_DIR).is_some_and(|rest| rest.starts_with('/'))
+    };
+    let CheckedSums { bytes, listed, kept: mut files } = verify_sums(dir, kept)?;
     for required in [MANIFEST_FILE, REVIEW_FILE, REQUESTS_FILE] {
-        if !files.contains_key(required) {
+        if !listed.iter().any(|path| path == required) {
             return Err(VerifyError::MissingRequiredFile(required));
         }
     }
-
-    let manifest = parse_manifest(&files[MANIFEST_FILE])?;
-    check_manifest(&manifest, &files)?;
-    Ok(VerifiedBundle { digest: sums::bundle_digest(&sums_bytes), manifest, files })
+    let manifest_bytes = files.remove(MANIFEST_FILE).unwrap_or_default();
+    let manifest = parse_manifest(&manifest_bytes)?;
+    drop(manifest_bytes);
+    let listed: BTreeSet<&str> = listed.iter().map(String::as_str).collect();
+    check_manifest(&manifest, &listed, &files)?;
+    Ok(VerifiedBundle { digest: sums::bundle_digest(&bytes), manifest, listed: listed.len(), files })
 }
 
-/// Checks that `SHA256SUMS` lists exactly the files of `dir`, each with its hash, and returns
-/// its bytes and every other file's: what makes a directory a complete bundle, whatever its
-/// manifest says.
-pub fn verify_sums(dir: &Path) -> Result<(Vec<u8>, BundleFiles), VerifyError> {
+/// Checks that `SHA256SUMS` lists exactly the files of `dir`, each with its hash: what makes a
+/// directory a complete bundle, whatever its manifest says. Files for which `keep` holds are
+/// read whole and returned with the bytes that were hashed (nothing is read again between the
+/// check and the use); every other file is hashed as a stream, in bounded memory.
+pub fn verify_sums(dir: &Path, keep: impl Fn(&str) -> bool) -> Result<CheckedSums, VerifyError> {
     if !dir.is_dir() {
         return Err(VerifyError::NotADirectory(dir.to_path_buf()));
     }
@@ -170,36 +194,137 @@ pub fn verify_sums(dir: &Path) -> Result<(Vec<u8>, BundleFiles), VerifyError> {
     if let Some(path) = present.iter().find(|p| p.as_str() != SUMS_FILE && !listed_paths.contains(p.as_str())) {
         return Err(VerifyError::NotListed { path: path.clone() });
     }
-    let mut files = BTreeMap::new();
+    let mut kept = BTreeMap::new();
     for line in &listed {
         if !present.contains(&line.path) {
             return Err(VerifyError::MissingFile { path: line.path.clone() });
         }
         let path = dir.join(&line.path);
-        let bytes = fs::read(&path).map_err(|source| VerifyError::Io { path, source })?;
-        if sums::sha256_hex(&bytes) != line.sha256 {
+        let io_error = |source| VerifyError::Io { path: path.clone(), source };
+        let sha256 = if keep(&line.path) {
+            let bytes = fs::read(&path).map_err(io_error)?;
+            let sha256 = sums::sha256_hex(&bytes);
+            kept.insert(line.path.clone(), bytes);
+            sha256
+        } else {
+            fs::File::open(&path).and_then(sums::sha256_stream).map_err(io_error)?
+        };
+        if sha256 != line.sha256 {
             return Err(VerifyError::HashMismatch { path: line.path.clone() });
         }
-        files.insert(line.path.clone(), bytes);
     }
-    Ok((sums_bytes, files))
+    let listed = listed.into_iter().map(|line| line.path).collect();
+    Ok(CheckedSums { bytes: sums_bytes, listed, kept })
 }
 
 /// Parses `manifest.json`: the format version first (so an unknown version is named as such),
-/// then the JSON Schema when this crate is built with `validate`, then the types.
+/// then the JSON Schema when this crate is built with `validate`, then the types. Requests are
+/// read one at a time (checked against the request schema and converted), so the manifest is
+/// never held as a whole JSON tree beside its typed form.
 fn parse_manifest(bytes: &[u8]) -> Result<Manifest, VerifyError> {
-    let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| VerifyError::ManifestJson(e.to_string()))?;
-    match value.get("format_version") {
+    #[cfg(feature = "validate")]
+    let validators = crate::schema::Validators::new().map_err(VerifyError::Schema)?;
+    let mut reading = ManifestReading {
+        #[cfg(feature = "validate")]
+        validators: &validators,
+        schema_errors: Vec::new(),
+        type_error: None,
+    };
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let (mut header, requests) = serde::Deserializer::deserialize_map(&mut deserializer, &mut reading)
+        .and_then(|read| deserializer.end().map(|()| read))
+        .map_err(|e| VerifyError::ManifestJson(e.to_string()))?;
+    match header.get("format_version") {
         Some(v) if v.as_u64() == Some(u64::from(FORMAT_VERSION)) => {}
         Some(v) => {
             return Err(VerifyError::UnknownFormatVersion { found: v.to_string() });
         }
         None => return Err(VerifyError::ManifestJson("no format_version".to_owned())),
     }
+    let Some(requests) = requests else { return Err(VerifyError::ManifestJson("no requests".to_owned())) };
+    header.insert("requests".to_owned(), serde_json::Value::Array(Vec::new()));
+    let header = serde_json::Value::Object(header);
     #[cfg(feature = "validate")]
-    crate::schema::validate_manifest(&value).map_err(VerifyError::Schema)?;
-    serde_json::from_value(value).map_err(|e| VerifyError::ManifestJson(e.to_string()))
+    reading.schema_errors.splice(0..0, validators.manifest_errors(&header));
+    if !reading.schema_errors.is_empty() {
+        return Err(VerifyError::Schema(reading.schema_errors));
+    }
+    if let Some(error) = reading.type_error {
+        return Err(VerifyError::ManifestJson(error));
+    }
+    let mut manifest: Manifest =
+        serde_json::from_value(header).map_err(|e| VerifyError::ManifestJson(e.to_string()))?;
+    manifest.requests = requests;
+    Ok(manifest)
+}
+
+/// What reading `manifest.json` found besides its header and requests: schema violations and
+/// the first request that is not a request record, reported once the format version is known.
+struct ManifestReading<'a> {
+    #[cfg(feature = "validate")]
+    validators: &'a crate::schema::Validators,
+    #[cfg(not(feature = "validate"))]
+    validators: std::marker::PhantomData<&'a ()>,
+    schema_errors: Vec<String>,
+    type_error: Option<String>,
+}
+
+/// The manifest's top-level fields other than `requests`, and its requests when present.
+type ReadManifest = (serde_json::Map<String, serde_json::Value>, Option<Vec<Request>>);
+
+impl<'de> serde::de::Visitor<'de> for &mut ManifestReading<'_> {
+    type Value = ReadManifest;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a manifest object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<ReadManifest, A::Error> {
+        let mut header = serde_json::Map::new();
+        let mut requests = None;
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "requests" {
+                requests = Some(map.next_value_seed(&mut *self)?);
+            } else {
+                header.insert(key, map.next_value()?);
+            }
+        }
+        Ok((header, requests))
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for &mut ManifestReading<'_> {
+    type Value = Vec<Request>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Vec<Request>, D::Error> {
+        struct Requests<'r, 'a>(&'r mut ManifestReading<'a>);
+
+        impl<'de> serde::de::Visitor<'de> for Requests<'_, '_> {
+            type Value = Vec<Request>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list of requests")
+            }
+
+            fn visit_seq<S: serde::de::SeqAccess<'de>>(self, mut seq: S) -> Result<Vec<Request>, S::Error> {
+                let mut requests = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(value) = seq.next_element::<serde_json::Value>()? {
+                    #[cfg(feature = "validate")]
+                    self.0.schema_errors.extend(self.0.validators.request_errors(requests.len(), &value));
+                    match serde_json::from_value(value) {
+                        Ok(request) => requests.push(request),
+                        Err(e) => {
+                            let at = requests.len();
+                            self.0.type_error.get_or_insert_with(|| format!("requests[{at}]: {e}"));
+                        }
+                    }
+                }
+                Ok(requests)
+            }
+        }
+
+        deserializer.deserialize_seq(Requests(self))
+    }
 }
 
 fn list_files(dir: &Path) -> Result<BTreeSet<String>, VerifyError> {
@@ -226,7 +351,8 @@ fn list_files(dir: &Path) -> Result<BTreeSet<String>, VerifyError> {
 
 /// The checks the JSON Schema cannot express: order, uniqueness, and that every reference
 /// resolves to something declared earlier.
-pub fn check_manifest(manifest: &Manifest, files: &BTreeMap<String, Vec<u8>>) -> Result<(), VerifyError> {
+/// `listed` are the bundle's files, `files` the bytes of its bodies.
+pub fn check_manifest(manifest: &Manifest, listed: &BTreeSet<&str>, files: &BundleFiles) -> Result<(), VerifyError> {
     if let Some(found) = &manifest.target {
         // Stored canonical, so that the reviewer reads exactly what the executor compares.
         let problem = match crate::Target::parse(found) {
@@ -242,7 +368,7 @@ pub fn check_manifest(manifest: &Manifest, files: &BTreeMap<String, Vec<u8>>) ->
         manifest.secrets.iter().flat_map(|s| s.names.iter().map(String::as_str)).collect();
     let declared_file = manifest.secrets.as_ref().map(|s| s.file.as_str());
     if let Some(stray) =
-        [SECRETS_AGE_FILE, SECRETS_AES_FILE].into_iter().find(|f| files.contains_key(*f) && declared_file != Some(*f))
+        [SECRETS_AGE_FILE, SECRETS_AES_FILE].into_iter().find(|f| listed.contains(*f) && declared_file != Some(*f))
     {
         return Err(VerifyError::SecretsUndeclared(stray.to_owned()));
     }
@@ -252,7 +378,7 @@ pub fn check_manifest(manifest: &Manifest, files: &BTreeMap<String, Vec<u8>>) ->
             let (file, format) = (secrets.file.clone(), secrets.format.to_string());
             return Err(VerifyError::SecretsFileName { file, format, expected });
         }
-        if !files.contains_key(&secrets.file) {
+        if !listed.contains(secrets.file.as_str()) {
             return Err(VerifyError::SecretsFileMissing(secrets.file.clone()));
         }
         if let Some(name) = secrets.names.iter().find(|n| SecretName::parse(n).is_none()) {

@@ -2,7 +2,7 @@
 //! which is renamed into place only when complete, so a failure never leaves half a bundle.
 
 use std::fs::{self, File};
-use std::io::{self, Write as _};
+use std::io::{self, BufWriter, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -38,37 +38,6 @@ pub enum WriteError {
         out.display()
     )]
     Interrupted { staging: PathBuf, out: PathBuf },
-    #[error("cannot serialise the manifest: {0}")]
-    Manifest(#[from] serde_json::Error),
-}
-
-/// The exact bytes of `manifest.json` for a manifest: pretty JSON, LF, final newline.
-fn manifest_bytes(manifest: &Manifest) -> Result<Vec<u8>, serde_json::Error> {
-    let mut bytes = serde_json::to_vec_pretty(manifest)?;
-    bytes.push(b'\n');
-    Ok(bytes)
-}
-
-/// A bundle's files as written: relative path and bytes.
-type RenderedFiles = Vec<(String, Vec<u8>)>;
-
-/// Every file of the bundle with its bytes, `SHA256SUMS` last, and the digest.
-fn render(contents: &BundleContents) -> Result<(RenderedFiles, String), serde_json::Error> {
-    let mut files: RenderedFiles = vec![
-        (MANIFEST_FILE.to_owned(), manifest_bytes(&contents.manifest)?),
-        (REVIEW_FILE.to_owned(), contents.review.clone().into_bytes()),
-        (REQUESTS_FILE.to_owned(), contents.requests_table.clone().into_bytes()),
-    ];
-    files.extend(contents.bodies.iter().cloned());
-    if let (Some(declared), Some(secrets)) = (&contents.manifest.secrets, &contents.secrets) {
-        files.push((declared.file.clone(), secrets.clone()));
-    }
-    let lines: Vec<SumLine> =
-        files.iter().map(|(path, bytes)| SumLine { sha256: sums::sha256_hex(bytes), path: path.clone() }).collect();
-    let sums_text = sums::render(&lines);
-    let digest = sums::bundle_digest(sums_text.as_bytes());
-    files.push((SUMS_FILE.to_owned(), sums_text.into_bytes()));
-    Ok((files, digest))
 }
 
 /// Writes the bundle to `out` and returns its digest. An existing `out` is replaced only with
@@ -98,7 +67,6 @@ pub fn write_bundle_interruptible(
         }
         replaceable(out)?;
     }
-    let (files, digest) = render(contents)?;
     let parent = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -112,18 +80,28 @@ pub fn write_bundle_interruptible(
             Err(source) => WriteError::Io { path, source },
         }
     };
-    for (relative, bytes) in &files {
+    let mut staged = Staged { root: staging.path(), sums: Vec::new() };
+    staged.file(MANIFEST_FILE, |w| {
+        serde_json::to_writer_pretty(&mut *w, &contents.manifest).map_err(io::Error::from)?;
+        w.write_all(b"\n")
+    })?;
+    staged.file(REVIEW_FILE, |w| w.write_all(contents.review.as_bytes()))?;
+    staged.file(REQUESTS_FILE, |w| w.write_all(contents.requests_table.as_bytes()))?;
+    for (relative, bytes) in &contents.bodies {
         if interrupted.load(Ordering::SeqCst) {
             return Err(stop(staging));
         }
-        let path = staging.path().join(relative);
-        if let Some(dir) = path.parent() {
-            fs::create_dir_all(dir).map_err(io_err(dir))?;
-        }
-        let mut file = File::create(&path).map_err(io_err(&path))?;
-        file.write_all(bytes).and_then(|()| file.sync_all()).map_err(io_err(&path))?;
+        staged.file(relative, |w| w.write_all(bytes))?;
     }
-    sync_dirs(staging.path())?;
+    if let (Some(declared), Some(secrets)) = (&contents.manifest.secrets, &contents.secrets) {
+        staged.file(&declared.file, |w| w.write_all(secrets))?;
+    }
+    let sums_text = sums::render(&staged.sums);
+    let digest = sums::bundle_digest(sums_text.as_bytes());
+    staged.file(SUMS_FILE, |w| w.write_all(sums_text.as_bytes()))?;
+    // One flush of the whole file system instead of one per file: a bundle holds a file per
+    // body, and a sync each made writing it cost more than building it.
+    durable(staging.path())?;
     if interrupted.load(Ordering::SeqCst) {
         return Err(stop(staging));
     }
@@ -161,19 +139,59 @@ fn replaceable(out: &Path) -> Result<(), WriteError> {
     if fs::read_dir(out).is_ok_and(|mut entries| entries.next().is_none()) {
         return Ok(());
     }
-    verify_sums(out).map(drop).map_err(refused)
+    verify_sums(out, |_| false).map(drop).map_err(refused)
 }
 
-fn sync_dirs(root: &Path) -> Result<(), WriteError> {
+/// The staging directory as it is filled: every file is hashed while it is written, so no
+/// file is read back or held twice.
+struct Staged<'a> {
+    root: &'a Path,
+    sums: Vec<SumLine>,
+}
+
+impl Staged<'_> {
+    fn file(
+        &mut self,
+        relative: &str,
+        write: impl FnOnce(&mut BufWriter<sums::Hashing<File>>) -> io::Result<()>,
+    ) -> Result<(), WriteError> {
+        let path = self.root.join(relative);
+        let io_err = |source| WriteError::Io { path: path.clone(), source };
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).map_err(|source| WriteError::Io { path: dir.to_path_buf(), source })?;
+        }
+        let file = File::create(&path).map_err(io_err)?;
+        let mut writer = BufWriter::with_capacity(256 * 1024, sums::Hashing::new(file));
+        write(&mut writer).map_err(io_err)?;
+        let (_, sha256) = writer.into_inner().map_err(|e| io_err(e.into_error()))?.finish();
+        self.sums.push(SumLine { sha256, path: relative.to_owned() });
+        Ok(())
+    }
+}
+
+/// Puts every file and directory of `root` on disk before it is renamed into place.
+#[cfg(target_os = "linux")]
+fn durable(root: &Path) -> Result<(), WriteError> {
+    let dir = File::open(root).map_err(|source| WriteError::Io { path: root.to_path_buf(), source })?;
+    rustix::fs::syncfs(&dir).map_err(|e| WriteError::Io { path: root.to_path_buf(), source: e.into() })
+}
+
+/// Puts every file and directory of `root` on disk before it is renamed into place (one sync
+/// per file where no file-system-wide sync exists).
+#[cfg(not(target_os = "linux"))]
+fn durable(root: &Path) -> Result<(), WriteError> {
     let mut pending = vec![root.to_path_buf()];
     while let Some(dir) = pending.pop() {
-        for entry in fs::read_dir(&dir).map_err(|source| WriteError::Io { path: dir.clone(), source })? {
-            let entry = entry.map_err(|source| WriteError::Io { path: dir.clone(), source })?;
-            if entry.path().is_dir() {
-                pending.push(entry.path());
+        let io_err = |source| WriteError::Io { path: dir.clone(), source };
+        for entry in fs::read_dir(&dir).map_err(io_err)? {
+            let path = entry.map_err(io_err)?.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                File::open(&path).and_then(|f| f.sync_all()).map_err(|source| WriteError::Io { path, source })?;
             }
         }
-        File::open(&dir).and_then(|d| d.sync_all()).map_err(|source| WriteError::Io { path: dir.clone(), source })?;
+        File::open(&dir).and_then(|d| d.sync_all()).map_err(io_err)?;
     }
     Ok(())
 }

@@ -171,6 +171,9 @@ pub fn build(args: &BundleArgs) -> Result<BundleContents, TransformError> {
         warnings,
         secrets: carried.secrets,
     };
+    // Every task has planned: the exports' records go before the manifest and the review are
+    // built, so that the two never take memory at the same time.
+    drop((export, target));
     bundle::assemble(outputs, provenance, args.rate)
 }
 

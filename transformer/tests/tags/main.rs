@@ -572,7 +572,8 @@ proptest! {
         write_pages(dir.path(), records, pages);
         let contents = transform(dir.path(), |args| args.tags_per_request = limit).expect("transforms");
         let files: BTreeMap<String, Vec<u8>> = contents.bodies.iter().cloned().collect();
-        qmig_schemas::verify::check_manifest(&contents.manifest, &files).expect("references resolve in order");
+        let listed = files.keys().map(String::as_str).collect();
+        qmig_schemas::verify::check_manifest(&contents.manifest, &listed, &files).expect("references resolve in order");
         let (_, paths) = replayed(&contents, &["Cloud Agent"]);
         prop_assert_eq!(paths, expected);
     }

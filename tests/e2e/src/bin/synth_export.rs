@@ -48,10 +48,16 @@ fn main() -> anyhow::Result<()> {
         fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
     };
     write("networks.xml", networks(args.networks))?;
+    // Both modules list the same span of addresses (overlapping), and the DNS-tracked list
+    // starts after the end of the longer one, so no size runs one into the other.
+    let ip_base = u32::from(Ipv4Addr::new(10, 0, 0, 0));
+    let mut dns_base = ip_base;
     for (module, compliance) in [("vm", 0), ("pc", 1)] {
-        write(&format!("ip_list_{module}_ip.xml"), ip_list(&mut rng, args.ip_entries, "IP", compliance))?;
+        let (xml, end) = ip_list(&mut rng, args.ip_entries, ip_base, "IP", compliance)?;
+        write(&format!("ip_list_{module}_ip.xml"), xml)?;
+        dns_base = dns_base.max(end + 1);
     }
-    write("ip_list_vm_dns.xml", ip_list(&mut rng, args.ip_entries / 20, "DNS", 0))?;
+    write("ip_list_vm_dns.xml", ip_list(&mut rng, args.ip_entries / 20, dns_base, "DNS", 0)?.0)?;
     write("domains.xml", domains(&mut rng, args.domains))?;
     write("asset_groups.xml", asset_groups(&mut rng, args.asset_groups, args.networks))?;
     write("users.xml", users(&mut rng, args.users, args.asset_groups))?;
@@ -75,29 +81,39 @@ fn networks(count: u32) -> String {
     xml
 }
 
-/// Entries spread over 10.0.0.0/8 with overlaps between calls, as ranges and single addresses.
-fn ip_list(rng: &mut fastrand::Rng, entries: u32, tracking: &str, compliance: u8) -> String {
+/// Entries from `base` upwards, as ranges and single addresses; returns the document and the
+/// last address it lists. Unicast addresses end at 223.255.255.255: a list that would pass it
+/// is refused rather than wrapped.
+fn ip_list(
+    rng: &mut fastrand::Rng,
+    entries: u32,
+    base: u32,
+    tracking: &str,
+    compliance: u8,
+) -> anyhow::Result<(String, u32)> {
     let mut xml = format!(
         "{HEADER}<IP_LIST_OUTPUT>\n  <REQUEST>\n    <PARAM_LIST>\n      \
          <PARAM><KEY>tracking_method</KEY><VALUE>{tracking}</VALUE></PARAM>\n      \
          <PARAM><KEY>compliance_enabled</KEY><VALUE>{compliance}</VALUE></PARAM>\n    \
          </PARAM_LIST>\n  </REQUEST>\n  <RESPONSE>\n    <DATETIME>2026-10-02T09:15:31Z</DATETIME>\n    <IP_SET>\n"
     );
-    let base = u32::from(Ipv4Addr::new(10, 0, 0, 0)) + if tracking == "IP" { 0 } else { 1 << 23 };
+    let last_unicast = u32::from(Ipv4Addr::new(223, 255, 255, 255));
     let mut cursor = base;
     for _ in 0..entries {
-        cursor += rng.u32(2..40);
+        let step = rng.u32(2..40);
         let length = if rng.u8(..) < 200 { 0 } else { rng.u32(1..64) };
-        let (start, end) = (Ipv4Addr::from(cursor), Ipv4Addr::from(cursor + length));
+        let start = cursor.checked_add(step).filter(|s| s.saturating_add(length) <= last_unicast);
+        let start = start.with_context(|| format!("{entries} {tracking} entries do not fit below 224.0.0.0"))?;
+        let end = start + length;
         if length == 0 {
-            let _ = writeln!(xml, "      <IP>{start}</IP>");
+            let _ = writeln!(xml, "      <IP>{}</IP>", Ipv4Addr::from(start));
         } else {
-            let _ = writeln!(xml, "      <IP_RANGE>{start}-{end}</IP_RANGE>");
+            let _ = writeln!(xml, "      <IP_RANGE>{}-{}</IP_RANGE>", Ipv4Addr::from(start), Ipv4Addr::from(end));
         }
-        cursor += length;
+        cursor = end;
     }
     xml.push_str("    </IP_SET>\n  </RESPONSE>\n</IP_LIST_OUTPUT>\n");
-    xml
+    Ok((xml, cursor))
 }
 
 fn domains(rng: &mut fastrand::Rng, count: u32) -> String {
@@ -230,4 +246,19 @@ fn tags(count: u32) -> String {
     }
     xml.push_str("  </data>\n</ServiceResponse>\n");
     xml
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_ip_list_runs_past_a_slash_nine_and_stops_before_multicast() {
+        let base = u32::from(Ipv4Addr::new(10, 0, 0, 0));
+        let (_, end) = ip_list(&mut fastrand::Rng::with_seed(7), 400_000, base, "IP", 0).expect("fits");
+        assert!(end > base + (1 << 23), "400,000 entries span more than the old DNS offset");
+        let near_the_end = u32::from(Ipv4Addr::new(223, 255, 255, 0));
+        let refused = ip_list(&mut fastrand::Rng::with_seed(7), 100, near_the_end, "DNS", 0);
+        assert!(refused.expect_err("past 223.255.255.255").to_string().contains("do not fit"));
+    }
 }
