@@ -27,6 +27,17 @@ pub enum Command {
     /// Write the credentials file to fill in: one row per secret each captured authentication
     /// record needs, values empty. Fill it in, encrypt it (INPUTS.md), and delete the plaintext.
     CredentialsTemplate(TemplateArgs),
+    /// Write the POSIX sh script that captures a complete export (or the target's, with its
+    /// --target option) with curl alone: read it, then run it on a machine that reaches the API.
+    CaptureScript(CaptureScriptArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CaptureScriptArgs {
+    /// Write the script to this file (replaced if it exists, made executable) instead of
+    /// standard output.
+    #[arg(long, value_hint = clap::ValueHint::FilePath)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
