@@ -230,7 +230,9 @@ fn captures() -> String {
                 shell_quote(record),
                 shell_quote(field)
             ),
-            (Each::AuthType { list }, _) => format!("each_auth_type {} {name} {roots} {path} {query}", shell_quote(list)),
+            (Each::AuthType { list }, _) => {
+                format!("each_auth_type {} {name} {roots} {path} {query}", shell_quote(list))
+            }
             (Each::ReportTemplate { list }, _) => {
                 format!("each_report_template {} {name} {roots} {path} {query}", shell_quote(list))
             }
@@ -239,7 +241,11 @@ fn captures() -> String {
         match capture.side {
             Side::Both => writeln!(lines, "# {label}: {}\n{call}", capture.name),
             Side::SourceOnly => {
-                writeln!(lines, "# {label}: {} (source only)\nif [ \"$side\" = source ]; then\n  {call}\nfi", capture.name)
+                writeln!(
+                    lines,
+                    "# {label}: {} (source only)\nif [ \"$side\" = source ]; then\n  {call}\nfi",
+                    capture.name
+                )
             }
         }
         .expect("writing to a String cannot fail");

@@ -144,7 +144,10 @@ pub enum TransformError {
 impl TransformError {
     pub fn exit_code(&self) -> u8 {
         match self {
-            TransformError::Io { .. } | TransformError::Write { .. } | TransformError::Threads { .. } | TransformError::Report(_) => EXIT_IO,
+            TransformError::Io { .. }
+            | TransformError::Write { .. }
+            | TransformError::Threads { .. }
+            | TransformError::Report(_) => EXIT_IO,
             TransformError::Output(qmig_schemas::WriteError::Io { .. }) => EXIT_IO,
             TransformError::Output(qmig_schemas::WriteError::Interrupted { .. }) | TransformError::Interrupted => {
                 EXIT_INTERRUPTED

@@ -1,0 +1,208 @@
+//! `qmig-transform capture-script`: the generated script, run with `sh` (dash) against the
+//! simulator seeded with the sample subscription, captures an export that transforms into the
+//! same requests; no credential ever reaches a command line; a re-run resumes.
+
+mod common;
+
+use std::ffi::OsString;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use assert_cmd::cargo::cargo_bin;
+use common::{repo, sample_args};
+use qmig_transform::cli::BundleArgs;
+use tempfile::TempDir;
+
+const USER: &str = "capture-user";
+/// Unique, and with the characters a curl config file must escape.
+const PASSWORD: &str = "pw-7f3a\"capture\\only-here";
+
+struct Capture {
+    sim: qualys_sim::Running,
+    dir: TempDir,
+}
+
+impl Capture {
+    fn start() -> Capture {
+        let config = qualys_sim::Config {
+            seed: Some(repo().join("samples/export")),
+            user: USER.into(),
+            password: PASSWORD.into(),
+            ..Default::default()
+        };
+        let sim = qualys_sim::start(config).expect("the simulator starts");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let script = dir.path().join("capture.sh");
+        let generated = Command::new(cargo_bin("qmig-transform"))
+            .args(["capture-script", "--out"])
+            .arg(&script)
+            .output()
+            .expect("qmig-transform runs");
+        assert!(generated.status.success(), "{}", String::from_utf8_lossy(&generated.stderr));
+        // Every curl the script starts goes through this shim, which records its arguments.
+        let shim = dir.path().join("shim");
+        fs::create_dir(&shim).expect("mkdir");
+        let curl = which("curl").expect("curl is installed");
+        fs::write(
+            shim.join("curl"),
+            format!(
+                "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
+                dir.path().join("argv.log").display(),
+                curl.display()
+            ),
+        )
+        .expect("write the shim");
+        fs::set_permissions(shim.join("curl"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+        Capture { sim, dir }
+    }
+
+    fn out(&self) -> PathBuf {
+        self.dir.path().join("export")
+    }
+
+    /// `sh capture.sh --user USER ARGS... URL OUT`, the password typed on standard input.
+    fn run(&self, password: &str, args: &[&str]) -> Output {
+        let mut path = OsString::from(self.dir.path().join("shim"));
+        path.push(":");
+        path.push(std::env::var_os("PATH").unwrap_or_default());
+        let mut command = Command::new("sh");
+        command.arg(self.dir.path().join("capture.sh")).args(["--user", USER]).args(args);
+        command.arg(self.sim.url()).arg(self.out()).env("PATH", path);
+        let mut child = command
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("sh runs");
+        std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), format!("{password}\n").as_bytes())
+            .expect("type the password");
+        child.wait_with_output().expect("the script ends")
+    }
+
+    fn argv_log(&self) -> String {
+        fs::read_to_string(self.dir.path().join("argv.log")).unwrap_or_default()
+    }
+}
+
+fn which(program: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?).map(|dir| dir.join(program)).find(|p| p.is_file())
+}
+
+fn files_below(dir: &Path) -> Vec<String> {
+    let mut files: Vec<String> =
+        walk(dir).iter().map(|p| p.strip_prefix(dir).expect("below").display().to_string()).collect();
+    files.sort();
+    files
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir(dir).expect("read_dir") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() { found.extend(walk(&path)) } else { found.push(path) }
+    }
+    found
+}
+
+/// The requests of a bundle made from `export`, each as what it does to which object:
+/// without where it came from, its parameters in name order and list values sorted, and its
+/// body by content type (the simulator writes documents, lists and bodies in its own order).
+fn requests(export: &Path) -> Vec<serde_json::Value> {
+    let args = BundleArgs { export_dir: export.to_path_buf(), ..sample_args() };
+    let contents = qmig_transform::build(&args).expect("the export transforms");
+    let mut requests: Vec<serde_json::Value> = contents
+        .manifest
+        .requests
+        .iter()
+        .map(|request| {
+            let mut value = serde_json::to_value(request).expect("serialise");
+            let object = value.as_object_mut().expect("an object");
+            object.remove("source");
+            object.remove("seq");
+            if let Some(body) = object.get_mut("body").and_then(|b| b.as_object_mut()) {
+                body.retain(|key, _| key == "content_type");
+            }
+            if let Some(params) = object.get_mut("params").and_then(|p| p.as_array_mut()) {
+                for param in params.iter_mut() {
+                    if let Some(text) = param["value"].as_str() {
+                        let mut items: Vec<&str> = text.split(',').collect();
+                        items.sort_unstable();
+                        param["value"] = items.join(",").into();
+                    }
+                }
+                params.sort_by_key(|p| p.to_string());
+            }
+            value
+        })
+        .collect();
+    requests.sort_by_key(|r| r.to_string());
+    requests
+}
+
+#[test]
+fn the_sample_subscription_is_captured_page_by_page_and_transforms_into_the_same_requests() {
+    let capture = Capture::start();
+    let run = capture.run(PASSWORD, &["--page-size", "2"]);
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&run.stderr));
+
+    // Paging was forced: v2 lists followed their WARNING/URL, the tag search its lastId.
+    let files = files_below(&capture.out());
+    for page in ["asset_groups_2.xml", "asset_groups_4.xml", "ipv6_mappings_2.xml", "tags_2.xml"] {
+        assert!(files.contains(&page.to_owned()), "{page} is missing: {files:?}");
+    }
+    for family in [
+        "user_prefs/user_prefs_1201.xml",
+        "report_templates/report_template_88303.xml",
+        "policy_5102.xml",
+        "auth_ms_sql.xml",
+    ] {
+        assert!(files.contains(&family.to_owned()), "{family} is missing: {files:?}");
+    }
+    assert!(!files.iter().any(|f| f.contains(".part")), "a temporary file is left: {files:?}");
+    assert!(stdout.contains(&format!("{} file(s) fetched now, 0 kept", files.len())), "{stdout}");
+
+    // No credential on any command line: every curl's arguments were recorded.
+    let argv = capture.argv_log();
+    assert!(argv.lines().count() > files.len() / 2, "curl was not called through the shim: {argv}");
+    assert!(!argv.contains("7f3a"), "the password reached curl's arguments: {argv}");
+
+    // The capture transforms into the sample's own requests.
+    let (captured, sample) = (requests(&capture.out()), requests(&repo().join("samples/export")));
+    assert_eq!(captured.len(), sample.len());
+    for (captured, sample) in captured.iter().zip(&sample) {
+        assert_eq!(captured, sample);
+    }
+
+    // A re-run after an interruption fetches only what is missing, in the middle of a list too.
+    fs::remove_file(capture.out().join("asset_groups_3.xml")).expect("remove a page");
+    fs::remove_file(capture.out().join("policy_5102.xml")).expect("remove an export");
+    let again = capture.run(PASSWORD, &["--page-size", "2"]);
+    let stdout = String::from_utf8_lossy(&again.stdout);
+    assert!(again.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&again.stderr));
+    assert!(stdout.contains(&format!("2 file(s) fetched now, {} kept", files.len() - 2)), "{stdout}");
+    assert_eq!(files_below(&capture.out()), files);
+}
+
+#[test]
+fn a_refused_call_stops_the_capture_and_keeps_nothing_of_it() {
+    let capture = Capture::start();
+    let run = capture.run("not the password", &[]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success());
+    assert!(stderr.contains("HTTP 401"), "{stderr}");
+    assert!(files_below(&capture.out()).is_empty(), "{:?}", files_below(&capture.out()));
+}
+
+#[test]
+fn shellcheck_finds_nothing_in_the_script() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = dir.path().join("capture.sh");
+    let generated = Command::new(cargo_bin("qmig-transform")).args(["capture-script", "--out"]).arg(&script).output();
+    assert!(generated.expect("qmig-transform runs").status.success());
+    let checked = Command::new("shellcheck").args(["-s", "sh"]).arg(&script).output().unwrap_or_else(|e| {
+        panic!("shellcheck cannot run ({e}): install the distribution's package (apt-get install shellcheck)")
+    });
+    assert!(checked.status.success(), "{}", String::from_utf8_lossy(&checked.stdout));
+}
