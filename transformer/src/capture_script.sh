@@ -354,6 +354,7 @@ capture_qps() { # capture_qps NAME ROOTS PATH
   name=$1
   limit=${page_size:-$TAG_PAGE_DEFAULT}
   filter=
+  last_id=
   n=1
   while :; do
     file=$(page_file "$name" "$n")
@@ -369,8 +370,12 @@ capture_qps() { # capture_qps NAME ROOTS PATH
     fi
     more=$(records "$work/body" ServiceResponse hasMoreRecords lastId)
     case $more in
-      true"	"?*) filter="<filters><Criteria field=\"id\" operator=\"GREATER\">${more#true	}</Criteria></filters>" ;;
-      true*) die "$file: hasMoreRecords is true without a lastId; the next page cannot be asked for" ;;
+      true"	") die "$file: hasMoreRecords is true without a lastId; the next page cannot be asked for" ;;
+      true"	$last_id") die "$file: lastId $last_id again; the tag search does not advance (re-run later)" ;;
+      true"	"*)
+        last_id=${more#true	}
+        filter="<filters><Criteria field=\"id\" operator=\"GREATER\">$last_id</Criteria></filters>"
+        ;;
       *) break ;;
     esac
     n=$((n + 1))
