@@ -25,11 +25,16 @@ struct Capture {
 
 impl Capture {
     fn start() -> Capture {
+        Capture::start_with(qualys_sim::Config::default())
+    }
+
+    /// The simulator with `config`, seeded with the sample subscription and the test's user.
+    fn start_with(config: qualys_sim::Config) -> Capture {
         let config = qualys_sim::Config {
             seed: Some(repo().join("samples/export")),
             user: USER.into(),
             password: PASSWORD.into(),
-            ..Default::default()
+            ..config
         };
         let sim = qualys_sim::start(config).expect("the simulator starts");
         let dir = tempfile::tempdir().expect("tempdir");
@@ -193,6 +198,74 @@ fn a_refused_call_stops_the_capture_and_keeps_nothing_of_it() {
     assert!(!run.status.success());
     assert!(stderr.contains("HTTP 401"), "{stderr}");
     assert!(files_below(&capture.out()).is_empty(), "{:?}", files_below(&capture.out()));
+}
+
+#[test]
+fn a_curl_config_file_others_can_read_is_refused_and_one_of_mode_600_is_used() {
+    let capture = Capture::start();
+    let config = capture.dir.path().join("qualys.curl");
+    fs::write(&config, format!("user = \"{USER}:{}\"\n", PASSWORD.replace('\\', "\\\\").replace('"', "\\\"")))
+        .expect("write");
+    let mode =
+        |mode: u32| fs::set_permissions(&config, std::os::unix::fs::PermissionsExt::from_mode(mode)).expect("chmod");
+    let config_arg = config.to_str().expect("UTF-8 path");
+    mode(0o644);
+    let refused = capture.run("", &["--config", config_arg]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("chmod 600"));
+    assert!(files_below(&capture.out()).is_empty());
+    mode(0o600);
+    let run = capture.run("", &["--config", config_arg]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(files_below(&capture.out()).contains(&"policy_5101.xml".to_owned()));
+    assert!(!capture.argv_log().contains("7f3a"), "the password reached curl's arguments");
+}
+
+#[test]
+fn calls_blocked_by_the_rate_limit_are_retried_after_the_wait_qualys_names() {
+    let limits = qualys_sim::Limits { rate: Some("4/2".parse().expect("a rate limit")), concurrency: None };
+    let capture = Capture::start_with(qualys_sim::Config { limits, ..Default::default() });
+    let run = capture.run(PASSWORD, &[]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    assert!(stderr.contains("blocked by the API limits (HTTP 409); waiting"), "{stderr}");
+    assert!(!capture.sim.counters().blocked.is_empty(), "no call was blocked");
+    let files = files_below(&capture.out());
+    assert!(files.contains(&"user_prefs/user_prefs_1208.xml".to_owned()), "{files:?}");
+}
+
+#[test]
+fn an_api_user_without_the_eula_accepted_stops_the_capture_at_once() {
+    let faults = qualys_sim::Faults { registration_pending: true, ..Default::default() };
+    let capture = Capture::start_with(qualys_sim::Config { faults, ..Default::default() });
+    let run = capture.run(PASSWORD, &[]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success());
+    assert!(stderr.contains("HTTP 409") && stderr.contains("2003"), "{stderr}");
+    assert!(!stderr.contains("waiting"), "a registration error is not waited out: {stderr}");
+    assert!(files_below(&capture.out()).is_empty());
+}
+
+#[test]
+fn the_target_is_captured_without_the_source_only_calls_and_reads_as_a_target_export() {
+    let capture = Capture::start();
+    let run = capture.run(PASSWORD, &["--target"]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let files = files_below(&capture.out());
+    assert!(!files.iter().any(|f| f.starts_with("subscription_config") || f.starts_with("user_prefs")), "{files:?}");
+    assert!(files.contains(&"appliances.xml".to_owned()), "{files:?}");
+    assert!(String::from_utf8_lossy(&run.stdout).contains("--target-export"));
+    // Everything the source would create is already there: nothing is left to create.
+    let args = BundleArgs { target_export: Some(capture.out()), ..sample_args() };
+    let contents = qmig_transform::build(&args).expect("the capture reads as a target export");
+    let creates: Vec<&str> = contents
+        .manifest
+        .requests
+        .iter()
+        .filter(|r| r.task == "networks" || r.task == "asset groups")
+        .map(|r| r.id.as_str())
+        .collect();
+    assert!(creates.is_empty(), "{creates:?}");
 }
 
 #[test]
