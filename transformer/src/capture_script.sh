@@ -320,6 +320,20 @@ note() { # note NAME FILES: a line of the summary
   printf '%-48s %s\n' "$1" "$2" >>"$summary"
 }
 
+# The file FILE: kept from an earlier run, or fetched from URL (POSTing the XML request
+# XML_BODY_FILE, if given) and kept when the answer is a success with one of ROOTS as its root.
+# Either way, its content is in $work/body.
+fetch() { # fetch FILE ROOTS URL [XML_BODY_FILE]
+  if [ -f "$out/$1" ]; then
+    kept_files=$((kept_files + 1))
+    cp "$out/$1" "$work/body"
+    return 0
+  fi
+  if [ $# -ge 4 ]; then call "$3" "$4"; else call "$3"; fi
+  check_answer "$1 ($3)" "$2"
+  keep "$1"
+}
+
 # A v2 or V1 list or export: one file per page, following each truncation WARNING (CODE 1980)
 # to the URL it names. PAGING is `page-size` when the call takes `truncation_limit`.
 capture() { # capture NAME PAGING ROOTS PATH QUERY
@@ -329,14 +343,7 @@ capture() { # capture NAME PAGING ROOTS PATH QUERY
   n=1
   while :; do
     file=$(page_file "$name" "$n")
-    if [ -f "$out/$file" ]; then
-      kept_files=$((kept_files + 1))
-      cp "$out/$file" "$work/body"
-    else
-      call "$url"
-      check_answer "$file ($url)" "$3"
-      keep "$file"
-    fi
+    fetch "$file" "$3" "$url"
     next=$(records "$work/body" RESPONSE/WARNING CODE URL)
     case $next in
       1980"	"*) url=${next#1980	} ;;
@@ -358,16 +365,9 @@ capture_qps() { # capture_qps NAME ROOTS PATH
   n=1
   while :; do
     file=$(page_file "$name" "$n")
-    if [ -f "$out/$file" ]; then
-      kept_files=$((kept_files + 1))
-      cp "$out/$file" "$work/body"
-    else
-      printf '<ServiceRequest>%s<preferences><limitResults>%s</limitResults></preferences></ServiceRequest>' \
-        "$filter" "$limit" >"$work/request.xml"
-      call "$api$3" "$work/request.xml"
-      check_answer "$file ($api$3)" "$2"
-      keep "$file"
-    fi
+    printf '<ServiceRequest>%s<preferences><limitResults>%s</limitResults></preferences></ServiceRequest>' \
+      "$filter" "$limit" >"$work/request.xml"
+    fetch "$file" "$2" "$api$3" "$work/request.xml"
     more=$(records "$work/body" ServiceResponse hasMoreRecords lastId)
     case $more in
       true"	") die "$file: hasMoreRecords is true without a lastId; the next page cannot be asked for" ;;
@@ -398,14 +398,7 @@ each_listed() { # each_listed LIST RECORD FIELD PREFIX ROOTS PATH QUERY
 
 # A single-page export (one object): no paging, never truncated.
 capture_one() { # capture_one NAME ROOTS PATH QUERY
-  file=$1.xml
-  if [ -f "$out/$file" ]; then
-    kept_files=$((kept_files + 1))
-    return 0
-  fi
-  call "$api$3?$4"
-  check_answer "$file ($api$3?$4)" "$2"
-  keep "$file"
+  fetch "$1.xml" "$2" "$api$3?$4"
 }
 
 # The record type of an inventory element (AUTH_UNIX_RECORDS), as the API path names it.

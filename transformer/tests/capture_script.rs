@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use assert_cmd::cargo::cargo_bin;
-use common::{repo, sample_args};
+use common::{files_in, repo, sample_args};
 use qmig_transform::cli::BundleArgs;
 use tempfile::TempDir;
 
@@ -38,13 +38,7 @@ impl Capture {
         };
         let sim = qualys_sim::start(config).expect("the simulator starts");
         let dir = tempfile::tempdir().expect("tempdir");
-        let script = dir.path().join("capture.sh");
-        let generated = Command::new(cargo_bin("qmig-transform"))
-            .args(["capture-script", "--out"])
-            .arg(&script)
-            .output()
-            .expect("qmig-transform runs");
-        assert!(generated.status.success(), "{}", String::from_utf8_lossy(&generated.stderr));
+        generate_script(dir.path());
         // Every curl the script starts goes through this shim, which records its arguments.
         let shim = dir.path().join("shim");
         fs::create_dir(&shim).expect("mkdir");
@@ -90,24 +84,25 @@ impl Capture {
     }
 }
 
+/// `qmig-transform capture-script --out DIR/capture.sh`, the real program.
+fn generate_script(dir: &Path) -> PathBuf {
+    let script = dir.join("capture.sh");
+    let generated = Command::new(cargo_bin("qmig-transform")).args(["capture-script", "--out"]).arg(&script).output();
+    let generated = generated.expect("qmig-transform runs");
+    assert!(generated.status.success(), "{}", String::from_utf8_lossy(&generated.stderr));
+    script
+}
+
 fn which(program: &str) -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?).map(|dir| dir.join(program)).find(|p| p.is_file())
 }
 
+/// The files of a capture, relative to it, in order.
 fn files_below(dir: &Path) -> Vec<String> {
     let mut files: Vec<String> =
-        walk(dir).iter().map(|p| p.strip_prefix(dir).expect("below").display().to_string()).collect();
+        files_in(dir).iter().map(|p| p.strip_prefix(dir).expect("below").display().to_string()).collect();
     files.sort();
     files
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    for entry in fs::read_dir(dir).expect("read_dir") {
-        let path = entry.expect("entry").path();
-        if path.is_dir() { found.extend(walk(&path)) } else { found.push(path) }
-    }
-    found
 }
 
 /// The requests of a bundle made from `export`, each as what it does to which object:
@@ -271,9 +266,7 @@ fn the_target_is_captured_without_the_source_only_calls_and_reads_as_a_target_ex
 #[test]
 fn shellcheck_finds_nothing_in_the_script() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let script = dir.path().join("capture.sh");
-    let generated = Command::new(cargo_bin("qmig-transform")).args(["capture-script", "--out"]).arg(&script).output();
-    assert!(generated.expect("qmig-transform runs").status.success());
+    let script = generate_script(dir.path());
     let checked = Command::new("shellcheck").args(["-s", "sh"]).arg(&script).output().unwrap_or_else(|e| {
         panic!("shellcheck cannot run ({e}): install the distribution's package (apt-get install shellcheck)")
     });
