@@ -13,7 +13,7 @@
 #                  what only the source's capture needs (subscription configuration, user
 #                  preferences)
 #   --page-size N  records a page of the lists that take `truncation_limit`, and tags a page of
-#                  the tag search (default: Qualys's own page sizes; tag search 1000)
+#                  the tag search (at most 1000; default: Qualys's own page sizes, tags 1000)
 #   --config FILE  a curl config file holding `user = "LOGIN:PASSWORD"` (mode 600)
 #   --netrc FILE   a netrc file for the API host (mode 600)
 #   --user LOGIN   the API user's login; the password is asked for (never on the command line)
@@ -34,7 +34,8 @@ REQUESTED_WITH='X-Requested-With: qmig capture'
 MAX_BLOCKED=10
 # Seconds to wait on a 409 that names no X-RateLimit-ToWait-Sec.
 BLOCKED_FALLBACK_WAIT=60
-TAG_PAGE_DEFAULT=1000
+# The most tags a QPS search returns at once.
+TAG_PAGE_MAX=1000
 
 die() {
   printf 'capture: %s\n' "$*" >&2
@@ -115,16 +116,19 @@ elif [ -n "$netrc" ]; then
 else
   if [ -z "$login" ]; then
     printf 'API login: ' >&2
-    read -r login || die "no login given"
+    IFS= read -r login || die "no login given"
   fi
   printf 'Password for %s: ' "$login" >&2
   if [ -t 0 ]; then
+    # Echo comes back even when the prompt is interrupted.
+    trap 'stty echo; rm -rf "$work"' EXIT
     stty -echo
-    read -r password || password=
+    IFS= read -r password || password=
     stty echo
+    trap 'rm -rf "$work"' EXIT
     printf '\n' >&2
   else
-    read -r password || password=
+    IFS= read -r password || password=
   fi
   [ -n "$password" ] || die "no password given"
   # curl reads `user` from this file: quotes and backslashes are escaped for its quoted string.
@@ -359,7 +363,8 @@ capture() { # capture NAME PAGING ROOTS PATH QUERY
 # lastId while it says hasMoreRecords.
 capture_qps() { # capture_qps NAME ROOTS PATH
   name=$1
-  limit=${page_size:-$TAG_PAGE_DEFAULT}
+  limit=${page_size:-$TAG_PAGE_MAX}
+  [ "$limit" -le "$TAG_PAGE_MAX" ] || limit=$TAG_PAGE_MAX
   filter=
   last_id=
   n=1
