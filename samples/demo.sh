@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # make demo: the whole pipeline on the sample export, against the simulated Qualys API.
 #
-#   1. start qualys-sim on loopback, seeded as the new subscription after the manual steps
+#   1. start a second qualys-sim as the source subscription, seeded with samples/export, and
+#      capture it with the script `qmig-transform capture-script` writes (curl only, small pages);
+#   2. start qualys-sim on loopback, seeded as the new subscription after the manual steps
 #      (samples/target-export: its users and business units, its redeployed appliances);
-#   2. qmig-transform the sample export into a bundle;
+#      qmig-transform the captured export into a bundle;
 #   3. check the bundle as a reviewer would (sha256sum -c) and with qmig-execute verify;
 #   4. qmig-execute preflight: read-only checks of the target, go or no-go;
 #   5. qmig-execute run it against the simulator, with the approved digest: it stops at the
@@ -29,27 +31,48 @@ printf '%s\n' "$password" > "$demo/target-password"
 # The sample credentials file's passphrase (samples/README.md); an operator types it at a prompt.
 printf '%s\n' northwind-demo-passphrase > "$demo/credentials-passphrase"
 
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
+# start_simulator LOG SEED: starts qualys-sim on a free port, sets $sim_pid and $sim_url.
+start_simulator() {
+  # Created here, not by the background job's redirection, so the wait below never reads a
+  # file that does not exist yet.
+  : > "$1"
+  "$bin/qualys-sim" --listen 127.0.0.1:0 --seed "$2" --user "$user" --password "$password" > "$1" 2>&1 &
+  sim_pid=$!
+  pids+=("$sim_pid")
+  sim_url=""
+  for _ in $(seq 1 100); do
+    sim_url="$(sed -n '1s/^listening on //p' "$1")"
+    [ -n "$sim_url" ] && return 0
+    kill -0 "$sim_pid" 2>/dev/null || { cat "$1"; exit 1; }
+    sleep 0.1
+  done
+  echo "qualys-sim did not start"; exit 1
+}
+
+step "Starting the simulated source subscription (qualys-sim seeded with samples/export)"
+start_simulator "$demo/source-simulator.log" "$root/samples/export"
+source_pid=$sim_pid
+source_url=$sim_url
+echo "source: $source_url"
+
+step "Capturing the source with the capture script (qmig-transform capture-script)"
+"$bin/qmig-transform" capture-script --out "$demo/capture.sh"
+# The credentials go into a curl config file only its owner can read, never on a command line.
+printf 'user = "%s:%s"\n' "$user" "$password" > "$demo/source-curl.config"
+# Small pages, so that the demo follows the paging of the lists and of the tag search.
+sh "$demo/capture.sh" --config "$demo/source-curl.config" --page-size 3 "$source_url" "$demo/export"
+curl -sS --fail -X POST "$source_url/__sim/shutdown" > /dev/null
+wait "$source_pid"
+
 step "Starting the simulated target (qualys-sim)"
-# Created here, not by the background job's redirection, so the wait below never reads a file
-# that does not exist yet.
-: > "$demo/simulator.log"
-# The API user is the target's Manager, as the subscription and option profile imports need.
-"$bin/qualys-sim" --listen 127.0.0.1:0 --seed "$root/samples/target-export" \
-  --user "$user" --password "$password" --api-user-role Manager > "$demo/simulator.log" 2>&1 &
-sim_pid=$!
-trap 'kill "$sim_pid" 2>/dev/null || true' EXIT
-url=""
-for _ in $(seq 1 100); do
-  url="$(sed -n '1s/^listening on //p' "$demo/simulator.log")"
-  [ -n "$url" ] && break
-  kill -0 "$sim_pid" 2>/dev/null || { cat "$demo/simulator.log"; exit 1; }
-  sleep 0.1
-done
-[ -n "$url" ] || { echo "qualys-sim did not start"; exit 1; }
+start_simulator "$demo/simulator.log" "$root/samples/target-export"
+url=$sim_url
 echo "target: $url"
 
-step "Transforming samples/export into a bundle"
-"$bin/qmig-transform" bundle "$root/samples/export" --inputs "$root/samples/inputs" \
+step "Transforming the captured export into a bundle"
+"$bin/qmig-transform" bundle "$demo/export" --inputs "$root/samples/inputs" \
   --target-export "$root/samples/target-export" --credentials-passphrase-file "$demo/credentials-passphrase" \
   --target "$url" --out "$demo/bundle" | tee "$demo/transform.log"
 digest="$(tail -n 1 "$demo/transform.log" | sed 's/^digest: //')"
@@ -96,4 +119,4 @@ step "Stopping the simulator"
 curl -sS --fail -X POST "$url/__sim/shutdown" > /dev/null
 wait "$sim_pid"
 trap - EXIT
-echo "demo files: $demo (bundle/, journal.jsonl, id-map.csv, target-after/)"
+echo "demo files: $demo (capture.sh, export/, bundle/, journal.jsonl, id-map.csv, target-after/)"

@@ -31,6 +31,9 @@ pub enum Command {
     /// Show what changes from one bundle to another, request by request (by id), as Markdown.
     /// Exit status 0 when nothing differs, 5 when something does.
     Diff(DiffArgs),
+    /// Write the POSIX sh script that captures a complete export (or the target's, with its
+    /// --target option) with curl alone: read it, then run it on a machine that reaches the API.
+    CaptureScript(CaptureScriptArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -41,6 +44,14 @@ pub struct DiffArgs {
     /// The bundle to review as a change from it.
     #[arg(value_hint = clap::ValueHint::DirPath)]
     pub new: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CaptureScriptArgs {
+    /// Write the script to this file (replaced if it exists, made executable) instead of
+    /// standard output.
+    #[arg(long, value_hint = clap::ValueHint::FilePath)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

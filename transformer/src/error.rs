@@ -27,6 +27,8 @@ pub enum TransformError {
     ExportEmpty(PathBuf),
     #[error("cannot read {}", path.display())]
     Io { path: PathBuf, source: io::Error },
+    #[error("cannot write {}", path.display())]
+    Write { path: PathBuf, source: io::Error },
     #[error("{file}:{line}:{column}: {problem}")]
     Xml { file: String, line: u64, column: u64, problem: XmlProblem },
     #[error("{file}: this is a Qualys error response (CODE {code}: {text}), not an export; capture it again")]
@@ -149,6 +151,7 @@ impl TransformError {
     pub fn exit_code(&self) -> u8 {
         match self {
             TransformError::Io { .. }
+            | TransformError::Write { .. }
             | TransformError::Threads { .. }
             | TransformError::Report(_)
             | TransformError::DiffOutput(_) => EXIT_IO,

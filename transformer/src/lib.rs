@@ -4,6 +4,7 @@
 
 pub mod bundle;
 pub mod calendar;
+pub mod capture_script;
 pub mod checklist;
 pub mod cli;
 pub mod context;
@@ -25,7 +26,7 @@ use std::io::Write;
 use qmig_schemas::BundleContents;
 
 use crate::bundle::Provenance;
-use crate::cli::{BundleArgs, Cli, Command, DiffArgs, TemplateArgs};
+use crate::cli::{BundleArgs, CaptureScriptArgs, Cli, Command, DiffArgs, TemplateArgs};
 use crate::context::{Context, Options};
 use crate::credentials::Credentials;
 use crate::error::TransformError;
@@ -64,6 +65,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, interruption: &Interruption) -> Result
         }
         Command::CredentialsTemplate(args) => credentials_template(&args, out).map(|()| Outcome::Done),
         Command::Diff(args) => diff_bundles(&args, out),
+        Command::CaptureScript(args) => write_capture_script(&args, out).map(|()| Outcome::Done),
     }
 }
 
@@ -78,6 +80,27 @@ fn diff_bundles(args: &DiffArgs, out: &mut dyn Write) -> Result<Outcome, Transfo
     let names = [args.old.to_string_lossy(), args.new.to_string_lossy()];
     let differs = diff::write_diff(&old, &new, [&names[0], &names[1]], out).map_err(TransformError::DiffOutput)?;
     Ok(if differs { Outcome::Different } else { Outcome::Done })
+
+}
+
+fn write_capture_script(args: &CaptureScriptArgs, out: &mut dyn Write) -> Result<(), TransformError> {
+    let script = capture_script::script();
+    let Some(path) = &args.out else {
+        return out
+            .write_all(script.as_bytes())
+            .map_err(|source| TransformError::Write { path: "standard output".into(), source });
+    };
+    let write = || -> std::io::Result<()> {
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+        let mut file = tempfile::NamedTempFile::new_in(dir)?;
+        file.write_all(script.as_bytes())?;
+        #[cfg(unix)]
+        std::fs::set_permissions(file.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+        file.as_file().sync_all()?;
+        file.persist(path).map_err(|e| e.error)?;
+        Ok(())
+    };
+    write().map_err(|source| TransformError::Write { path: path.clone(), source })
 }
 
 /// Writes the header of the credentials file and a row, value empty, for every secret a

@@ -4,7 +4,7 @@
 mod common;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use common::{cli, corpus, export_with, fixture, sample, sample_inputs, samples};
@@ -17,21 +17,12 @@ fn digest_line(stdout: &str) -> String {
 
 /// Every file of a bundle directory, by relative path.
 fn files_of(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut files: Vec<(String, Vec<u8>)> = walkdir(dir)
+    let mut files: Vec<(String, Vec<u8>)> = common::files_in(dir)
         .into_iter()
         .map(|p| (p.strip_prefix(dir).expect("inside").to_string_lossy().into_owned(), fs::read(&p).expect("read")))
         .collect();
     files.sort();
     files
-}
-
-fn walkdir(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    for entry in fs::read_dir(dir).expect("read dir") {
-        let path = entry.expect("entry").path();
-        if path.is_dir() { found.extend(walkdir(&path)) } else { found.push(path) }
-    }
-    found
 }
 
 /// Nothing but the expected entries is left beside a failed output.
@@ -257,7 +248,7 @@ fn tamper() -> impl Strategy<Value = (usize, Tamper)> {
 }
 
 fn copy_dir(from: &Path, to: &Path) {
-    for path in walkdir(from) {
+    for path in common::files_in(from) {
         let target = to.join(path.strip_prefix(from).expect("inside"));
         fs::create_dir_all(target.parent().expect("parent")).expect("mkdir");
         fs::copy(&path, &target).expect("copy");

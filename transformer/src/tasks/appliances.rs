@@ -46,7 +46,7 @@ use crate::plan::{
 use crate::tasks::networks::{self, Network};
 
 pub const TASK: &str = "scanner appliances";
-const PATH: &str = "/api/2.0/fo/appliance/";
+pub(crate) const PATH: &str = "/api/2.0/fo/appliance/";
 /// Where a network lists the appliances that scan it.
 const MEMBERS: &str = "SCANNER_APPLIANCE_LIST/SCANNER_APPLIANCE";
 

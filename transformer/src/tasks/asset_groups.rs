@@ -38,7 +38,7 @@ use crate::ranges::parse_entry;
 use crate::tasks::{appliances, networks};
 
 pub const TASK: &str = "asset groups";
-const PATH: &str = "/api/2.0/fo/asset/group/";
+pub(crate) const PATH: &str = "/api/2.0/fo/asset/group/";
 /// The system group every subscription has.
 pub const ALL: &str = "All";
 const NOT_DEFINED: &str = "Not Defined";

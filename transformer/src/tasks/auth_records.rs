@@ -41,7 +41,7 @@ use crate::tasks::networks;
 use types::{AuthType, COMMON_PARAMS, Login, SECRET_ELEMENTS, XML_ONLY_ELEMENTS};
 
 pub const TASK: &str = "authentication records";
-const PATH: &str = "/api/2.0/fo/auth/";
+pub(crate) const PATH: &str = "/api/2.0/fo/auth/";
 const VAULT_HINT: &str = "create the vault in the target by hand with its secrets, then map it in inputs/vaults.csv \
      (or capture the target's vault list into --target-export)";
 const TAG_HINT: &str = "export the tag in the tag search (the asset tags task creates it)";

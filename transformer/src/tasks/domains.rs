@@ -25,7 +25,7 @@ use crate::tasks::networks;
 
 pub const TASK: &str = "domains";
 const PATH: &str = "/msp/asset_domain.php";
-const LIST_PATH: &str = "/msp/asset_domain_list.php";
+pub(crate) const LIST_PATH: &str = "/msp/asset_domain_list.php";
 
 pub fn plan(ctx: &Context<'_>, _refs: &mut Refs) -> Result<TaskOutput, TransformError> {
     let mut out = TaskOutput::new(TASK);

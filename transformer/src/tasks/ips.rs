@@ -27,7 +27,7 @@ use crate::plan::{Draft, Refs, TaskOutput, object_id};
 use crate::ranges::{IpEntry, IpSet, parse_entry};
 
 pub const TASK: &str = "IPs";
-const PATH: &str = "/api/2.0/fo/asset/ip/";
+pub(crate) const PATH: &str = "/api/2.0/fo/asset/ip/";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Module {

@@ -27,7 +27,7 @@ use crate::plan::{Draft, Refs, TaskOutput, object_id};
 use crate::xml;
 
 pub const TASK: &str = "IPv6 mappings";
-const PATH: &str = "/api/2.0/fo/asset/ip/v4_v6/";
+pub(crate) const PATH: &str = "/api/2.0/fo/asset/ip/v4_v6/";
 /// Most records one add call takes.
 pub const BATCH: usize = 10_000;
 /// The block IPv6 hosts are mapped into.

@@ -24,7 +24,7 @@ use crate::export::{Kind, Record};
 use crate::plan::{Draft, DraftProbe, Field, RefKind, Refs, Target, TaskOutput, capture_name, object_id};
 
 pub const TASK: &str = "networks";
-const PATH: &str = "/api/2.0/fo/network/";
+pub(crate) const PATH: &str = "/api/2.0/fo/network/";
 /// The Global Default Network: ID 0 in every subscription, never created or remapped.
 pub const DEFAULT_NETWORK: &str = "0";
 const HINT: &str =

@@ -76,7 +76,7 @@ impl ApiType {
 
 /// (TEMPLATE_TYPE, TITLE) of the templates every new subscription has (card D3, and the real
 /// list in `tests/corpus/report_template`).
-const STOCK: [(&str, &str); 5] = [
+pub(crate) const STOCK: [(&str, &str); 5] = [
     ("Scan", "Technical Report"),
     ("Scan", "Executive Report"),
     ("Scan", "High Severity Report"),
@@ -85,7 +85,7 @@ const STOCK: [(&str, &str); 5] = [
 ];
 
 /// The owner the list gives the platform's own templates.
-const PLATFORM_OWNER: &str = "System";
+pub(crate) const PLATFORM_OWNER: &str = "System";
 const COMPLIANCE: &str = "Compliance";
 
 const ASSET_GROUP_HINT: &str = "export the asset group in the asset group list (the asset groups task creates it), \

@@ -24,7 +24,7 @@ use crate::plan::{Draft, DraftBody, Refs, TaskOutput};
 use crate::xml::Element;
 
 pub const TASK: &str = "subscription configuration";
-const PATH: &str = "/api/2.0/fo/subscription/";
+pub(crate) const PATH: &str = "/api/2.0/fo/subscription/";
 
 pub fn plan(ctx: &Context<'_>, _refs: &mut Refs) -> Result<TaskOutput, TransformError> {
     let mut out = TaskOutput::new(TASK);

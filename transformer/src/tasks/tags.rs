@@ -70,7 +70,7 @@ use rules::Note;
 
 pub const TASK: &str = "asset tags";
 const CREATE_PATH: &str = "/qps/rest/2.0/create/am/tag";
-const SEARCH_PATH: &str = "/qps/rest/2.0/search/am/tag";
+pub(crate) const SEARCH_PATH: &str = "/qps/rest/2.0/search/am/tag";
 /// The most results one QPS search page may return.
 const SEARCH_PAGE: usize = 1000;
 

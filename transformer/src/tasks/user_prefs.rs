@@ -27,7 +27,7 @@ use crate::plan::{Draft, DraftBody, Field, RefKind, Refs, Target, TaskOutput, ma
 use crate::tasks::users::{self, User};
 
 pub const TASK: &str = "user preferences";
-const PATH: &str = "/api/2.0/fo/user_prefs/";
+pub(crate) const PATH: &str = "/api/2.0/fo/user_prefs/";
 
 /// How a preferences document names its user.
 #[derive(Debug, Clone, PartialEq, Eq)]

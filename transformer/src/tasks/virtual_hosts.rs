@@ -27,7 +27,7 @@ use crate::plan::{Draft, DraftProbe, RefKind, Refs, Target, TaskOutput, object_i
 use crate::tasks::networks;
 
 pub const TASK: &str = "virtual hosts";
-const PATH: &str = "/api/2.0/fo/asset/vhost/";
+pub(crate) const PATH: &str = "/api/2.0/fo/asset/vhost/";
 /// The API refuses an FQDN list (commas included) of 4000 bytes or more.
 const MAX_FQDN_BYTES: usize = 3999;
 
