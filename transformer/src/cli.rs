@@ -27,6 +27,35 @@ pub enum Command {
     /// Write the credentials file to fill in: one row per secret each captured authentication
     /// record needs, values empty. Fill it in, encrypt it (INPUTS.md), and delete the plaintext.
     CredentialsTemplate(TemplateArgs),
+    /// Compare the target's export, taken after the run, with the source's, object by object:
+    /// matched, missing, different, documented loss (with --bundle) or only in the target.
+    /// Exits 0 only when nothing is missing or different beyond what the review documents
+    /// (5 otherwise).
+    Reconcile(ReconcileArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReconcileArgs {
+    /// Directory of XML captured from the source subscription (the bundle's export).
+    #[arg(value_hint = clap::ValueHint::DirPath)]
+    pub source_export: PathBuf,
+    /// Directory of XML captured from the target subscription after the run.
+    #[arg(value_hint = clap::ValueHint::DirPath)]
+    pub target_export: PathBuf,
+    /// The bundle that was run: what its review documents (skipped objects, losses, manual
+    /// steps) counts as a documented loss, not a difference. Verified against its SHA256SUMS.
+    #[arg(long, value_hint = clap::ValueHint::DirPath)]
+    pub bundle: Option<PathBuf>,
+    /// The mapping tables the bundle was made with: a source business unit mapped in
+    /// business_units.csv is expected under its target title.
+    #[arg(long, value_hint = clap::ValueHint::DirPath)]
+    pub inputs: Option<PathBuf>,
+    /// Also write the report as JSON to this file.
+    #[arg(long, value_hint = clap::ValueHint::FilePath)]
+    pub json: Option<PathBuf>,
+    /// Write the Markdown report to this file instead of standard output.
+    #[arg(long, value_hint = clap::ValueHint::FilePath)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

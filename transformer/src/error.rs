@@ -10,6 +10,9 @@ use qmig_schemas::SourceRef;
 pub const EXIT_INVALID_INPUT: u8 = 3;
 /// Exit status when the bundle cannot be written where asked.
 pub const EXIT_OUTPUT: u8 = 4;
+/// Exit status of `reconcile` when the target lacks objects or fields of the source that the
+/// bundle's review does not document.
+pub const EXIT_NOT_RECONCILED: u8 = 5;
 /// Exit status for an I/O failure of the machine (disk, permissions).
 pub const EXIT_IO: u8 = 1;
 /// Exit status when SIGINT or SIGTERM stopped the run (128 + SIGINT, as shells report it).
@@ -17,6 +20,13 @@ pub const EXIT_INTERRUPTED: u8 = 130;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TransformError {
+    #[error("bundle {}: {source}", path.display())]
+    Bundle { path: PathBuf, source: qmig_schemas::VerifyError },
+    #[error(
+        "the target does not hold what the source held: {missing} missing and {different} different objects \
+         that the review does not document ({percent}% reconciled)"
+    )]
+    NotReconciled { missing: usize, different: usize, percent: usize },
     #[error("export directory {0} does not exist")]
     ExportMissing(PathBuf),
     #[error("{0} is not a directory")]
@@ -148,6 +158,7 @@ impl TransformError {
                 EXIT_INTERRUPTED
             }
             TransformError::Output(_) => EXIT_OUTPUT,
+            TransformError::NotReconciled { .. } => EXIT_NOT_RECONCILED,
             _ => EXIT_INVALID_INPUT,
         }
     }

@@ -14,6 +14,7 @@ pub mod inputs;
 pub mod interrupt;
 pub mod plan;
 pub mod ranges;
+pub mod reconcile;
 pub mod review;
 pub mod tasks;
 pub mod xml;
@@ -23,7 +24,7 @@ use std::io::Write;
 use qmig_schemas::BundleContents;
 
 use crate::bundle::Provenance;
-use crate::cli::{BundleArgs, Cli, Command, TemplateArgs};
+use crate::cli::{BundleArgs, Cli, Command, ReconcileArgs, TemplateArgs};
 use crate::context::{Context, Options};
 use crate::credentials::Credentials;
 use crate::error::TransformError;
@@ -52,7 +53,48 @@ pub fn run(cli: Cli, out: &mut dyn Write, interruption: &Interruption) -> Result
             report(out, &args, &contents, &digest).map_err(TransformError::Report)
         }
         Command::CredentialsTemplate(args) => credentials_template(&args, out),
+        Command::Reconcile(args) => reconcile_exports(&args, out),
     }
+}
+
+/// Writes the reconciliation report (Markdown, and JSON when asked), then fails when the
+/// target lacks what the review does not explain.
+fn reconcile_exports(args: &ReconcileArgs, out: &mut dyn Write) -> Result<(), TransformError> {
+    let report = reconcile::run(args)?;
+    if let Some(path) = &args.json {
+        let json = serde_json::to_vec_pretty(&report).expect("a report always serialises");
+        write_file(path, &json)?;
+    }
+    let markdown = reconcile::markdown(&report);
+    match &args.out {
+        Some(path) => {
+            write_file(path, markdown.as_bytes())?;
+            writeln!(out, "{}% reconciled: report written to {}", report.percent, path.display())
+                .map_err(TransformError::Report)?;
+        }
+        None => out.write_all(markdown.as_bytes()).map_err(TransformError::Report)?,
+    }
+    let totals = &report.totals;
+    if totals.reconciled() {
+        Ok(())
+    } else {
+        Err(TransformError::NotReconciled {
+            missing: totals.missing,
+            different: totals.different,
+            percent: report.percent,
+        })
+    }
+}
+
+/// Writes a whole report file: into a temporary file renamed into place, so that a failure
+/// never leaves half a report behind.
+fn write_file(path: &std::path::Path, bytes: &[u8]) -> Result<(), TransformError> {
+    let io = |source| TransformError::Io { path: path.to_path_buf(), source };
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+    file.write_all(bytes).map_err(io)?;
+    file.persist(path).map_err(|e| io(e.error))?;
+    Ok(())
 }
 
 /// Writes the header of the credentials file and a row, value empty, for every secret a

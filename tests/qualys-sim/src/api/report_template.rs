@@ -241,7 +241,9 @@ fn create(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     let template = ReportTemplate {
         id,
         template_type: template_type.into(),
-        report_type: "Auto".into(),
+        // Map templates work from map results, which the list shows as Manual (as the stock
+        // Unknown Device Report); the other API types default to host-based (Auto) data.
+        report_type: if template_type == "Map" { "Manual" } else { "Auto" }.into(),
         title,
         owner,
         last_update: now.clone(),
