@@ -32,6 +32,26 @@ pub enum Command {
     /// Exits 0 only when nothing is missing or different beyond what the review documents
     /// (5 otherwise).
     Reconcile(ReconcileArgs),
+    /// Write a bundle that deletes what a run of BUNDLE created, as its journal shows, children
+    /// before parents (for rehearsals: empty the test subscription and run again). Review,
+    /// approve and run it like any bundle.
+    Undo(UndoArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct UndoArgs {
+    /// The bundle that was run.
+    #[arg(value_hint = clap::ValueHint::DirPath)]
+    pub bundle: PathBuf,
+    /// The journal of its run (its head file `JOURNAL.head` next to it).
+    #[arg(value_hint = clap::ValueHint::FilePath)]
+    pub journal: PathBuf,
+    /// Where to write the undo bundle (a directory that must not exist yet, unless --force).
+    #[arg(long, value_hint = clap::ValueHint::DirPath)]
+    pub out: PathBuf,
+    /// Replace an existing bundle at --out.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -27,6 +27,15 @@ pub enum TransformError {
          that the review does not document ({percent}% reconciled)"
     )]
     NotReconciled { missing: usize, different: usize, percent: usize },
+    #[error("journal {}:{line}: {problem}", path.display())]
+    Journal { path: PathBuf, line: usize, problem: String },
+    #[error(
+        "journal {} records a run of bundle {journal}, not of this bundle ({bundle}): give the journal of the run to undo",
+        path.display()
+    )]
+    JournalOfOtherBundle { path: PathBuf, journal: String, bundle: String },
+    #[error("bundle {}: request {request} {problem}: its delete call cannot be planned", bundle.display())]
+    UndoUnplannable { bundle: PathBuf, request: String, problem: String },
     #[error("export directory {0} does not exist")]
     ExportMissing(PathBuf),
     #[error("{0} is not a directory")]

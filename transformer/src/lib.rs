@@ -17,13 +17,14 @@ pub mod ranges;
 pub mod reconcile;
 pub mod review;
 pub mod tasks;
+pub mod undo;
 pub mod xml;
 
 use std::io::Write;
 
 use qmig_schemas::BundleContents;
 
-use crate::bundle::Provenance;
+use crate::bundle::{Provenance, Purpose};
 use crate::cli::{BundleArgs, Cli, Command, ReconcileArgs, TemplateArgs};
 use crate::context::{Context, Options};
 use crate::credentials::Credentials;
@@ -50,7 +51,13 @@ pub fn run(cli: Cli, out: &mut dyn Write, interruption: &Interruption) -> Result
             };
             let interrupted = interruption.start_writing().ok_or(TransformError::Interrupted)?;
             let digest = qmig_schemas::write_bundle_interruptible(&args.out, &contents, args.force, interrupted)?;
-            report(out, &args, &contents, &digest).map_err(TransformError::Report)
+            report(out, &args.out, &contents, &digest).map_err(TransformError::Report)
+        }
+        Command::Undo(args) => {
+            let contents = undo::build(&args.bundle, &args.journal)?;
+            let interrupted = interruption.start_writing().ok_or(TransformError::Interrupted)?;
+            let digest = qmig_schemas::write_bundle_interruptible(&args.out, &contents, args.force, interrupted)?;
+            report(out, &args.out, &contents, &digest).map_err(TransformError::Report)
         }
         Command::CredentialsTemplate(args) => credentials_template(&args, out),
         Command::Reconcile(args) => reconcile_exports(&args, out),
@@ -181,6 +188,7 @@ pub fn build(args: &BundleArgs) -> Result<BundleContents, TransformError> {
     }));
     warnings.extend(carried.warnings);
     let provenance = Provenance {
+        purpose: Purpose::Migration,
         target: args.target.as_ref().map(|t| t.as_str().to_owned()),
         sources: export.source_files(),
         inputs: input_files,
@@ -191,9 +199,9 @@ pub fn build(args: &BundleArgs) -> Result<BundleContents, TransformError> {
     bundle::assemble(outputs, provenance)
 }
 
-fn report(out: &mut dyn Write, args: &BundleArgs, contents: &BundleContents, digest: &str) -> std::io::Result<()> {
+fn report(out: &mut dyn Write, dir: &std::path::Path, contents: &BundleContents, digest: &str) -> std::io::Result<()> {
     let manifest = &contents.manifest;
-    writeln!(out, "bundle written to {}", args.out.display())?;
+    writeln!(out, "bundle written to {}", dir.display())?;
     let width = manifest.tasks.iter().map(|t| t.task.len()).max().unwrap_or(0);
     for task in &manifest.tasks {
         writeln!(

@@ -10,15 +10,13 @@ use crate::credentials;
 /// Parameter values longer than this are shortened in the review (the manifest has them whole).
 const LONGEST_VALUE: usize = 240;
 
-pub fn render(manifest: &Manifest) -> String {
+/// The review of a bundle; `purpose` says what it is for, in one sentence.
+pub fn render(manifest: &Manifest, purpose: &str) -> String {
     let mut out = String::new();
     let w = &mut out;
     line(w, "# qmig bundle review");
     line(w, "");
-    line(
-        w,
-        "This bundle holds the requests that re-create the source subscription's configuration in the target subscription.",
-    );
+    line(w, purpose);
     line(
         w,
         "Nothing has been sent yet. To check it: `sha256sum -c SHA256SUMS` inside the bundle, or `qmig-execute verify <bundle>`;",

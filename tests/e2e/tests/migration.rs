@@ -714,6 +714,16 @@ fn the_sample_subscription_migrates_and_reconciles_object_by_object() {
     let (_, switched) = rehearsal.target_export("switched");
     let switched_networks = names(&switched, Kind::NetworkList, "ID", "NAME");
     assert_eq!(schedule_view(&switched, &switched_networks), expected_schedules(&source_schedules, true));
+
+    // What `qmig-transform reconcile` tells the operator: every object of the source is in the
+    // target, or its absence or difference is documented by the review; nothing else.
+    let inputs = qmig_transform::inputs::Inputs::load(Some(&samples("inputs"))).expect("the sample inputs");
+    let report = qmig_transform::reconcile::reconcile(&source, &switched, Some(&inputs), Some(&manifest))
+        .expect("the exports compare");
+    let markdown = qmig_transform::reconcile::markdown(&report);
+    assert!(report.totals.reconciled(), "{markdown}");
+    assert_eq!(report.percent, 100, "{markdown}");
+    assert!(report.totals.matched > 60 && report.totals.documented > 20, "{markdown}");
 }
 
 #[test]
