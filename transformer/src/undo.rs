@@ -28,13 +28,13 @@ use crate::checklist::Step;
 use crate::error::TransformError;
 use crate::plan::{Draft, TaskOutput};
 use crate::tasks::{
-    appliances, asset_groups, auth_records, domains, ips, networks, option_profiles, policies, report_templates,
-    schedules, search_lists, tags, users, virtual_hosts,
+    appliances, asset_groups, auth_records, cutover, domains, ips, ipv6_mappings, networks, option_profiles, policies,
+    report_templates, schedules, search_lists, subscription, tags, user_prefs, users, virtual_hosts,
 };
 use crate::xml;
 
 /// How the objects of one task's creates are deleted, in the words of the bundle's requests.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Deletion {
     /// A v2 call on the create's own path: `action=delete` and the new ID as `param`.
     SamePath { param: &'static str },
@@ -50,13 +50,19 @@ enum Deletion {
     Tag,
     /// `action=delete` with the address, port and network the virtual host was created with.
     VirtualHost,
+    /// `action=delete` with exactly the addresses the add call added.
+    Ips,
     /// No API deletes it: a manual step.
     ByHand,
+    /// The task only changes objects the run did not create: nothing to delete.
+    ChangesOnly,
 }
 
-/// Each task whose creates are undone, and how.
+/// Each task of a bundle, and how what it created is deleted.
 const DELETIONS: &[(&str, Deletion)] = &[
+    (subscription::TASK, Deletion::ChangesOnly),
     (networks::TASK, Deletion::ByHand),
+    (ips::TASK, Deletion::Ips),
     (appliances::TASK, Deletion::OtherPath { path: "/api/2.0/fo/appliance/", param: "id" }),
     (domains::TASK, Deletion::Domain),
     (asset_groups::TASK, Deletion::SamePath { param: "id" }),
@@ -69,6 +75,9 @@ const DELETIONS: &[(&str, Deletion)] = &[
     (policies::TASK, Deletion::SamePath { param: "id" }),
     (report_templates::TASK, Deletion::SamePath { param: "template_id" }),
     (schedules::TASK, Deletion::SamePath { param: "id" }),
+    (user_prefs::TASK, Deletion::ChangesOnly),
+    (ipv6_mappings::TASK, Deletion::ChangesOnly),
+    (cutover::TASK, Deletion::ChangesOnly),
 ];
 
 const TAG_DELETE_PATH: &str = "/qps/rest/2.0/delete/am/tag/";
@@ -178,14 +187,20 @@ impl Undo<'_> {
             || format!("not undone: the run changed the target here ({}) but created nothing", request.summary);
         match (request.effect, &self.replayed.states[index], self.replayed.settled[index]) {
             (Effect::Read, ..) | (_, State::Pending(_), _) => {}
-            (Effect::Create, State::Done, Some(Settled::Sent)) => match deletion {
-                Some(Deletion::ByHand) => self.output(task).step(Step::NetworksByHand, vec![request.summary.clone()]),
+            (_, State::Done, Some(Settled::Sent)) => match deletion {
+                Some(Deletion::ChangesOnly) => self.output(task).skip(object, changed(), source),
+                Some(Deletion::ByHand) => self.output(task).step(Step::NetworksByHand, vec![object]),
+                // A follow-up of a create (more FQDNs for a virtual host): the object's delete undoes it.
+                Some(_) if request.effect == Effect::Idempotent && deletion != Some(Deletion::Ips) => {
+                    self.output(task).skip(object, changed(), source)
+                }
                 Some(deletion) => self.delete(task, request, deletion)?,
                 None => {
                     let item = format!("{object} (qmig knows no delete call for the task \"{}\")", request.task);
                     self.output(task).step(Step::UndoByHand, vec![item]);
                 }
             },
+            (Effect::Idempotent, ..) => self.output(task).skip(object, changed(), source),
             (Effect::Create, State::Done, settled) => {
                 let how = match settled {
                     Some(Settled::Probed) => "its probe found it in the target, which may have held it before",
@@ -197,8 +212,6 @@ impl Undo<'_> {
             (Effect::Create, State::Unresolved(why) | State::Incomplete(why), _) => {
                 self.output(task).step(Step::UndoByHand, vec![format!("{object} ({why})")]);
             }
-            (Effect::Idempotent, _, _) if request.task == ips::TASK => self.delete_ips(request),
-            (Effect::Idempotent, ..) => self.output(task).skip(object, changed(), source),
         }
         Ok(())
     }
@@ -234,6 +247,8 @@ impl Undo<'_> {
         let object = request.id.as_str();
         let id = match deletion {
             Deletion::Domain => self.sent(request, "domain"),
+            Deletion::Ips => self.sent(request, "ips"),
+            Deletion::VirtualHost => self.sent(request, "ip"),
             _ => self.new_id(request),
         };
         let Some(id) = id else {
@@ -274,7 +289,12 @@ impl Undo<'_> {
                 vec![delete]
             }
             Deletion::Tag => self.tag_deletes(task, request, &id),
-            Deletion::ByHand => Vec::new(),
+            Deletion::Ips => {
+                let added = request.id.strip_prefix("ips/").unwrap_or(&request.id);
+                let summary = format!("Remove the addresses added as {added}: {id}");
+                vec![draft(&request.path, summary).param("action", "delete").param("ips", id)]
+            }
+            Deletion::ByHand | Deletion::ChangesOnly => Vec::new(),
         };
         drafts.into_iter().for_each(|d| self.output(task).request(d));
         Ok(())
@@ -310,19 +330,6 @@ impl Undo<'_> {
         let mut drafts: Vec<Draft> = children.iter().map(|(child, id)| delete(child, id)).collect();
         drafts.push(delete(path, id));
         drafts
-    }
-
-    /// Each IP add is undone by deleting exactly the addresses it added.
-    fn delete_ips(&mut self, request: &Request) {
-        let Some(addresses) = self.sent(request, "ips") else { return };
-        let object = request.id.strip_prefix("ips/").unwrap_or(&request.id);
-        let summary = format!("Remove the addresses added as {object}: {addresses}");
-        let mut draft =
-            Draft::post(ips::TASK, format!("delete/{}", request.id), Effect::Idempotent, &request.path, summary)
-                .param("action", "delete")
-                .param("ips", addresses);
-        draft.source = request.source.clone();
-        self.output(ips::TASK).request(draft);
     }
 
     /// `vm`, `pc` or `pci`: the type of the imported profile, from the body the bundle sent.
