@@ -8,7 +8,9 @@
 #   4. qmig-execute run it against the simulator, with the approved digest: it stops at the
 #      cutover gate, every scan schedule created inactive;
 #   5. run the cutover (run --cutover), which switches on the schedules active in the source;
-#   6. print what the simulated target holds, export it, and stop the simulator.
+#   6. print what the simulated target holds, export it, and reconcile that export with the
+#      source's: 100%, every difference documented by the review (reconcile.md);
+#   7. stop the simulator.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -81,8 +83,13 @@ curl -sS --fail "$url/__sim/counters" | sed -n '/"objects"/,/}/p'
 curl -sS --fail -X POST "$url/__sim/export?dir=$demo/target-after" > /dev/null
 echo "the target's export: $demo/target-after/"
 
+step "Reconciling the target's export with the source's (100% except documented losses)"
+"$bin/qmig-transform" reconcile "$root/samples/export" "$demo/target-after" --bundle "$demo/bundle" \
+  --inputs "$root/samples/inputs" --out "$demo/reconcile.md" --json "$demo/reconcile.json"
+sed -n '/source objects:/p' "$demo/reconcile.md"
+
 step "Stopping the simulator"
 curl -sS --fail -X POST "$url/__sim/shutdown" > /dev/null
 wait "$sim_pid"
 trap - EXIT
-echo "demo files: $demo (bundle/, journal.jsonl, target-after/)"
+echo "demo files: $demo (bundle/, journal.jsonl, target-after/, reconcile.md)"
