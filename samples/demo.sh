@@ -11,8 +11,9 @@
 #   5. qmig-execute run it against the simulator, with the approved digest: it stops at the
 #      cutover gate, every scan schedule created inactive;
 #   6. run the cutover (run --cutover), which switches on the schedules active in the source;
-#   7. print the ID map (status --ids) and what the simulated target holds, export it, and stop
-#      the simulator.
+#   7. print the ID map (status --ids) and what the simulated target holds;
+#   8. capture the target with the same script (--target) and reconcile it with the source's
+#      export: 100%, every difference documented by the review (reconcile.md); stop the simulator.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -35,10 +36,13 @@ pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
 # start_simulator LOG SEED: starts qualys-sim on a free port, sets $sim_pid and $sim_url.
 start_simulator() {
+  # The API user is a Manager, as the subscription and option profile imports need.
   # Created here, not by the background job's redirection, so the wait below never reads a
   # file that does not exist yet.
   : > "$1"
-  "$bin/qualys-sim" --listen 127.0.0.1:0 --seed "$2" --user "$user" --password "$password" > "$1" 2>&1 &
+  # The API user is a Manager, as the subscription and option profile imports need.
+  "$bin/qualys-sim" --listen 127.0.0.1:0 --seed "$2" --user "$user" --password "$password" \
+    --api-user-role Manager > "$1" 2>&1 &
   sim_pid=$!
   pids+=("$sim_pid")
   sim_url=""
@@ -60,9 +64,9 @@ echo "source: $source_url"
 step "Capturing the source with the capture script (qmig-transform capture-script)"
 "$bin/qmig-transform" capture-script --out "$demo/capture.sh"
 # The credentials go into a curl config file only its owner can read, never on a command line.
-printf 'user = "%s:%s"\n' "$user" "$password" > "$demo/source-curl.config"
+printf 'user = "%s:%s"\n' "$user" "$password" > "$demo/curl.config"
 # Small pages, so that the demo follows the paging of the lists and of the tag search.
-sh "$demo/capture.sh" --config "$demo/source-curl.config" --page-size 3 "$source_url" "$demo/export"
+sh "$demo/capture.sh" --config "$demo/curl.config" --page-size 3 "$source_url" "$demo/export"
 curl -sS --fail -X POST "$source_url/__sim/shutdown" > /dev/null
 wait "$source_pid"
 
@@ -112,11 +116,17 @@ step "The ID map: source ID -> target ID or new login (status --ids)"
 
 step "What the target holds now"
 curl -sS --fail "$url/__sim/counters" | sed -n '/"objects"/,/}/p'
-curl -sS --fail -X POST "$url/__sim/export?dir=$demo/target-after" > /dev/null
-echo "the target's export: $demo/target-after/"
+
+step "Capturing the target with the same script (--target)"
+sh "$demo/capture.sh" --target --config "$demo/curl.config" "$url" "$demo/target-after"
+
+step "Reconciling the target's export with the source's (100% except documented losses)"
+"$bin/qmig-transform" reconcile "$demo/export" "$demo/target-after" --bundle "$demo/bundle" \
+  --inputs "$root/samples/inputs" --out "$demo/reconcile.md" --json "$demo/reconcile.json"
+sed -n '/source objects:/p' "$demo/reconcile.md"
 
 step "Stopping the simulator"
 curl -sS --fail -X POST "$url/__sim/shutdown" > /dev/null
 wait "$sim_pid"
 trap - EXIT
-echo "demo files: $demo (capture.sh, export/, bundle/, journal.jsonl, id-map.csv, target-after/)"
+echo "demo files: $demo (capture.sh, export/, bundle/, journal.jsonl, id-map.csv, target-after/, reconcile.md)"

@@ -19,6 +19,19 @@ pub enum State {
     Done,
 }
 
+/// How a request came to be done: what tells a request that created its object from one
+/// that found it already there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    /// The target answered that it executed the request.
+    Sent,
+    /// Its outcome was in doubt, and its probe found the object in the target: the run may
+    /// have created it, or the object may have been there before.
+    Probed,
+    /// Its outcome was in doubt, and the operator decided it was done.
+    Decided,
+}
+
 /// The error the target answered to the last attempt of a request not sent since, for `status`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LastError {
@@ -38,6 +51,8 @@ pub struct Replayed {
     pub sent_at: Vec<Option<u64>>,
     pub captures: BTreeMap<String, String>,
     pub last_error: Option<LastError>,
+    /// How each request that is done was settled (`None` while it is not done).
+    pub settled: Vec<Option<Settled>>,
 }
 
 impl Replayed {
@@ -59,6 +74,7 @@ pub fn replay(manifest: &Manifest, records: &[Record]) -> Result<Replayed, LineE
         sent_at: vec![None; count],
         captures: BTreeMap::new(),
         last_error: None,
+        settled: vec![None; count],
     };
     let dependencies = crate::dependencies(&manifest.requests);
     // The attempt of each request whose last intent has no outcome yet.
@@ -116,6 +132,7 @@ pub fn replay(manifest: &Manifest, records: &[Record]) -> Result<Replayed, LineE
                 *state = match outcome.result {
                     SendResult::Done => {
                         replayed.captures.extend(outcome.captures.clone());
+                        replayed.settled[position] = Some(Settled::Sent);
                         State::Done
                     }
                     SendResult::Blocked => State::Pending(SendReason::AfterBlocked),
@@ -142,6 +159,7 @@ pub fn replay(manifest: &Manifest, records: &[Record]) -> Result<Replayed, LineE
                 *state = match (probe.found, &*state) {
                     (Found::Exists, _) => {
                         replayed.captures.extend(probe.captures.clone());
+                        replayed.settled[position] = Some(Settled::Probed);
                         State::Done
                     }
                     // It was executed: a probe that does not find it is wrong, or too early.
@@ -155,6 +173,7 @@ pub fn replay(manifest: &Manifest, records: &[Record]) -> Result<Replayed, LineE
                 *state = match decision.resolution {
                     Resolution::Done => {
                         replayed.captures.extend(decision.captures.clone());
+                        replayed.settled[position] = Some(Settled::Decided);
                         State::Done
                     }
                     Resolution::Retry => State::Pending(SendReason::AfterOperatorRetry),

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use qmig_schemas::{
-    BODIES_DIR, Body, BundleContents, FORMAT_VERSION, Generator, Manifest, Prerequisite, PrerequisiteKind, Probe,
-    Request, Secrets, SourceFile, SourceRef, TaskSummary, Unrecognised, Value, sha256_hex,
+    BODIES_DIR, Body, BundleContents, FORMAT_VERSION, Generator, Manifest, ManualStep, Prerequisite, PrerequisiteKind,
+    Probe, Request, Secrets, SourceFile, SourceRef, TaskSummary, Unrecognised, Value, sha256_hex,
 };
 
 use crate::checklist;
@@ -15,7 +15,43 @@ use crate::review::{self, Rate};
 use crate::tasks;
 
 /// Everything the manifest records besides the tasks' outputs.
+/// What a bundle is for: its review says so, and the manual steps every review of that kind
+/// holds follow from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Purpose {
+    /// Re-creating the source subscription's configuration in the target.
+    Migration,
+    /// Deleting what the run of the bundle of this digest created (`qmig-transform undo`).
+    Undo { digest: String },
+}
+
+impl Purpose {
+    /// The review's opening sentence.
+    pub fn description(&self) -> String {
+        match self {
+            Purpose::Migration => {
+                "This bundle holds the requests that re-create the source subscription's configuration \
+                                   in the target subscription."
+                    .to_owned()
+            }
+            Purpose::Undo { digest } => format!(
+                "This bundle holds the requests that delete from the target subscription what the run of bundle \
+                 {digest} created, children before parents, so that the rehearsal can start again. What the run \
+                 changed but did not create is listed as not undone."
+            ),
+        }
+    }
+
+    fn checklist(&self) -> Vec<ManualStep> {
+        match self {
+            Purpose::Migration => checklist::general_steps(),
+            Purpose::Undo { .. } => Vec::new(),
+        }
+    }
+}
+
 pub struct Provenance {
+    pub purpose: Purpose,
     /// The target the bundle is reviewed for, canonical (`--target`).
     pub target: Option<String>,
     pub sources: Vec<SourceFile>,
@@ -111,12 +147,12 @@ pub fn assemble(
         requests,
         skipped,
         losses,
-        manual_steps: checklist::merge(checklist::general_steps(), steps),
+        manual_steps: checklist::merge(provenance.purpose.checklist(), steps),
         warnings,
         report,
         prerequisites,
     };
-    let (review, requests_table) = review::render(&manifest, rate, |file| bodies.get(file).map(Vec::as_slice));
+    let (review, requests_table) = review::render(&manifest, &provenance.purpose.description(), rate, |file| bodies.get(file).map(Vec::as_slice));
     Ok(BundleContents { manifest, review, requests_table, bodies: bodies.into_iter().collect(), secrets: encrypted })
 }
 

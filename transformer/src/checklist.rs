@@ -35,6 +35,8 @@ pub enum Step {
     CloudSchedulesByHand,
     ScheduleRecipients,
     PolicyScopeGroups,
+    NetworksByHand,
+    UndoByHand,
 }
 
 /// The steps in every review, whatever the export holds.
@@ -79,6 +81,8 @@ impl Step {
             Step::CloudSchedulesByHand => "cloud-schedules-by-hand",
             Step::ScheduleRecipients => "schedule-recipients",
             Step::PolicyScopeGroups => "policy-scope-groups",
+            Step::NetworksByHand => "networks-by-hand",
+            Step::UndoByHand => "undo-by-hand",
         }
     }
 
@@ -274,6 +278,20 @@ impl Step {
                  NetBIOS names alone do not count), so the bundle leaves these groups out: the policy evaluates \
                  the same hosts as in the source, since such a group covers none. Once a group has an IP in the \
                  target, add it to the policy (PC > Policies > Edit > Asset Groups).",
+            ),
+            Step::NetworksByHand => (
+                After,
+                "Delete the networks the run created, by hand",
+                "The API has no call that deletes a network. Once the undo bundle has run (nothing else uses \
+                 them then), delete each of these networks in the target's user interface (Assets > Networks).",
+            ),
+            Step::UndoByHand => (
+                After,
+                "Check and delete by hand what the run may have created",
+                "The journal does not prove that the run created these objects (its answer was lost, or the \
+                 object was found in the target or settled by an operator's decision), or the ID needed to \
+                 delete them was not captured. Look each one up in the target and delete it there if the run \
+                 created it.",
             ),
         }
     }

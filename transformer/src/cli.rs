@@ -34,7 +34,57 @@ pub enum Command {
     /// Write the POSIX sh script that captures a complete export (or the target's, with its
     /// --target option) with curl alone: read it, then run it on a machine that reaches the API.
     CaptureScript(CaptureScriptArgs),
+    /// Compare the target's export, taken after the run, with the source's, object by object:
+    /// matched, missing, different, documented loss (with --bundle) or only in the target.
+    /// Exits 0 only when nothing is missing or different beyond what the review documents
+    /// (5 otherwise).
+    Reconcile(ReconcileArgs),
+    /// Write a bundle that deletes what a run of BUNDLE created, as its journal shows, children
+    /// before parents (for rehearsals: empty the test subscription and run again). Review,
+    /// approve and run it like any bundle.
+    Undo(UndoArgs),
 }
+
+#[derive(Debug, Clone, Args)]
+pub struct UndoArgs {
+    /// The bundle that was run.
+    #[arg(value_hint = clap::ValueHint::DirPath)]
+    pub bundle: PathBuf,
+    /// The journal of its run (its head file `JOURNAL.head` next to it).
+    #[arg(value_hint = clap::ValueHint::FilePath)]
+    pub journal: PathBuf,
+    /// Where to write the undo bundle (a directory that must not exist yet, unless --force).
+    #[arg(long, value_hint = clap::ValueHint::DirPath)]
+    pub out: PathBuf,
+    /// Replace an existing bundle at --out.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReconcileArgs {
+    /// Directory of XML captured from the source subscription (the bundle's export).
+    #[arg(value_hint = clap::ValueHint::DirPath)]
+    pub source_export: PathBuf,
+    /// Directory of XML captured from the target subscription after the run.
+    #[arg(value_hint = clap::ValueHint::DirPath)]
+    pub target_export: PathBuf,
+    /// The bundle that was run: what its review documents (skipped objects, losses, manual
+    /// steps) counts as a documented loss, not a difference. Verified against its SHA256SUMS.
+    #[arg(long, value_hint = clap::ValueHint::DirPath)]
+    pub bundle: Option<PathBuf>,
+    /// The mapping tables the bundle was made with: a source business unit mapped in
+    /// business_units.csv is expected under its target title.
+    #[arg(long, value_hint = clap::ValueHint::DirPath)]
+    pub inputs: Option<PathBuf>,
+    /// Also write the report as JSON to this file.
+    #[arg(long, value_hint = clap::ValueHint::FilePath)]
+    pub json: Option<PathBuf>,
+    /// Write the Markdown report to this file instead of standard output.
+    #[arg(long, value_hint = clap::ValueHint::FilePath)]
+    pub out: Option<PathBuf>,
+}
+
 
 #[derive(Debug, Clone, Args)]
 pub struct DiffArgs {

@@ -10,6 +10,9 @@ use qmig_schemas::SourceRef;
 pub const EXIT_INVALID_INPUT: u8 = 3;
 /// Exit status when the bundle cannot be written where asked.
 pub const EXIT_OUTPUT: u8 = 4;
+/// Exit status of `reconcile` when the target lacks objects or fields of the source that the
+/// bundle's review does not document.
+pub const EXIT_NOT_RECONCILED: u8 = 5;
 /// Exit status for an I/O failure of the machine (disk, permissions).
 pub const EXIT_IO: u8 = 1;
 /// Exit status of `diff` when the two bundles differ (0 when they do not).
@@ -19,6 +22,22 @@ pub const EXIT_INTERRUPTED: u8 = 130;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TransformError {
+    #[error("bundle {}: {source}", path.display())]
+    Bundle { path: PathBuf, source: qmig_schemas::VerifyError },
+    #[error(
+        "the target does not hold what the source held: {missing} missing and {different} different objects \
+         that the review does not document ({percent}% reconciled)"
+    )]
+    NotReconciled { missing: usize, different: usize, percent: usize },
+    #[error("journal {}:{line}: {problem}", path.display())]
+    Journal { path: PathBuf, line: usize, problem: String },
+    #[error(
+        "journal {} records a run of bundle {journal}, not of this bundle ({bundle}): give the journal of the run to undo",
+        path.display()
+    )]
+    JournalOfOtherBundle { path: PathBuf, journal: String, bundle: String },
+    #[error("bundle {}: request {request} {problem}: its delete call cannot be planned", bundle.display())]
+    UndoUnplannable { bundle: PathBuf, request: String, problem: String },
     #[error("export directory {0} does not exist")]
     ExportMissing(PathBuf),
     #[error("{0} is not a directory")]
@@ -160,6 +179,7 @@ impl TransformError {
                 EXIT_INTERRUPTED
             }
             TransformError::Output(_) => EXIT_OUTPUT,
+            TransformError::NotReconciled { .. } => EXIT_NOT_RECONCILED,
             _ => EXIT_INVALID_INPUT,
         }
     }

@@ -17,16 +17,18 @@ pub mod interrupt;
 pub mod markdown;
 pub mod plan;
 pub mod ranges;
+pub mod reconcile;
 pub mod review;
 pub mod tasks;
+pub mod undo;
 pub mod xml;
 
 use std::io::Write;
 
 use qmig_schemas::BundleContents;
 
-use crate::bundle::Provenance;
-use crate::cli::{BundleArgs, CaptureScriptArgs, Cli, Command, DiffArgs, TemplateArgs};
+use crate::bundle::{Provenance, Purpose};
+use crate::cli::{BundleArgs, CaptureScriptArgs, Cli, Command, DiffArgs, ReconcileArgs, TemplateArgs};
 use crate::context::{Context, Options};
 use crate::credentials::Credentials;
 use crate::error::TransformError;
@@ -60,12 +62,20 @@ pub fn run(cli: Cli, out: &mut dyn Write, interruption: &Interruption) -> Result
             };
             let interrupted = interruption.start_writing().ok_or(TransformError::Interrupted)?;
             let digest = qmig_schemas::write_bundle_interruptible(&args.out, &contents, args.force, interrupted)?;
-            report(out, &args, &contents, &digest).map_err(TransformError::Report)?;
+            report(out, &args.out, &contents, &digest).map_err(TransformError::Report)?;
+            Ok(Outcome::Done)
+        }
+        Command::Undo(args) => {
+            let contents = undo::build(&args.bundle, &args.journal)?;
+            let interrupted = interruption.start_writing().ok_or(TransformError::Interrupted)?;
+            let digest = qmig_schemas::write_bundle_interruptible(&args.out, &contents, args.force, interrupted)?;
+            report(out, &args.out, &contents, &digest).map_err(TransformError::Report)?;
             Ok(Outcome::Done)
         }
         Command::CredentialsTemplate(args) => credentials_template(&args, out).map(|()| Outcome::Done),
         Command::Diff(args) => diff_bundles(&args, out),
         Command::CaptureScript(args) => write_capture_script(&args, out).map(|()| Outcome::Done),
+        Command::Reconcile(args) => reconcile_exports(&args, out).map(|()| Outcome::Done),
     }
 }
 
@@ -80,7 +90,6 @@ fn diff_bundles(args: &DiffArgs, out: &mut dyn Write) -> Result<Outcome, Transfo
     let names = [args.old.to_string_lossy(), args.new.to_string_lossy()];
     let differs = diff::write_diff(&old, &new, [&names[0], &names[1]], out).map_err(TransformError::DiffOutput)?;
     Ok(if differs { Outcome::Different } else { Outcome::Done })
-
 }
 
 fn write_capture_script(args: &CaptureScriptArgs, out: &mut dyn Write) -> Result<(), TransformError> {
@@ -101,6 +110,46 @@ fn write_capture_script(args: &CaptureScriptArgs, out: &mut dyn Write) -> Result
         Ok(())
     };
     write().map_err(|source| TransformError::Write { path: path.clone(), source })
+}
+
+/// Writes the reconciliation report (Markdown, and JSON when asked), then fails when the
+/// target lacks what the review does not explain.
+fn reconcile_exports(args: &ReconcileArgs, out: &mut dyn Write) -> Result<(), TransformError> {
+    let report = reconcile::run(args)?;
+    if let Some(path) = &args.json {
+        let json = serde_json::to_vec_pretty(&report).expect("a report always serialises");
+        write_file(path, &json)?;
+    }
+    let markdown = reconcile::markdown(&report);
+    match &args.out {
+        Some(path) => {
+            write_file(path, markdown.as_bytes())?;
+            writeln!(out, "{}% reconciled: report written to {}", report.percent, path.display())
+                .map_err(TransformError::Report)?;
+        }
+        None => out.write_all(markdown.as_bytes()).map_err(TransformError::Report)?,
+    }
+    let totals = &report.totals;
+    if totals.reconciled() {
+        Ok(())
+    } else {
+        Err(TransformError::NotReconciled {
+            missing: totals.missing,
+            different: totals.different,
+            percent: report.percent,
+        })
+    }
+}
+
+/// Writes a whole report file: into a temporary file renamed into place, so that a failure
+/// never leaves half a report behind.
+fn write_file(path: &std::path::Path, bytes: &[u8]) -> Result<(), TransformError> {
+    let io = |source| TransformError::Io { path: path.to_path_buf(), source };
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+    file.write_all(bytes).map_err(io)?;
+    file.persist(path).map_err(|e| io(e.error))?;
+    Ok(())
 }
 
 /// Writes the header of the credentials file and a row, value empty, for every secret a
@@ -187,6 +236,7 @@ pub fn build(args: &BundleArgs) -> Result<BundleContents, TransformError> {
     }));
     warnings.extend(carried.warnings);
     let provenance = Provenance {
+        purpose: Purpose::Migration,
         target: args.target.as_ref().map(|t| t.as_str().to_owned()),
         sources: export.source_files(),
         inputs: input_files,
@@ -200,9 +250,9 @@ pub fn build(args: &BundleArgs) -> Result<BundleContents, TransformError> {
     bundle::assemble(outputs, provenance, args.rate)
 }
 
-fn report(out: &mut dyn Write, args: &BundleArgs, contents: &BundleContents, digest: &str) -> std::io::Result<()> {
+fn report(out: &mut dyn Write, dir: &std::path::Path, contents: &BundleContents, digest: &str) -> std::io::Result<()> {
     let manifest = &contents.manifest;
-    writeln!(out, "bundle written to {}", args.out.display())?;
+    writeln!(out, "bundle written to {}", dir.display())?;
     let width = manifest.tasks.iter().map(|t| t.task.len()).max().unwrap_or(0);
     for task in &manifest.tasks {
         writeln!(

@@ -15,7 +15,7 @@ use std::process::Command;
 use assert_cmd::cargo::cargo_bin;
 use qmig_schemas::credentials::open_as;
 use qmig_schemas::{Effect, Manifest, SecretsFormat, verify_bundle, write_bundle};
-use qmig_transform::bundle::{self, Provenance};
+use qmig_transform::bundle::{self, Provenance, Purpose};
 use qmig_transform::cli::BundleArgs;
 use qmig_transform::credentials::{self, Credentials};
 use qmig_transform::plan::{Draft, TaskOutput};
@@ -351,6 +351,7 @@ fn a_request_referring_to_a_row_makes_the_bundle_carry_the_file_verbatim() {
                 let carried = credentials::carry(Some(&loaded), &outputs, false).expect("carried");
                 assert_eq!(carried.warnings.len(), 2, "the two other rows are unused");
                 let provenance = Provenance {
+                    purpose: Purpose::Migration,
                     target: None,
                     sources: vec![],
                     inputs: vec![loaded.input.clone()],

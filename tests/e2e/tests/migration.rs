@@ -714,6 +714,69 @@ fn the_sample_subscription_migrates_and_reconciles_object_by_object() {
     let (_, switched) = rehearsal.target_export("switched");
     let switched_networks = names(&switched, Kind::NetworkList, "ID", "NAME");
     assert_eq!(schedule_view(&switched, &switched_networks), expected_schedules(&source_schedules, true));
+
+    // What `qmig-transform reconcile` tells the operator: every object of the source is in the
+    // target, or its absence or difference is documented by the review; nothing else.
+    let inputs = qmig_transform::inputs::Inputs::load(Some(&samples("inputs"))).expect("the sample inputs");
+    let report = qmig_transform::reconcile::reconcile(&source, &switched, Some(&inputs), Some(&manifest))
+        .expect("the exports compare");
+    let markdown = qmig_transform::reconcile::markdown(&report);
+    assert!(report.totals.reconciled(), "{markdown}");
+    assert_eq!(report.percent, 100, "{markdown}");
+    assert!(report.totals.matched > 60 && report.totals.documented > 20, "{markdown}");
+}
+
+/// Every file of an export, its `DATETIME` lines left out: the simulated clock moves with
+/// every change, also when a later change undoes it.
+fn export_files(dir: &Path) -> BTreeMap<String, String> {
+    files_below(dir)
+        .into_iter()
+        .map(|path| {
+            let text = fs::read_to_string(&path).expect("an exported file");
+            let kept: Vec<&str> = text.lines().filter(|line| !line.contains("<DATETIME>")).collect();
+            (path.strip_prefix(dir).expect("below").to_string_lossy().into_owned(), kept.join("\n"))
+        })
+        .collect()
+}
+
+#[test]
+fn the_undo_bundle_removes_what_the_run_created_and_nothing_else() {
+    let rehearsal = Rehearsal::start(Some(samples("target-export")));
+    let (before, _) = rehearsal.target_export("before");
+    let (bundle, digest, _) = rehearsal.transform("bundle", sample_args());
+    rehearsal.execute(&bundle, &digest).expect("the migration runs");
+    rehearsal.execute_with(&bundle, &digest, &["--cutover"]).expect("the cutover runs");
+
+    let journal = rehearsal.dir.path().join(format!("{digest}.jsonl"));
+    let undo = qmig_transform::undo::build(&bundle, &journal).expect("the undo bundle is planned");
+    let undo_dir = rehearsal.dir.path().join("undo");
+    let undo_digest = qmig_schemas::write_bundle(&undo_dir, &undo, false).expect("written");
+    qmig_execute::verify::verify(&undo_dir).expect("the executor verifies the undo bundle");
+    assert!(undo.manifest.requests.iter().all(|r| r.id.starts_with("delete/")));
+    assert!(undo.manifest.manual_steps.iter().all(|s| s.id != "undo-by-hand"), "the run left nothing in doubt");
+    rehearsal.execute(&undo_dir, &undo_digest).expect("the undo bundle runs");
+    let (after, after_export) = rehearsal.target_export("after");
+
+    // Everything the run created is gone and everything that was there is as it was, except
+    // what the undo review lists: the networks (no API deletes one), and the changes to
+    // objects the run did not create (an appliance's network, the subscription configuration).
+    let (before_files, after_files) = (export_files(&before), export_files(&after));
+    assert_eq!(before_files.keys().collect::<Vec<_>>(), after_files.keys().collect::<Vec<_>>());
+    let changed: Vec<&str> =
+        before_files.iter().filter(|(name, text)| after_files[*name] != **text).map(|(name, _)| name.as_str()).collect();
+    assert_eq!(changed, ["appliances.xml", "networks.xml", "subscription_config.xml"]);
+    let networks_by_hand = undo.manifest.manual_steps.iter().find(|s| s.id == "networks-by-hand").expect("the step");
+    let mut left: Vec<String> = names(&after_export, Kind::NetworkList, "ID", "NAME")
+        .into_values()
+        .filter(|name| !names(&load(&before), Kind::NetworkList, "ID", "NAME").values().any(|n| n == name))
+        .map(|name| format!("network/{name}"))
+        .collect();
+    left.sort();
+    let mut listed = networks_by_hand.items.clone();
+    listed.sort();
+    assert_eq!(left, listed);
+    let not_undone: BTreeSet<&str> = undo.manifest.skipped.iter().map(|s| s.object.as_str()).collect();
+    assert!(not_undone.contains("appliance-network/nw-east-01") && not_undone.contains("subscription/configuration"));
 }
 
 #[test]

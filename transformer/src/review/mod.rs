@@ -161,14 +161,11 @@ impl Review {
 
     /// Writes REVIEW.md. `manifest` gives everything but the requests, which were observed:
     /// its `requests` are not read, so a streaming writer may leave them empty.
-    pub fn finish(self, manifest: &Manifest, w: &mut dyn Write) -> io::Result<()> {
+    /// `purpose` says what the bundle is for, in one sentence.
+    pub fn finish(self, manifest: &Manifest, purpose: &str, w: &mut dyn Write) -> io::Result<()> {
         writeln!(w, "# qmig bundle review")?;
         writeln!(w)?;
-        writeln!(
-            w,
-            "This bundle holds the {} requests that re-create the source subscription's configuration in the target subscription.",
-            self.requests
-        )?;
+        writeln!(w, "{purpose} It holds {} requests.", self.requests)?;
         writeln!(
             w,
             "Nothing has been sent yet. To check it: `sha256sum -c SHA256SUMS` inside the bundle, or `qmig-execute verify <bundle>`;"
@@ -701,6 +698,7 @@ fn files(w: &mut dyn Write, manifest: &Manifest) -> io::Result<()> {
 /// lookup: what the bundle writer uses today.
 pub fn render<'a>(
     manifest: &Manifest,
+    purpose: &str,
     rate: Option<Rate>,
     body: impl Fn(&str) -> Option<&'a [u8]>,
 ) -> (String, String) {
@@ -718,7 +716,7 @@ pub fn render<'a>(
         review.observe(request, request.body.as_ref().and_then(|b| body(&b.file)));
     }
     let mut text = Vec::new();
-    review.finish(manifest, &mut text).expect("writing to memory cannot fail");
+    review.finish(manifest, purpose, &mut text).expect("writing to memory cannot fail");
     let utf8 = |bytes: Vec<u8>| String::from_utf8(bytes).expect("the review is written from strings");
     (utf8(text), utf8(tsv))
 }

@@ -73,7 +73,7 @@ const CVSS: [Cvss; 5] = [
 ];
 
 /// Output-only fields: what the add call cannot carry over.
-const OUTPUT_ONLY: &[&str] =
+pub const OUTPUT_ONLY: &[&str] =
     &["OWNER_ID", "OWNER_USER_ID", "OWNER_USER_NAME", "ASSIGNED_UNIT_IDS", "ASSIGNED_USER_IDS", "HOST_IDS", "EC2_IDS"];
 
 /// An asset group as the source lists it, its values already in the add call's form.

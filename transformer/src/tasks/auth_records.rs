@@ -48,7 +48,7 @@ const TAG_HINT: &str = "export the tag in the tag search (the asset tags task cr
 const TEMPLATE_HINT: &str = "export the template record in its type's list";
 
 /// Output-only elements: what Qualys sets itself.
-const OUTPUT_ONLY: &[&str] = &["ID", "CREATED", "LAST_MODIFIED", "OWNER", "IS_SYSTEM_CREATED"];
+pub const OUTPUT_ONLY: &[&str] = &["ID", "CREATED", "LAST_MODIFIED", "OWNER", "IS_SYSTEM_CREATED"];
 
 /// An authentication record as its type's list shows it.
 #[derive(Debug, Clone, Copy)]

@@ -45,7 +45,7 @@ pub enum Tracking {
 impl Tracking {
     const ALL: [Tracking; 3] = [Tracking::Ip, Tracking::Dns, Tracking::Netbios];
 
-    fn api(self) -> &'static str {
+    pub fn api(self) -> &'static str {
         match self {
             Tracking::Ip => "IP",
             Tracking::Dns => "DNS",
@@ -101,6 +101,15 @@ fn scope_of(file: &ExportFile) -> Result<Scope, TransformError> {
     let note = disagrees
         .then(|| format!("{}: the file name and the echoed request disagree; the echoed request is used", file.path));
     Ok(Scope::Known(ListScope { module, tracking }, note))
+}
+
+/// The module and tracking method of an IP list; `None` for tracking methods the add call
+/// cannot set (those hosts come back through their connector or agents).
+pub fn list_scope(file: &ExportFile) -> Result<Option<ListScope>, TransformError> {
+    Ok(match scope_of(file)? {
+        Scope::Known(scope, _) => Some(scope),
+        Scope::NotAddable(_) => None,
+    })
 }
 
 /// The addresses of every list, by tracking method and module, with where each entry was read.

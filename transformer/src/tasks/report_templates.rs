@@ -119,7 +119,8 @@ impl<'a> Listed<'a> {
         })
     }
 
-    fn is_stock(&self) -> bool {
+    /// A template every subscription has: mapped by type and title, never created.
+    pub fn is_stock(&self) -> bool {
         self.owner == Some(PLATFORM_OWNER)
             || STOCK.iter().any(|(t, title)| t.eq_ignore_ascii_case(self.template_type) && *title == self.title)
     }

@@ -74,12 +74,12 @@ pub(crate) const SEARCH_PATH: &str = "/qps/rest/2.0/search/am/tag";
 /// The most results one QPS search page may return.
 const SEARCH_PAGE: usize = 1000;
 
-const CLOUD_AGENT: &str = "Cloud Agent";
-const ASSET_SEARCH: &str = "Asset Search Tags";
-const IMPORTED_ASSET_SEARCH: &str = "Imported Asset Search Tags";
+pub const CLOUD_AGENT: &str = "Cloud Agent";
+pub const ASSET_SEARCH: &str = "Asset Search Tags";
+pub const IMPORTED_ASSET_SEARCH: &str = "Imported Asset Search Tags";
 
 /// Root tags the platform creates and maintains itself, and why their trees are not created.
-const SYSTEM_TREES: &[(&str, &str)] = &[
+pub const SYSTEM_TREES: &[(&str, &str)] = &[
     (
         "Business Units",
         "platform-managed: it mirrors the business units, and the target builds its own once they exist",
@@ -106,7 +106,7 @@ const MIRROR_FIELDS: &[(&str, &str)] = &[
 ];
 
 /// The fields the create call takes, in the order they are written.
-const WRITABLE: &[&str] = &["name", "ruleType", "ruleText", "color", "criticalityScore", "description", "provider"];
+pub const WRITABLE: &[&str] = &["name", "ruleType", "ruleText", "color", "criticalityScore", "description", "provider"];
 
 /// Fields the target sets itself, or that qmig writes its own way (the hierarchy).
 const READ_ONLY: &[&str] = &[

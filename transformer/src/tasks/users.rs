@@ -45,7 +45,7 @@ use crate::tasks::asset_groups;
 pub const TASK: &str = "users";
 const PATH: &str = "/msp/user.php";
 pub const LIST_PATH: &str = "/msp/user_list.php";
-const UNASSIGNED: &str = "Unassigned";
+pub const UNASSIGNED: &str = "Unassigned";
 const USER_FIELDS_FILE: &str = "inputs/user_fields.csv";
 const BUSINESS_UNIT_HINT: &str = "create it in the target (Users > Business Units), then map it in \
      inputs/business_units.csv, or capture the target's user list into --target-export once a user of it exists";

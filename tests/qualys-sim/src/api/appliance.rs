@@ -3,7 +3,7 @@
 
 use std::net::Ipv4Addr;
 
-use crate::api::{Call, Ctx, Registration, Reply, list_document, network, read, simple_return, write};
+use crate::api::{Call, Ctx, Registration, Reply, delete_by_id, list_document, network, read, simple_return, write};
 use crate::export;
 use crate::params::{ApiError, Params, id_matches};
 use crate::seed::{self, SeedDoc, SeedFile, SeedResult};
@@ -20,6 +20,7 @@ pub(crate) static KIND: Registration = Registration {
         write(PATH, "create", create),
         write(PATH, "update", update),
         write(PATH, "assign_network_id", assign_network),
+        write(PATH, "delete", delete),
     ],
     seeds: &[SeedDoc::root("APPLIANCE_LIST_OUTPUT", seed)],
     defaults: None,
@@ -208,6 +209,14 @@ fn full_element(a: &Appliance) -> Element {
         el.push(extra.clone());
     }
     el
+}
+
+/// `action=delete&id=`: only virtual scanners can be deleted, and their licence comes back.
+fn delete(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+    let virtual_scanner = |a: &Appliance| a.kind.as_deref().is_some_and(|k| k.eq_ignore_ascii_case("virtual"));
+    let reply = delete_by_id(call, "id", "virtual scanner appliance", |state| &mut state.appliances, virtual_scanner)?;
+    call.state.virtual_licenses += 1;
+    Ok(reply)
 }
 
 fn create(call: &mut Call<'_>) -> Result<Reply, ApiError> {

@@ -17,6 +17,7 @@ pub(crate) const LIST_PATH: &str = "/msp/asset_domain_list.php";
 pub(crate) static KIND: Registration = Registration {
     ops: &[
         v1(ADD_PATH, Some("add"), true, Style::GenericReturn, Handler::Call(add)),
+        v1(ADD_PATH, Some("delete"), true, Style::GenericReturn, Handler::Call(delete)),
         v1(LIST_PATH, None, false, Style::GenericReturn, Handler::Doc(list_doc)),
     ],
     seeds: &[SeedDoc::root("DOMAIN_LIST", seed)],
@@ -53,6 +54,18 @@ fn add(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     let now = call.state.tick();
     call.state.domains.insert(id, Domain { id, name: name.clone(), network_id: 0, netblock });
     Ok(generic_success(call.ctx, ADD_PATH, &now, &format!("Domain {name} has been added")).into())
+}
+
+/// `action=delete&domain=`: a domain the subscription holds, by name.
+fn delete(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+    let p = call.params;
+    p.only(&["action", "domain"])?;
+    let name = p.require("domain")?.trim();
+    let found = call.state.domains.values().find(|d| d.name.eq_ignore_ascii_case(name));
+    let id = found.map(|d| d.id).ok_or_else(|| ApiError::invalid("domain", name, "No such domain"))?;
+    call.state.domains.remove(&id);
+    let now = call.state.tick();
+    Ok(generic_success(call.ctx, ADD_PATH, &now, &format!("Domain {name} has been deleted")).into())
 }
 
 /// `DOMAIN_LIST/DOMAIN/(DOMAIN_NAME, DOMAIN_ID, NETWORK/(NETWORK_NAME, NETWORK_ID), NETBLOCK/RANGE/(START, END))`.

@@ -3,7 +3,8 @@
 //! the subscription and cannot be added.
 
 use crate::api::{
-    Call, Ctx, Registration, Reply, appliance, capitalize, list_document, network, page, read, simple_return, write,
+    Call, Ctx, Registration, Reply, appliance, capitalize, delete_by_id, list_document, network, page, read,
+    simple_return, write,
 };
 use crate::export;
 use crate::ipset::Ipv4Set;
@@ -18,7 +19,14 @@ pub(crate) const ALL: &str = "All";
 const DEFAULT_PAGE: u64 = 1000;
 
 pub(crate) static KIND: Registration = Registration {
-    ops: &[read(PATH, "list", list_doc), write(PATH, "add", add)],
+    ops: &[
+        read(PATH, "list", list_doc),
+        write(PATH, "add", add),
+        // The "All" group is the system's: never deleted.
+        write(PATH, "delete", |call| {
+            delete_by_id(call, "id", "asset group", |state| &mut state.groups, |g| g.title != ALL)
+        }),
+    ],
     seeds: &[SeedDoc::root("ASSET_GROUP_LIST_OUTPUT", seed)],
     defaults: Some(add_defaults),
     export: |state, ctx| {

@@ -26,6 +26,7 @@ pub(crate) static KIND: Registration = Registration {
     ops: &[
         read(PATH, "list", list_doc),
         write(PATH, "add", add),
+        write(PATH, "delete", delete),
         read_with(V6_PATH, "list", Handler::Call(list_v6)),
         write(V6_PATH, "add", add_v6),
     ],
@@ -115,6 +116,11 @@ impl IpAssets {
         for module in modules {
             self.sets[*module as usize][tracking as usize].union_with(ips);
         }
+    }
+
+    /// Removes the addresses from every module and tracking method.
+    pub fn remove(&mut self, ips: &Ipv4Set) {
+        self.sets.iter_mut().flatten().for_each(|set| set.subtract(ips));
     }
 
     pub fn module(&self, module: Module) -> Ipv4Set {
@@ -240,6 +246,20 @@ fn add(call: &mut Call<'_>) -> Result<Reply, ApiError> {
         })
         .collect();
     Ok(simple_return(call.ctx, &now, &format!("IPs successfully added to {}", names.join(" and ")), &[]).into())
+}
+
+/// `action=delete&ips=` (UNVERIFIED in Qualys: the references list no IP removal call): every
+/// address must be in the subscription, or nothing is removed.
+fn delete(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+    let p = call.params;
+    p.only(&["action", "echo_request", "ips"])?;
+    let ips = Ipv4Set::parse_list(p.require("ips")?).map_err(|e| ApiError::invalid("ips", e, ""))?;
+    if call.state.ips.all().intersection(&ips).len() != ips.len() {
+        return Err(ApiError::invalid("ips", p.require("ips")?, "Some of these IPs are not in the subscription"));
+    }
+    call.state.ips.remove(&ips);
+    let now = call.state.tick();
+    Ok(simple_return(call.ctx, &now, "IPs successfully removed from the subscription", &[]).into())
 }
 
 /// Reads an `IP_LIST_OUTPUT`. The module and tracking method come from the echoed request;

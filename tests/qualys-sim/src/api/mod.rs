@@ -340,6 +340,30 @@ fn item_list(items: &[(&str, String)]) -> Element {
     list
 }
 
+/// A v2 delete of one object by the ID in `param`: the object is removed from the map
+/// `objects` selects when `belongs` accepts it (the kind the path names), and the answer is
+/// a `SIMPLE_RETURN` naming its ID. An ID the subscription does not hold is refused, as
+/// Qualys refuses it, and nothing changes.
+pub(crate) fn delete_by_id<T>(
+    call: &mut Call<'_>,
+    param: &str,
+    what: &str,
+    objects: fn(&mut State) -> &mut std::collections::BTreeMap<u64, T>,
+    belongs: impl Fn(&T) -> bool,
+) -> Result<Reply, ApiError> {
+    let p = call.params;
+    p.only(&["action", "echo_request", param])?;
+    let id = p.number(param)?.ok_or_else(|| ApiError::missing(&[param]))?;
+    let map = objects(call.state);
+    if !map.get(&id).is_some_and(belongs) {
+        return Err(ApiError::invalid(param, id, &format!("No such {what}")));
+    }
+    map.remove(&id);
+    let now = call.state.tick();
+    Ok(simple_return(call.ctx, &now, &format!("{} deleted successfully", capitalize(what)), &[("ID", id.to_string())])
+        .into())
+}
+
 /// A successful `SIMPLE_RETURN`: `TEXT`, and `ITEM_LIST` when there are items.
 pub(crate) fn simple_return(ctx: &Ctx, now: &str, text: &str, items: &[(&str, String)]) -> Document {
     let mut response =

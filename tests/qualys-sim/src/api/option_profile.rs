@@ -5,7 +5,7 @@
 //! (`BASIC_INFO/GROUP_TYPE`).
 
 use crate::api::search_list;
-use crate::api::{Call, Ctx, Registration, Reply, read, simple_return, write};
+use crate::api::{Call, Ctx, Registration, Reply, delete_by_id, read, simple_return, typed, write};
 use crate::export;
 use crate::params::{ApiError, Params};
 use crate::seed::{self, SeedDoc, SeedFile, SeedResult};
@@ -14,9 +14,17 @@ use crate::xml::{Document, Element, Node};
 
 const IDS: IdSequence = IdSequence::new("option_profile", 5_000_001);
 pub(crate) const PATH: &str = "/api/2.0/fo/subscription/option_profile/";
+/// The field-level API, one path per profile type.
+const TYPED_PATH: &str = "/api/2.0/fo/subscription/option_profile/*/";
+/// The typed paths' segment and the `GROUP_TYPE` each serves.
+const TYPED: [(&str, &str); 3] = [("vm", "user"), ("pc", "compliance"), ("pci", "pci")];
 
 pub(crate) static KIND: Registration = Registration {
-    ops: &[read(PATH, "export", export_doc), write(PATH, "import", import)],
+    ops: &[
+        read(PATH, "export", export_doc),
+        write(PATH, "import", import),
+        typed(write(TYPED_PATH, "delete", delete), |segment| TYPED.iter().any(|(slug, _)| *slug == segment)),
+    ],
     // "Initial Options" stays whatever the seed holds: exports leave system profiles out.
     seeds: &[SeedDoc::root("OPTION_PROFILES", seed).keeping_defaults()],
     defaults: Some(add_defaults),
@@ -92,6 +100,12 @@ fn export_doc(state: &State, params: &Params, ctx: &Ctx) -> Result<Document, Api
         }
     }
     Ok(Document::with_dtd(root, format!("{}{PATH}option_profile_info.dtd", ctx.base)))
+}
+
+/// `action=delete&id=` on the path of the profile's type; system profiles cannot be deleted.
+fn delete(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+    let kind = TYPED.iter().find(|(slug, _)| *slug == call.segment).map_or("", |(_, kind)| *kind);
+    delete_by_id(call, "id", "option profile", |state| &mut state.option_profiles, |p| p.kind == kind && !p.system)
 }
 
 fn title_and_kind(el: &Element) -> Result<(String, String), String> {

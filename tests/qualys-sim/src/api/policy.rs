@@ -5,8 +5,8 @@
 use std::collections::BTreeSet;
 
 use crate::api::{
-    Call, Ctx, Handler, Registration, Reply, group, id_runs, id_set, list_document, page, read, read_with,
-    simple_return, write,
+    Call, Ctx, Handler, Registration, Reply, delete_by_id, group, id_runs, id_set, list_document, page, read,
+    read_with, simple_return, write,
 };
 use crate::export;
 use crate::params::{ApiError, Params, id_matches, id_ranges};
@@ -24,6 +24,9 @@ pub(crate) static KIND: Registration = Registration {
         read(PATH, "list", list_doc),
         read_with(PATH, "export", Handler::Call(export)),
         write(PATH, "import", import),
+        write(PATH, "delete", |call| {
+            delete_by_id(call, "id", "compliance policy", |state| &mut state.policies, |_| true)
+        }),
         write(PATH, "add_asset_group_ids", add_asset_groups),
         write(PATH, "set_asset_group_ids", set_asset_groups),
         write(PATH, "add_asset_tags", add_asset_tags),

@@ -5,7 +5,9 @@
 //! A v2 create answers with its success message in `CODE` ("Scan Report Template(s) Created
 //! Successfully [ID]"), which Qualys documents and clients must not mistake for an error.
 
-use crate::api::{Call, Ctx, Handler, Registration, Reply, Style, read_with, simple_code, typed, v1, write};
+use crate::api::{
+    Call, Ctx, Handler, Registration, Reply, Style, delete_by_id, read_with, simple_code, typed, v1, write,
+};
 use crate::params::{ApiError, Params};
 use crate::seed::{self, SeedDoc, SeedFile, SeedResult};
 use crate::state::{IdSequence, State};
@@ -25,6 +27,7 @@ pub(crate) static KIND: Registration = Registration {
         v1(LIST_PATH, None, false, Style::GenericReturn, Handler::Doc(list_doc)),
         typed(read_with(PATH, "export", Handler::TypedDoc(export_doc)), is_type),
         typed(write(PATH, "create", create), is_type),
+        typed(write(PATH, "delete", delete), is_type),
     ],
     seeds: &[SeedDoc::root("REPORT_TEMPLATE_LIST", seed_list), SeedDoc::root("REPORTTEMPLATE", seed_export)],
     defaults: Some(add_defaults),
@@ -210,6 +213,19 @@ fn check_format(params: &Params) -> Result<(), ApiError> {
     }
 }
 
+/// `action=delete&template_id=`: a template of the path's type.
+fn delete(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+    let (_, _, template_type, _) =
+        shape_of_slug(call.segment).ok_or_else(|| ApiError::invalid("type", call.segment, ""))?;
+    delete_by_id(
+        call,
+        "template_id",
+        "report template",
+        |state| &mut state.report_templates,
+        |t| t.template_type == template_type,
+    )
+}
+
 fn create(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     call.params.only(&["action", "report_format"])?;
     check_format(call.params)?;
@@ -241,7 +257,9 @@ fn create(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     let template = ReportTemplate {
         id,
         template_type: template_type.into(),
-        report_type: "Auto".into(),
+        // Map templates work from map results, which the list shows as Manual (as the stock
+        // Unknown Device Report); the other API types default to host-based (Auto) data.
+        report_type: if template_type == "Map" { "Manual" } else { "Auto" }.into(),
         title,
         owner,
         last_update: now.clone(),

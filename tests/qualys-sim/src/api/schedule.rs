@@ -12,7 +12,8 @@ use std::collections::BTreeMap;
 
 use crate::api::ip::Module;
 use crate::api::{
-    Call, Ctx, Handler, Registration, Reply, group, list_document, network, read_with, simple_return, write,
+    Call, Ctx, Handler, Registration, Reply, delete_by_id, group, list_document, network, read_with, simple_return,
+    write,
 };
 use crate::ipset::Ipv4Set;
 use crate::params::{ApiError, Params, id_matches};
@@ -29,8 +30,10 @@ pub(crate) static KIND: Registration = Registration {
         read_with(VM_PATH, "list", Handler::Call(list)),
         write(VM_PATH, "create", create),
         write(VM_PATH, "update", update),
+        write(VM_PATH, "delete", delete),
         read_with(PC_PATH, "list", Handler::Call(list)),
         write(PC_PATH, "create", create),
+        write(PC_PATH, "delete", delete),
         write(PC_PATH, "update", update),
     ],
     seeds: &[
@@ -258,6 +261,12 @@ fn update(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     schedule.params.insert("active".into(), active.into());
     let now = call.state.tick();
     Ok(simple_return(call.ctx, &now, "Scan schedule updated successfully", &[("ID", id.to_string())]).into())
+}
+
+/// `action=delete&id=`: a schedule of the path's module.
+fn delete(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+    let module = module_of(call.path);
+    delete_by_id(call, "id", "scan schedule", |state| &mut state.schedules, |s| s.module == module)
 }
 
 /// Validates a create call and returns its canonical parameters.

@@ -8,7 +8,7 @@
 //! The simulator has no KnowledgeBase: a dynamic list reports QIDs (`show_qids`, 1 by default
 //! as in Qualys) only when its seed carried them, so a created list never does.
 
-use crate::api::{Call, Ctx, Registration, Reply, list_document, read, simple_return, write};
+use crate::api::{Call, Ctx, Registration, Reply, delete_by_id, list_document, read, simple_return, write};
 use crate::export;
 use crate::params::{ApiError, Params, id_matches};
 use crate::seed::{self, SeedDoc, SeedFile, SeedResult};
@@ -23,8 +23,14 @@ pub(crate) static KIND: Registration = Registration {
     ops: &[
         read(STATIC_PATH, "list", list_static_doc),
         write(STATIC_PATH, "create", create_static),
+        write(STATIC_PATH, "delete", |call| {
+            delete_by_id(call, "id", "static search list", |state| &mut state.static_lists, |_| true)
+        }),
         read(DYNAMIC_PATH, "list", list_dynamic_doc),
         write(DYNAMIC_PATH, "create", create_dynamic),
+        write(DYNAMIC_PATH, "delete", |call| {
+            delete_by_id(call, "id", "dynamic search list", |state| &mut state.dynamic_lists, |_| true)
+        }),
     ],
     seeds: &[
         SeedDoc::root("STATIC_SEARCH_LIST_OUTPUT", seed_static),

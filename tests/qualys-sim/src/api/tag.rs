@@ -6,7 +6,7 @@
 //! worked; read-only fields in a create (`id`, `created`, `modified`...) are refused the way
 //! Qualys refuses them.
 
-use crate::api::{Call, Ctx, Registration, Reply, qps};
+use crate::api::{Call, Ctx, Registration, Reply, qps, typed};
 use crate::params::ApiError;
 use crate::seed::{self, SeedDoc, SeedFile, SeedResult};
 use crate::state::{IdSequence, State};
@@ -15,9 +15,15 @@ use crate::xml::{Document, Element, Parsed};
 const IDS: IdSequence = IdSequence::new("tag", 11_000_001);
 pub(crate) const CREATE_PATH: &str = "/qps/rest/2.0/create/am/tag";
 pub(crate) const SEARCH_PATH: &str = "/qps/rest/2.0/search/am/tag";
+/// `POST /qps/rest/2.0/delete/am/tag/<id>`.
+const DELETE_PATH: &str = "/qps/rest/2.0/delete/am/tag/*";
 
 pub(crate) static KIND: Registration = Registration {
-    ops: &[qps(CREATE_PATH, true, create), qps(SEARCH_PATH, false, search)],
+    ops: &[
+        qps(CREATE_PATH, true, create),
+        qps(SEARCH_PATH, false, search),
+        typed(qps(DELETE_PATH, true, delete), |id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())),
+    ],
     seeds: &[SeedDoc::test(is_tag_search, seed)],
     defaults: Some(add_defaults),
     export,
@@ -229,6 +235,26 @@ fn insert(state: &mut State, new: &NewTag, parent: Option<u64>, now: &str) -> u6
         insert(state, child, Some(id), now);
     }
     id
+}
+
+/// Deletes one tag by the ID in the path. A tag that still has children is refused
+/// (UNVERIFIED: Qualys may delete the subtree instead), so that a client deleting children
+/// first is proven to do so.
+fn delete(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+    call.params.only(&[])?;
+    let id: u64 = call.segment.parse().map_err(|_| invalid(format!("id: Invalid value {}", call.segment)))?;
+    if !call.state.tags.contains_key(&id) {
+        return Err(invalid(format!("id: No tag with id {id}")));
+    }
+    if call.state.tags.values().any(|t| t.parent == Some(id)) {
+        return Err(invalid(format!("id: Tag {id} has child tags; delete them first")));
+    }
+    call.state.tags.remove(&id);
+    call.state.tick();
+    let deleted = Element::new("Tag").child(Element::text("id", id.to_string()));
+    let root =
+        response(call.ctx, "SUCCESS").child(Element::text("count", "1")).child(Element::new("data").child(deleted));
+    Ok(Document::new(root).into())
 }
 
 fn create(call: &mut Call<'_>) -> Result<Reply, ApiError> {

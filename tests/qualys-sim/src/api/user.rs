@@ -20,6 +20,7 @@ pub(crate) const PREFS_PATH: &str = "/api/2.0/fo/user_prefs/";
 pub(crate) static KIND: Registration = Registration {
     ops: &[
         v1(ADD_PATH, Some("add"), true, Style::UserOutput, Handler::Call(add)),
+        v1(ADD_PATH, Some("delete"), true, Style::UserOutput, Handler::Call(delete)),
         v1(LIST_PATH, None, false, Style::UserList, Handler::Doc(list_doc)),
         read_with(PREFS_PATH, "export", Handler::Call(export_prefs)),
         write(PREFS_PATH, "import", import_prefs),
@@ -287,6 +288,25 @@ fn add(call: &mut Call<'_>) -> Result<Reply, ApiError> {
                 .child(Element::cdata("PASSWORD", generate_password(id))),
         );
     }
+    Ok(Document::with_dtd(root, format!("{}/user_output.dtd", call.ctx.base)).into())
+}
+
+/// `action=delete&login=`: the user and its preferences. The API user cannot delete itself,
+/// and an unknown login is refused.
+fn delete(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+    let p = call.params;
+    p.only(&["action", "login"])?;
+    let login = p.require("login")?.trim();
+    let found = call.state.users.values().find(|u| u.login == login && u.login != call.state.api_login);
+    let id = found.map(|u| u.id).ok_or_else(|| ApiError::invalid("login", login, "No such user"))?;
+    call.state.users.remove(&id);
+    call.state.user_prefs.remove(&id);
+    let now = call.state.tick();
+    let root = Element::new("USER_OUTPUT").child(v1_api(ADD_PATH, call.ctx, &now)).child(
+        Element::new("RETURN")
+            .attr("status", "SUCCESS")
+            .child(Element::cdata("MESSAGE", format!("{login} user has been successfully deleted."))),
+    );
     Ok(Document::with_dtd(root, format!("{}/user_output.dtd", call.ctx.base)).into())
 }
 

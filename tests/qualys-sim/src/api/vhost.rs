@@ -15,7 +15,7 @@ pub(crate) const PATH: &str = "/api/2.0/fo/asset/vhost/";
 const MAX_FQDN_BYTES: usize = 4000;
 
 pub(crate) static KIND: Registration = Registration {
-    ops: &[read(PATH, "list", list_doc), write(PATH, "create", create)],
+    ops: &[read(PATH, "list", list_doc), write(PATH, "create", create), write(PATH, "delete", delete)],
     seeds: &[SeedDoc::root("VIRTUAL_HOST_LIST_OUTPUT", seed)],
     defaults: None,
     export: |state, ctx| {
@@ -93,6 +93,21 @@ fn create(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     let now = call.state.tick();
     call.state.vhosts.insert(key, VirtualHost { ip, port, network_id, fqdns });
     Ok(simple_return(call.ctx, &now, "Virtual host successfully created.", &[]).into())
+}
+
+/// `action=delete` with the IP, port and network (the default one unless given) of a virtual
+/// host the subscription holds.
+fn delete(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+    let p = call.params;
+    p.only(&["action", "echo_request", "ip", "port", "network_id"])?;
+    let ip = ip(p, true)?.ok_or_else(|| ApiError::missing(&["ip"]))?;
+    let port = port(p, true)?.ok_or_else(|| ApiError::missing(&["port"]))?;
+    let network_id = network::param(call.state, p, "network_id")?.unwrap_or(0);
+    if call.state.vhosts.remove(&(network_id, u32::from(ip), port)).is_none() {
+        return Err(ApiError::invalid("ip", ip, "No virtual host for this IP, port and network"));
+    }
+    let now = call.state.tick();
+    Ok(simple_return(call.ctx, &now, "Virtual host successfully deleted.", &[]).into())
 }
 
 /// Reads `VIRTUAL_HOST_LIST_OUTPUT`.

@@ -31,6 +31,7 @@ pub(crate) static KIND: Registration = Registration {
         read_with(PATH, "list", Handler::Call(list_all)),
         typed(read_with(TYPE_PATH, "list", Handler::TypedDoc(list_doc)), is_record_type),
         typed(write(TYPE_PATH, "create", create), is_record_type),
+        typed(write(TYPE_PATH, "delete", delete), is_record_type),
     ],
     seeds: &[SeedDoc::test(is_type_list, seed)],
     defaults: None,
@@ -374,6 +375,28 @@ fn create(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     let batch = Element::new("BATCH")
         .child(Element::text("TEXT", "Successfully Created"))
         .child(Element::new("ID_SET").child(Element::text("ID", id.to_string())));
+    let root = Element::new("BATCH_RETURN").child(
+        Element::new("RESPONSE").child(Element::text("DATETIME", &now)).child(Element::new("BATCH_LIST").child(batch)),
+    );
+    Ok(Document::with_dtd(root, format!("{}/api/2.0/batch_return.dtd", call.ctx.base)).into())
+}
+
+/// `action=delete&ids=`: records of the path's type, all or none; an ID the subscription does
+/// not hold is refused and nothing is deleted. Answers the batch of deleted IDs.
+fn delete(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+    let p = call.params;
+    p.only(&["action", "echo_request", "ids"])?;
+    let ranges = p.id_list("ids")?.ok_or_else(|| ApiError::missing(&["ids"]))?;
+    let ids: Vec<u64> = ranges.iter().flat_map(|&(low, high)| low..=high).collect();
+    let slug = call.segment;
+    if let Some(unknown) = ids.iter().find(|id| !call.state.auth_records.get(id).is_some_and(|r| r.auth_type == slug)) {
+        return Err(ApiError::invalid("ids", unknown, &format!("No such {slug} authentication record")));
+    }
+    ids.iter().for_each(|id| {
+        call.state.auth_records.remove(id);
+    });
+    let now = call.state.tick();
+    let batch = Element::new("BATCH").child(Element::text("TEXT", "Successfully Deleted")).child(id_set(ids));
     let root = Element::new("BATCH_RETURN").child(
         Element::new("RESPONSE").child(Element::text("DATETIME", &now)).child(Element::new("BATCH_LIST").child(batch)),
     );
