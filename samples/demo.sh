@@ -36,7 +36,6 @@ pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
 # start_simulator LOG SEED: starts qualys-sim on a free port, sets $sim_pid and $sim_url.
 start_simulator() {
-  # The API user is a Manager, as the subscription and option profile imports need.
   # Created here, not by the background job's redirection, so the wait below never reads a
   # file that does not exist yet.
   : > "$1"

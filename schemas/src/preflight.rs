@@ -76,6 +76,7 @@ impl Read {
             probe: None,
             source: None,
             remapped: Vec::new(),
+            depends_on: Vec::new(),
         }
     }
 }

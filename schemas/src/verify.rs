@@ -21,6 +21,8 @@ pub type BundleFiles = BTreeMap<String, Vec<u8>>;
 pub struct VerifiedBundle {
     pub digest: String,
     pub manifest: Manifest,
+    /// The SHA-256 of `manifest.json`, as `SHA256SUMS` lists it.
+    pub manifest_sha256: String,
     /// How many files `SHA256SUMS` lists.
     pub listed: usize,
     /// The files a run sends (bodies, the credentials file) by relative path, as they were
@@ -164,10 +166,11 @@ pub fn verify_bundle(dir: &Path) -> Result<VerifiedBundle, VerifyError> {
     }
     let manifest_bytes = files.remove(MANIFEST_FILE).unwrap_or_default();
     let manifest = parse_manifest(&manifest_bytes)?;
+    let manifest_sha256 = sums::sha256_hex(&manifest_bytes);
     drop(manifest_bytes);
     let listed: BTreeSet<&str> = listed.iter().map(String::as_str).collect();
     check_manifest(&manifest, &listed, &files)?;
-    Ok(VerifiedBundle { digest: sums::bundle_digest(&bytes), manifest, listed: listed.len(), files })
+    Ok(VerifiedBundle { digest: sums::bundle_digest(&bytes), manifest, manifest_sha256, listed: listed.len(), files })
 }
 
 /// Checks that `SHA256SUMS` lists exactly the files of `dir`, each with its hash: what makes a

@@ -26,17 +26,16 @@ pub enum Purpose {
 }
 
 impl Purpose {
-    /// The review's opening sentence.
-    pub fn description(&self) -> String {
+    /// The review's opening sentence, for a bundle of `requests` requests.
+    pub fn description(&self, requests: usize) -> String {
         match self {
-            Purpose::Migration => {
-                "This bundle holds the requests that re-create the source subscription's configuration \
-                                   in the target subscription."
-                    .to_owned()
-            }
+            Purpose::Migration => format!(
+                "This bundle holds the {requests} requests that re-create the source subscription's configuration \
+                 in the target subscription."
+            ),
             Purpose::Undo { digest } => format!(
-                "This bundle holds the requests that delete from the target subscription what the run of bundle \
-                 {digest} created, children before parents, so that the rehearsal can start again. What the run \
+                "This bundle holds the {requests} requests that delete from the target subscription what the run of \
+                 bundle {digest} created, children before parents, so that the rehearsal can start again. What the run \
                  changed but did not create is listed as not undone."
             ),
         }
@@ -83,8 +82,10 @@ pub fn assemble(
     let mut by_task: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for output in outputs {
         let after_tasks = tasks::AFTER_TASKS.iter().filter(|(task, _)| *task == output.task);
-        let after: Vec<String> =
-            after_tasks.flat_map(|(_, earlier)| earlier.iter().flat_map(|t| by_task.get(t).into_iter().flatten())).cloned().collect();
+        let after: Vec<String> = after_tasks
+            .flat_map(|(_, earlier)| earlier.iter().flat_map(|t| by_task.get(t).into_iter().flatten()))
+            .cloned()
+            .collect();
         tasks.push(TaskSummary {
             task: output.task.to_owned(),
             source_objects: output.source_objects,
@@ -152,7 +153,10 @@ pub fn assemble(
         report,
         prerequisites,
     };
-    let (review, requests_table) = review::render(&manifest, &provenance.purpose.description(), rate, |file| bodies.get(file).map(Vec::as_slice));
+    let (review, requests_table) =
+        review::render(&manifest, &provenance.purpose.description(manifest.requests.len()), rate, |file| {
+            bodies.get(file).map(Vec::as_slice)
+        });
     Ok(BundleContents { manifest, review, requests_table, bodies: bodies.into_iter().collect(), secrets: encrypted })
 }
 

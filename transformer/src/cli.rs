@@ -85,7 +85,6 @@ pub struct ReconcileArgs {
     pub out: Option<PathBuf>,
 }
 
-
 #[derive(Debug, Clone, Args)]
 pub struct DiffArgs {
     /// The bundle reviewed before.

@@ -10,7 +10,9 @@
 //!   lists them.
 //! - Deletes go in the reverse order of the creates, which the bundle sent parents first:
 //!   schedules before the option profiles they use, users before their asset groups, asset
-//!   groups before their IPs, a tag's children before the tag.
+//!   groups before their IPs, a tag's children before the tag. Each delete depends on the
+//!   deletes of the objects whose creates depended on its object's create, so an executor that
+//!   reorders by dependencies still deletes children first.
 //! - Every ID comes from the journal's captures, written into the requests as text: the undo
 //!   bundle captures nothing.
 //!
@@ -94,13 +96,18 @@ pub fn build(bundle_dir: &Path, journal: &Path) -> Result<qmig_schemas::BundleCo
         line: e.line,
         problem: e.problem,
     })?;
-    let mut undo = Undo { bundle_dir, replayed: &replayed, outputs: BTreeMap::new() };
+    let mut dependents = vec![Vec::new(); bundle.manifest.requests.len()];
+    for (index, dependencies) in qmig_schemas::dependencies(&bundle.manifest.requests).into_iter().enumerate() {
+        dependencies.into_iter().for_each(|dependency| dependents[dependency].push(index));
+    }
+    let mut undo =
+        Undo { bundle_dir, replayed: &replayed, dependents, deletes: BTreeMap::new(), outputs: BTreeMap::new() };
     for (index, request) in bundle.manifest.requests.iter().enumerate().rev() {
         undo.request(index, request)?;
     }
     let manifest_file = SourceFile {
         path: qmig_schemas::MANIFEST_FILE.to_owned(),
-        sha256: qmig_schemas::sha256_hex(&bundle.files[qmig_schemas::MANIFEST_FILE]),
+        sha256: bundle.manifest_sha256.clone(),
         kind: format!("manifest of bundle {}", bundle.digest),
     };
     let provenance = Provenance {
@@ -115,7 +122,7 @@ pub fn build(bundle_dir: &Path, journal: &Path) -> Result<qmig_schemas::BundleCo
     // In the order of the deletes: the task of the first delete first.
     let mut outputs: Vec<(usize, TaskOutput)> = undo.outputs.into_values().collect();
     outputs.sort_by_key(|(first, _)| *first);
-    crate::bundle::assemble(outputs.into_iter().map(|(_, output)| output).collect(), provenance)
+    crate::bundle::assemble(outputs.into_iter().map(|(_, output)| output).collect(), provenance, None)
 }
 
 /// The journal's records, checked against its head and bound to the bundle, and the journal
@@ -165,6 +172,10 @@ fn read_journal(path: &Path, digest: &str) -> Result<(Vec<Record>, SourceFile), 
 struct Undo<'a> {
     bundle_dir: &'a Path,
     replayed: &'a Replayed,
+    /// For each request of the bundle, by position: the positions of the requests that depend on it.
+    dependents: Vec<Vec<usize>>,
+    /// The ids of the deletes planned for each request of the bundle, by position.
+    deletes: BTreeMap<usize, Vec<String>>,
     /// Per task: the position of its first delete, and what it does.
     outputs: BTreeMap<&'static str, (usize, TaskOutput)>,
 }
@@ -194,7 +205,7 @@ impl Undo<'_> {
                 Some(_) if request.effect == Effect::Idempotent && deletion != Some(Deletion::Ips) => {
                     self.output(task).skip(object, changed(), source)
                 }
-                Some(deletion) => self.delete(task, request, deletion)?,
+                Some(deletion) => self.delete(task, index, request, deletion)?,
                 None => {
                     let item = format!("{object} (qmig knows no delete call for the task \"{}\")", request.task);
                     self.output(task).step(Step::UndoByHand, vec![item]);
@@ -243,7 +254,13 @@ impl Undo<'_> {
         }
     }
 
-    fn delete(&mut self, task: &'static str, request: &Request, deletion: Deletion) -> Result<(), TransformError> {
+    fn delete(
+        &mut self,
+        task: &'static str,
+        index: usize,
+        request: &Request,
+        deletion: Deletion,
+    ) -> Result<(), TransformError> {
         let object = request.id.as_str();
         let id = match deletion {
             Deletion::Domain => self.sent(request, "domain"),
@@ -296,6 +313,12 @@ impl Undo<'_> {
             }
             Deletion::ByHand | Deletion::ChangesOnly => Vec::new(),
         };
+        // The deletes of what depended on this object go first, whatever order the executor picks.
+        let after: Vec<String> =
+            self.dependents[index].iter().flat_map(|d| self.deletes.get(d).into_iter().flatten()).cloned().collect();
+        let drafts: Vec<Draft> =
+            drafts.into_iter().map(|draft| after.iter().cloned().fold(draft, Draft::after_object)).collect();
+        self.deletes.insert(index, drafts.iter().map(|d| d.id.clone()).collect());
         drafts.into_iter().for_each(|d| self.output(task).request(d));
         Ok(())
     }
@@ -329,7 +352,16 @@ impl Undo<'_> {
         };
         let mut drafts: Vec<Draft> = children.iter().map(|(child, id)| delete(child, id)).collect();
         drafts.push(delete(path, id));
+        // Each after the ones before it: deeper tags first, the created tag last.
+        let mut earlier: Vec<String> = Vec::new();
         drafts
+            .into_iter()
+            .map(|draft| {
+                let draft = earlier.iter().cloned().fold(draft, Draft::after_object);
+                earlier.push(draft.id.clone());
+                draft
+            })
+            .collect()
     }
 
     /// `vm`, `pc` or `pci`: the type of the imported profile, from the body the bundle sent.

@@ -147,7 +147,7 @@ fn security_posture_values_are_shown_inline_and_secrets_by_name_only() {
         ("a nested tag name", "| Environments / Production / Web Tier / Frankfurt | NAME\\_CONTAINS | `fra-` |"),
         ("a Groovy rule in full", "  return asset.getOperatingSystem().contains(\"Windows XP\");"),
         ("a QQL rule in full", "  tags.name:\"Production\" and software:(name:\"Apache Tomcat\")"),
-        ("an authentication record's targets", "| windows \"Corp AD\" | `192.168.50.7,192.168.50.8` | svc-qualys |"),
+        ("an authentication record's targets", "| windows \"Corp AD\" | `192.168.50.7-192.168.50.8` | svc-qualys |"),
         ("user roles", "- unit\\_manager: 1"),
     ] {
         assert!(review.contains(expected), "REVIEW.md lacks the {what}: {expected}\n{review}");

@@ -103,7 +103,13 @@ impl Work {
     /// Writes a bundle without secrets whose requests refer to `prerequisites` in the target.
     pub fn write_referring(&self, requests: Vec<Request>, prerequisites: Vec<Prerequisite>) -> String {
         let manifest = Manifest { prerequisites, ..manifest(requests, None, Vec::new()) };
-        let contents = BundleContents { manifest, review: REVIEW.into(), bodies: vec![], secrets: None };
+        let contents = BundleContents {
+            manifest,
+            review: REVIEW.into(),
+            requests_table: String::new(),
+            bodies: vec![],
+            secrets: None,
+        };
         write_bundle(&self.bundle(), &contents, true).expect("bundle written")
     }
 

@@ -762,8 +762,11 @@ fn the_undo_bundle_removes_what_the_run_created_and_nothing_else() {
     // objects the run did not create (an appliance's network, the subscription configuration).
     let (before_files, after_files) = (export_files(&before), export_files(&after));
     assert_eq!(before_files.keys().collect::<Vec<_>>(), after_files.keys().collect::<Vec<_>>());
-    let changed: Vec<&str> =
-        before_files.iter().filter(|(name, text)| after_files[*name] != **text).map(|(name, _)| name.as_str()).collect();
+    let changed: Vec<&str> = before_files
+        .iter()
+        .filter(|(name, text)| after_files[*name] != **text)
+        .map(|(name, _)| name.as_str())
+        .collect();
     assert_eq!(changed, ["appliances.xml", "networks.xml", "subscription_config.xml"]);
     let networks_by_hand = undo.manifest.manual_steps.iter().find(|s| s.id == "networks-by-hand").expect("the step");
     let mut left: Vec<String> = names(&after_export, Kind::NetworkList, "ID", "NAME")

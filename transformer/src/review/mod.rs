@@ -106,7 +106,6 @@ struct Remaps {
 pub struct Review {
     /// A rate limit given by the operator, estimated besides [`Rate::STANDARD`].
     rate: Option<Rate>,
-    requests: u64,
     effects: Effects,
     tasks: BTreeMap<String, Effects>,
     endpoints: BTreeMap<String, Endpoint>,
@@ -119,7 +118,6 @@ impl Review {
     pub fn new(rate: Option<Rate>) -> Review {
         Review {
             rate,
-            requests: 0,
             effects: Effects::default(),
             tasks: BTreeMap::new(),
             endpoints: BTreeMap::new(),
@@ -131,7 +129,6 @@ impl Review {
 
     /// Takes one request into account, with the bytes of its body when it has one.
     pub fn observe(&mut self, request: &Request, body: Option<&[u8]>) {
-        self.requests += 1;
         self.effects.add(request.effect);
         self.tasks.entry(request.task.clone()).or_default().add(request.effect);
         let endpoint = self.endpoints.entry(request.path.clone()).or_default();
@@ -161,11 +158,11 @@ impl Review {
 
     /// Writes REVIEW.md. `manifest` gives everything but the requests, which were observed:
     /// its `requests` are not read, so a streaming writer may leave them empty.
-    /// `purpose` says what the bundle is for, in one sentence.
+    /// `purpose` says what the bundle is for and how many requests it holds, in one sentence.
     pub fn finish(self, manifest: &Manifest, purpose: &str, w: &mut dyn Write) -> io::Result<()> {
         writeln!(w, "# qmig bundle review")?;
         writeln!(w)?;
-        writeln!(w, "{purpose} It holds {} requests.", self.requests)?;
+        writeln!(w, "{purpose}")?;
         writeln!(
             w,
             "Nothing has been sent yet. To check it: `sha256sum -c SHA256SUMS` inside the bundle, or `qmig-execute verify <bundle>`;"
@@ -743,6 +740,7 @@ mod tests {
             probe: None,
             source: None,
             remapped: vec![],
+            depends_on: vec![],
         }
     }
 
@@ -762,6 +760,7 @@ mod tests {
             manual_steps: vec![],
             warnings: vec![],
             report: vec![],
+            prerequisites: vec![],
         }
     }
 
@@ -776,7 +775,7 @@ mod tests {
         }
         assert_eq!(review.posture.auth_targets.shown.len(), SHOWN_ROWS);
         let mut text = Vec::new();
-        review.finish(&empty_manifest(), &mut text).expect("written to memory");
+        review.finish(&empty_manifest(), "This bundle is a test.", &mut text).expect("written to memory");
         let text = String::from_utf8(text).expect("UTF-8");
         assert!(text.contains("… 1000 more rows, not shown (the first 2000 are)"), "{text}");
         assert!(text.contains("| `/api/2.0/fo/auth/unix/` | POST | 3000 | 3000 | 0 | 0 | 9 h | 2 h |"), "{text}");
@@ -798,7 +797,7 @@ mod tests {
         };
         review.observe(&import, Some(b"<RECORD><SUBSCRIPTION></RECORD>"));
         let mut text = Vec::new();
-        review.finish(&empty_manifest(), &mut text).expect("written to memory");
+        review.finish(&empty_manifest(), "This bundle is a test.", &mut text).expect("written to memory");
         let text = String::from_utf8(text).expect("UTF-8");
         assert!(text.contains("- 1 request bodies whose values this review could not read"), "{text}");
         assert!(
