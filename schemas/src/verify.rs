@@ -485,11 +485,12 @@ fn path_back(manifest: &Manifest, positions: &BTreeMap<&str, usize>, from: usize
             return Some(path);
         }
         for dependency in &manifest.requests[at].depends_on {
-            if let Some(&next) = positions.get(dependency.as_str()) {
-                if next != from && !came_from.contains_key(&next) {
-                    came_from.insert(next, at);
-                    pending.push(next);
-                }
+            if let Some(&next) = positions.get(dependency.as_str())
+                && next != from
+                && !came_from.contains_key(&next)
+            {
+                came_from.insert(next, at);
+                pending.push(next);
             }
         }
     }

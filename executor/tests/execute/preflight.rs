@@ -61,6 +61,9 @@ fn a_target_ready_for_the_bundle_is_a_go() {
     assert!(out.contains("note: distribution group 9041 (used by vm-scan-schedule/Nightly)"), "{out}");
 }
 
+/// A bundle's requests and prerequisites, and the simulated target they are checked against.
+type Case = (Vec<Request>, Vec<Prerequisite>, Config);
+
 /// Each reason for a no-go, alone: the preflight names it and ends with exit 6.
 #[test]
 fn each_reason_for_a_no_go_is_named() {
@@ -68,7 +71,7 @@ fn each_reason_for_a_no_go_is_named() {
         let requests = vec![network("Corp East")];
         (requests, vec![prerequisite(kind, value, "network/Corp East")], sim_config())
     };
-    let cases: Vec<(&str, (Vec<Request>, Vec<Prerequisite>, Config))> = vec![
+    let cases: Vec<(&str, Case)> = vec![
         ("the target refused the credentials", {
             let config = Config { password: "another-password".into(), ..sim_config() };
             (vec![network("A")], vec![], config)

@@ -389,7 +389,7 @@ fn delete(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     let ranges = p.id_list("ids")?.ok_or_else(|| ApiError::missing(&["ids"]))?;
     let ids: Vec<u64> = ranges.iter().flat_map(|&(low, high)| low..=high).collect();
     let slug = call.segment;
-    if let Some(unknown) = ids.iter().find(|id| !call.state.auth_records.get(id).is_some_and(|r| r.auth_type == slug)) {
+    if let Some(unknown) = ids.iter().find(|id| call.state.auth_records.get(id).is_none_or(|r| r.auth_type != slug)) {
         return Err(ApiError::invalid("ids", unknown, &format!("No such {slug} authentication record")));
     }
     ids.iter().for_each(|id| {
