@@ -34,21 +34,22 @@ printf '%s\n' northwind-demo-passphrase > "$demo/credentials-passphrase"
 
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
-# start_simulator LOG SEED: starts qualys-sim on a free port, sets $sim_pid and $sim_url.
+# start_simulator LOG SEED [OPTION...]: starts qualys-sim on a free port, sets $sim_pid and
+# $sim_url.
 start_simulator() {
+  log=$1 seed=$2
+  shift 2
   # Created here, not by the background job's redirection, so the wait below never reads a
   # file that does not exist yet.
-  : > "$1"
-  # The API user is a Manager, as the subscription and option profile imports need.
-  "$bin/qualys-sim" --listen 127.0.0.1:0 --seed "$2" --user "$user" --password "$password" \
-    --api-user-role Manager > "$1" 2>&1 &
+  : > "$log"
+  "$bin/qualys-sim" --listen 127.0.0.1:0 --seed "$seed" --user "$user" --password "$password" "$@" > "$log" 2>&1 &
   sim_pid=$!
   pids+=("$sim_pid")
   sim_url=""
   for _ in $(seq 1 100); do
-    sim_url="$(sed -n '1s/^listening on //p' "$1")"
+    sim_url="$(sed -n '1s/^listening on //p' "$log")"
     [ -n "$sim_url" ] && return 0
-    kill -0 "$sim_pid" 2>/dev/null || { cat "$1"; exit 1; }
+    kill -0 "$sim_pid" 2>/dev/null || { cat "$log"; exit 1; }
     sleep 0.1
   done
   echo "qualys-sim did not start"; exit 1
@@ -70,7 +71,8 @@ curl -sS --fail -X POST "$source_url/__sim/shutdown" > /dev/null
 wait "$source_pid"
 
 step "Starting the simulated target (qualys-sim)"
-start_simulator "$demo/simulator.log" "$root/samples/target-export"
+# Its API user is listed as a Manager, as the subscription and option profile imports need.
+start_simulator "$demo/simulator.log" "$root/samples/target-export" --api-user-role Manager
 url=$sim_url
 echo "target: $url"
 
