@@ -79,7 +79,12 @@ fn the_sample_review_counts_every_request_by_task_effect_and_endpoint_as_the_tab
         assert_eq!(row["seq"], request.seq.to_string());
         assert_eq!(row["id"], request.id);
         assert_eq!(row["path"], request.path);
+        let waits_for: Vec<String> = serde_json::from_str(&row["depends_on"]).unwrap_or_default();
+        assert_eq!(waits_for, request.depends_on, "{}", request.id);
     }
+    // An order no capture shows is stated: an asset group waits for the IPs it names.
+    let group = rows.iter().find(|r| r["task"] == "asset groups" && r["effect"] == "create").expect("a group");
+    assert!(group["depends_on"].contains("\"ips/"), "{group:?}");
 
     let per_task = table_after(&written.review, "### Per task");
     let listed: BTreeMap<String, [u64; 4]> = per_task

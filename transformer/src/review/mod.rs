@@ -513,12 +513,19 @@ fn every_request(w: &mut dyn Write) -> io::Result<()> {
     writeln!(w)?;
     writeln!(
         w,
-        "`{REQUESTS_FILE}` has one line per request, in the order they are sent, tab-separated with a header line: {}.",
+        "`{REQUESTS_FILE}` has one line per request, in bundle order, tab-separated with a header line: {}.",
         table::COLUMNS.map(|c| format!("`{c}`")).join(", ")
     )?;
     writeln!(
         w,
-        "`parameters`, `references`, `captures` and `remapped` are JSON; secrets appear as `{{{{secret:NAME}}}}`, never as values."
+        "`parameters`, `references`, `captures`, `remapped` and `depends_on` are JSON; secrets appear as `{{{{secret:NAME}}}}`, never as values."
+    )?;
+    writeln!(
+        w,
+        "The executor sends a request once the requests it waits for are done: those that capture a value it uses \
+         (`references`) and those named in `depends_on` (an order no capture shows, such as IPs before the asset \
+         groups that name them). Otherwise it keeps bundle order, except that it sends to an API path with rate \
+         budget left rather than wait on another."
     )?;
     writeln!(w, "For example:")?;
     writeln!(w)?;

@@ -4,7 +4,7 @@
 //! Tab-separated, a header line first, one line per request in the order they are sent. A cell
 //! never holds a raw tab, line end or a character a terminal acts on: text cells escape them as
 //! `\t`, `\n`, `\r`, `\\` and `\u{1b}`; the multi-valued cells (`parameters`, `references`,
-//! `captures`) are JSON (`cut -f10 requests.tsv | jq`), empty when there is nothing. A text cell
+//! `captures`, `remapped`, `depends_on`) are JSON (`cut -f10 requests.tsv | jq`), empty when there is nothing. A text cell
 //! that a spreadsheet would run as a formula (starting with `=`, `+`, `-` or `@`) starts with
 //! `'`. Secrets appear as `{{secret:NAME}}`, never as values.
 
@@ -15,7 +15,7 @@ use qmig_schemas::{Effect, Request, Segment};
 use crate::markdown::hides_text;
 
 /// The columns, in order.
-pub const COLUMNS: [&str; 14] = [
+pub const COLUMNS: [&str; 15] = [
     "seq",
     "id",
     "task",
@@ -30,6 +30,7 @@ pub const COLUMNS: [&str; 14] = [
     "references",
     "captures",
     "remapped",
+    "depends_on",
 ];
 
 pub fn write_header(w: &mut dyn Write) -> io::Result<()> {
@@ -64,6 +65,7 @@ pub fn write_row(w: &mut dyn Write, request: &Request) -> io::Result<()> {
         json_list(&references),
         json_list(&captures),
         json_list(&remapped),
+        json_list(&request.depends_on),
     ];
     writeln!(w, "{}", cells.join("\t"))
 }
