@@ -27,7 +27,7 @@ pub enum Field<'a> {
     Login,
     /// A new virtual appliance's activation code.
     ActivationCode,
-    /// The ID of a child created with its parent (a tag subtree), by the child's name.
+    /// The ID of a tag created nested in another's create, by its path below that tag.
     Child(&'a str),
 }
 
@@ -45,6 +45,12 @@ impl Field<'_> {
 /// The bundle-wide name of a value captured from a request's response: `network/Corp East#id`.
 pub fn capture_name(request_id: &str, field: Field<'_>) -> String {
     format!("{request_id}#{}", field.as_str())
+}
+
+/// What a capture of request `request_id` keeps (the inverse of [`capture_name`]), or `None`
+/// when the capture is another request's.
+pub fn captured_field<'n>(capture: &'n str, request_id: &str) -> Option<&'n str> {
+    capture.strip_prefix(request_id)?.strip_prefix('#')
 }
 
 /// A request before it has its place in the bundle.
@@ -508,13 +514,15 @@ fn push_segment(segments: &mut Vec<Segment>, segment: Segment) {
 
 /// `Extract::Match` for a lookup: the record named `record` whose `field` equals `value`.
 pub fn match_extract(record: &str, field: &str, value: impl Into<Value>, take: &str) -> Extract {
-    Extract::Match {
-        matcher: Match {
-            record: record.to_owned(),
-            conditions: vec![Condition { field: field.to_owned(), equals: value.into() }],
-        },
-        take: take.to_owned(),
-    }
+    match_all(record, vec![(field, value.into())], take)
+}
+
+/// `Extract::Match` for a lookup whose record must meet every condition: a name alone may
+/// select several records (two parents' children of one name, read back by one search).
+pub fn match_all(record: &str, conditions: Vec<(&str, Value)>, take: &str) -> Extract {
+    let conditions =
+        conditions.into_iter().map(|(field, equals)| Condition { field: field.to_owned(), equals }).collect();
+    Extract::Match { matcher: Match { record: record.to_owned(), conditions }, take: take.to_owned() }
 }
 
 #[cfg(test)]

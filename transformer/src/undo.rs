@@ -28,7 +28,7 @@ use qmig_schemas::{Effect, Extract, Request, Segment, SourceFile, Value};
 use crate::bundle::{Provenance, Purpose};
 use crate::checklist::Step;
 use crate::error::TransformError;
-use crate::plan::{Draft, TaskOutput};
+use crate::plan::{Draft, TaskOutput, captured_field};
 use crate::tasks::{
     appliances, asset_groups, auth_records, cutover, domains, ips, ipv6_mappings, networks, option_profiles, policies,
     report_templates, schedules, search_lists, subscription, tags, user_prefs, users, virtual_hosts,
@@ -100,8 +100,15 @@ pub fn build(bundle_dir: &Path, journal: &Path) -> Result<qmig_schemas::BundleCo
     for (index, dependencies) in qmig_schemas::dependencies(&bundle.manifest.requests).into_iter().enumerate() {
         dependencies.into_iter().for_each(|dependency| dependents[dependency].push(index));
     }
-    let mut undo =
-        Undo { bundle_dir, replayed: &replayed, dependents, deletes: BTreeMap::new(), outputs: BTreeMap::new() };
+    let requests = bundle.manifest.requests.iter().map(|r| (r.id.as_str(), r)).collect();
+    let mut undo = Undo {
+        bundle_dir,
+        replayed: &replayed,
+        requests,
+        dependents,
+        deletes: BTreeMap::new(),
+        outputs: BTreeMap::new(),
+    };
     for (index, request) in bundle.manifest.requests.iter().enumerate().rev() {
         undo.request(index, request)?;
     }
@@ -172,6 +179,8 @@ fn read_journal(path: &Path, digest: &str) -> Result<(Vec<Record>, SourceFile), 
 struct Undo<'a> {
     bundle_dir: &'a Path,
     replayed: &'a Replayed,
+    /// The bundle's requests by id.
+    requests: BTreeMap<&'a str, &'a Request>,
     /// For each request of the bundle, by position: the positions of the requests that depend on it.
     dependents: Vec<Vec<usize>>,
     /// The ids of the deletes planned for each request of the bundle, by position.
@@ -323,22 +332,22 @@ impl Undo<'_> {
         Ok(())
     }
 
-    /// A created tag's children (captured by the lookups that follow its create), deepest
-    /// first, then the tag.
+    /// The tags nested in a created tag's create (captured by the searches that follow it, one
+    /// per level), deepest first, then the tag.
     fn tag_deletes(&self, task: &'static str, request: &Request, id: &str) -> Vec<Draft> {
         let path = request.id.strip_prefix("tag/").unwrap_or(&request.id);
-        let below = format!("tag-children/{path}");
-        let mut children: Vec<(String, &String)> = self
-            .replayed
-            .captures
-            .iter()
-            .filter_map(|(name, value)| {
-                let (parent, child) = name.rsplit_once('#')?;
-                let inside = parent == below || parent.starts_with(&format!("{below} / "));
-                inside.then(|| (format!("{} / {child}", parent.trim_start_matches("tag-children/")), value))
-            })
-            .collect();
-        children.sort_by_key(|(child, _)| std::cmp::Reverse(child.matches(" / ").count()));
+        let mut children: Vec<(String, &String)> = Vec::new();
+        for level in 2.. {
+            let Some(search) = self.requests.get(tags::level_search_id(path, level).as_str()) else { break };
+            for capture in &search.captures {
+                let nested = captured_field(&capture.name, &search.id);
+                if let (Some(nested), Some(value)) = (nested, self.replayed.captures.get(&capture.name)) {
+                    children.push((format!("{path} / {nested}"), value));
+                }
+            }
+        }
+        // The searches go from the top level down.
+        children.reverse();
         let delete = |tag: &str, id: &str| {
             let mut draft = Draft::post(
                 task,

@@ -37,10 +37,17 @@
 //!   same way, since a name cannot tell them apart in a response.
 //! - IDs: every created tag's ID is captured for the tasks that follow (scan schedules, report
 //!   templates, policies refer to tags by ID). The root's comes from the create response; the
-//!   nested tags' from read-only searches after it (`parent` equal to the captured parent ID),
-//!   picked by name. A create response does list its direct children, but a create's probe
-//!   must be able to fill every capture of its request, and it can only read the one tag it
-//!   finds, so the children are read by the searches, which also work after a resumed run.
+//!   nested tags' from read-only searches after it, one per level of the nested subtree
+//!   (`tag-children/<root>/level-2` for the root's children, `level-3` for theirs...): `parent`
+//!   `IN` the captured IDs of every tag of the level above that has nested children (`EQUALS`
+//!   when there is one), each tag picked by its name and its `parentTagId` (two parents of a
+//!   level may each have a child of one name). A create with its subtree thus takes one create
+//!   and one search per nested level, whatever the number of parents. A create response does
+//!   list its direct children, but a create's probe must be able to fill every capture of its
+//!   request, and it can only read the one tag it finds, so the children are read by the
+//!   searches, which also work after a resumed run. ⚠ UNVERIFIED: the `IN` operator on
+//!   `parent` comes from client libraries' lists of QPS search operators, not from a capture
+//!   of a real tenant (transformer/INPUTS.md).
 //! - Rules: see [`rules`]: `NETWORK_RANGE` normalised (the source text kept in the review),
 //!   `GLOBAL_ASSET_VIEW` QQL as written, every other engine carried over, embedded network,
 //!   asset group and tag IDs remapped or flagged.
@@ -63,7 +70,8 @@ use crate::context::Context;
 use crate::error::TransformError;
 use crate::export::Kind;
 use crate::plan::{
-    Draft, DraftBody, DraftProbe, Field, RefKind, Refs, Target, TaskOutput, already_in_target, match_extract, object_id,
+    Draft, DraftBody, DraftProbe, Field, RefKind, Refs, Target, TaskOutput, already_in_target, match_all,
+    match_extract, object_id,
 };
 use hierarchy::{Hierarchy, Listed, describe};
 use rules::Note;
@@ -135,7 +143,8 @@ pub fn plan(ctx: &Context<'_>, refs: &mut Refs) -> Result<TaskOutput, TransformE
         target: &target,
         refs,
         out,
-        // The nested tags of one request are read back by one search page per parent.
+        // The nested tags of one request are read back level by level, each level by one search
+        // page: a request carrying at most one page of tags keeps every level within a page.
         limit: ctx.options.tags_per_request.clamp(1, SEARCH_PAGE),
         last_phase: false,
         normal: Vec::new(),
@@ -483,7 +492,7 @@ impl<'a> Planner<'_, 'a> {
                     SEARCH_PATH,
                     "Look up the ID of the target's own \"Cloud Agent\" tag".to_owned(),
                 )
-                .body(search_body(&[("name", Segment::Text(CLOUD_AGENT.to_owned()))]))
+                .body(search_body(&[("name", vec![Segment::Text(CLOUD_AGENT.to_owned())])]))
                 .capture(Field::Id, match_extract("Tag", "name", CLOUD_AGENT, "id"));
                 self.normal.push(draft);
                 Target::captured(&id, Field::Id)
@@ -557,9 +566,9 @@ impl<'a> Planner<'_, 'a> {
             1 => " with 1 nested tag".to_owned(),
             n => format!(" with {n} nested tags"),
         };
-        let mut criteria = vec![("name", Segment::Text(root_node.name.to_owned()))];
+        let mut criteria = vec![("name", vec![Segment::Text(root_node.name.to_owned())])];
         if let Some(parent) = &parent {
-            criteria.push(("parent", parent.segment()));
+            criteria.push(("parent", vec![parent.segment()]));
         }
         let mut draft = Draft::post(
             TASK,
@@ -583,40 +592,70 @@ impl<'a> Planner<'_, 'a> {
         }
         self.push(draft, last);
         self.map(root, Target::captured(&id, Field::Id));
-        for &node in &included {
-            let children: Vec<usize> = nodes[node].children.iter().copied().filter(|c| inline.contains(c)).collect();
-            if !children.is_empty() {
-                self.look_up_children(node, &children, last);
-            }
-        }
+        self.read_back(root, &inline, last);
         for (child, parent) in left_out {
             let parent = self.placed.get(&parent).cloned().expect("a parent is placed before its children");
             self.place(child, Some(parent), last);
         }
     }
 
-    /// A read-only search for the tags just created under `node`, capturing each one's ID.
-    fn look_up_children(&mut self, node: usize, children: &[usize], last: bool) {
+    /// The read-only searches for the tags nested in `root`'s create, one per level below it,
+    /// capturing each tag's ID.
+    fn read_back(&mut self, root: usize, inline: &BTreeSet<usize>, last: bool) {
+        let nodes = &self.layout.nodes;
+        let mut parents = vec![root];
+        for level in 2.. {
+            let nested: Vec<(usize, usize)> = parents
+                .iter()
+                .flat_map(|&parent| {
+                    nodes[parent].children.iter().filter(|c| inline.contains(c)).map(move |&child| (parent, child))
+                })
+                .collect();
+            if nested.is_empty() {
+                break;
+            }
+            self.look_up_level(root, level, &nested, last);
+            parents = nested.into_iter().map(|(_, child)| child).collect();
+        }
+    }
+
+    /// One search for the tags of one level of `root`'s create (`nested`: each with its parent,
+    /// grouped by parent), below the parents' captured IDs.
+    fn look_up_level(&mut self, root: usize, level: usize, nested: &[(usize, usize)], last: bool) {
         let layout = self.layout;
         let nodes = &layout.nodes;
-        let parent = self.placed.get(&node).cloned().expect("a parent is placed before its children");
-        let id = object_id("tag-children", &nodes[node].key);
-        let summary = match children.len() {
-            1 => format!("Look up the new ID of the tag created under \"{}\"", nodes[node].key),
-            n => format!("Look up the new IDs of the {n} tags created under \"{}\"", nodes[node].key),
+        // Only the tags of this create are below its parents yet (the children left out of it
+        // are created after these searches), and a create carries at most `limit` tags, at
+        // most one page: one page holds the whole level.
+        assert!(nested.len() < self.limit && self.limit <= SEARCH_PAGE, "a level fits one search page");
+        let id = level_search_id(&nodes[root].key, level);
+        let below = format!("{} / ", nodes[root].key);
+        let path = |child: usize| nodes[child].key.strip_prefix(&below).expect("a nested tag's key extends its root's");
+        let mut parents: Vec<usize> = nested.iter().map(|&(parent, _)| parent).collect();
+        parents.dedup();
+        let what = match nested.len() {
+            1 => "the new ID of the tag".to_owned(),
+            n => format!("the new IDs of the {n} tags"),
         };
-        let mut draft = Draft::post(TASK, id.clone(), Effect::Read, SEARCH_PATH, summary)
-            .body(search_body(&[("parent", parent.segment())]));
-        for &child in children {
-            let name = nodes[child].name;
-            draft = draft.capture(Field::Child(name), match_extract("Tag", "name", name, "id"));
+        let under = match parents.as_slice() {
+            [parent] => format!("\"{}\"", nodes[*parent].key),
+            several => format!("the {} level-{} tags of \"{}\"", several.len(), level - 1, nodes[root].key),
+        };
+        let target = |node: usize| self.placed.get(&node).cloned().expect("a parent is placed before its children");
+        let criteria = [("parent", parents.iter().map(|&parent| target(parent).segment()).collect())];
+        let mut draft =
+            Draft::post(TASK, id.clone(), Effect::Read, SEARCH_PATH, format!("Look up {what} created under {under}"))
+                .body(search_body(&criteria));
+        for &(parent, child) in nested {
+            let conditions = vec![("name", nodes[child].name.into()), ("parentTagId", target(parent).value())];
+            draft = draft.capture(Field::Child(path(child)), match_all("Tag", conditions, "id"));
         }
-        if let Some(source) = self.source(node) {
+        if let Some(source) = self.source(root) {
             draft = draft.source(source);
         }
         self.push(draft, last);
-        for &child in children {
-            self.map(child, Target::captured(&id, Field::Child(nodes[child].name)));
+        for &(_, child) in nested {
+            self.map(child, Target::captured(&id, Field::Child(path(child))));
         }
     }
 
@@ -773,14 +812,27 @@ impl<'a> Planner<'_, 'a> {
     }
 }
 
-/// A QPS tag search body selecting on `field EQUALS value` for each criterion, one full page.
-fn search_body(criteria: &[(&str, Segment)]) -> DraftBody {
+/// The id of the search that reads back the tags nested `level` levels deep (the root's
+/// children: 2) in the create of the tag keyed `root_key`.
+pub(crate) fn level_search_id(root_key: &str, level: usize) -> String {
+    object_id("tag-children", &format!("{root_key}/level-{level}"))
+}
+
+/// A QPS tag search body selecting on each criterion, one full page: `field EQUALS value`, or
+/// `field IN` the values joined by commas when there are several.
+fn search_body(criteria: &[(&str, Vec<Segment>)]) -> DraftBody {
     let mut body = DraftBody::xml();
     body.raw("<ServiceRequest><filters>");
-    for (field, value) in criteria {
-        body.raw(&format!("<Criteria field=\"{field}\" operator=\"EQUALS\">"))
-            .segment(value.clone())
-            .raw("</Criteria>");
+    for (field, values) in criteria {
+        let operator = if values.len() > 1 { "IN" } else { "EQUALS" };
+        body.raw(&format!("<Criteria field=\"{field}\" operator=\"{operator}\">"));
+        for (position, value) in values.iter().enumerate() {
+            if position > 0 {
+                body.raw(",");
+            }
+            body.segment(value.clone());
+        }
+        body.raw("</Criteria>");
     }
     body.raw(&format!(
         "</filters><preferences><limitResults>{SEARCH_PAGE}</limitResults></preferences></ServiceRequest>"

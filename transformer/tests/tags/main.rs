@@ -170,7 +170,7 @@ fn a_subtree_too_large_for_one_request_is_created_in_parts() {
     // A part names its parent by the ID captured when the parent was created.
     let floor = parts.manifest.requests.iter().find(|r| r.id == "tag/Regions / EMEA / Germany / Berlin / Floor 3");
     let slot = &floor.expect("Floor 3 on its own").body.as_ref().expect("body").slots[0];
-    assert_eq!(slot.value, Segment::Capture("tag-children/Regions / EMEA / Germany#Berlin".to_owned()));
+    assert_eq!(slot.value, Segment::Capture("tag-children/Regions / EMEA / Germany/level-2#Berlin".to_owned()));
 }
 
 #[test]
@@ -211,9 +211,9 @@ fn groovy_and_tag_set_tags_come_after_every_other_tag() {
     let last = [
         "tag/Ops / Linux and Berlin",
         "tag/Ops / Windows ohne Patch",
-        "tag-children/Ops / Windows ohne Patch",
+        "tag-children/Ops / Windows ohne Patch/level-2",
         "tag/Σ Legacy",
-        "tag-children/Σ Legacy",
+        "tag-children/Σ Legacy/level-2",
     ];
     let first_last = ids.iter().position(|id| last.contains(id)).expect("a deferred tag");
     assert_eq!(&ids[first_last..], &last, "{ids:?}");
@@ -378,14 +378,70 @@ fn parents_that_disagree_are_refused_naming_the_tag() {
 }
 
 #[test]
-fn lookups_search_under_the_captured_parent() {
+fn lookups_search_under_the_captured_parents() {
     let contents = transform(&fixture("tags_hierarchy"), |_| {}).expect("transforms");
+    let mut searches = 0;
     for request in tag_requests(&contents).into_iter().filter(|r| r.id.starts_with("tag-children/")) {
+        searches += 1;
         assert_eq!((request.path.as_str(), request.effect), (SEARCH, qmig_schemas::Effect::Read));
         let slots = &request.body.as_ref().expect("body").slots;
-        assert_eq!(slots.len(), 1, "{}", request.id);
-        assert!(body_text(&contents, request).contains("<Criteria field=\"parent\" operator=\"EQUALS\">{{capture:"));
+        let operator = if slots.len() > 1 { "IN" } else { "EQUALS" };
+        let criteria = format!("<Criteria field=\"parent\" operator=\"{operator}\">{{{{capture:");
+        assert!(body_text(&contents, request).contains(&criteria), "{}", request.id);
     }
+    // Regions (4 levels below it), Ops, Ops / Windows ohne Patch, Σ Legacy, Imported Asset
+    // Search Tags, Cloud Agent / Agents Berlin.
+    assert_eq!(searches, 9);
+}
+
+/// Every level of a create's subtree is read back by one search below all of the level's
+/// parents, and same-named tags under two parents get captures of their own.
+#[test]
+fn a_subtree_is_read_back_by_one_search_per_level() {
+    let records = [
+        (1, "Sites", None),
+        (2, "Berlin", Some(1)),
+        (3, "Paris", Some(1)),
+        (4, "Office", Some(2)),
+        (5, "Lab", Some(2)),
+        (6, "Office", Some(3)),
+        (7, "Lab", Some(3)),
+    ]
+    .map(|(id, name, parent)| Record {
+        id,
+        name: name.to_owned(),
+        parent,
+        fields: vec![("ruleType", "STATIC".into())],
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_pages(dir.path(), records.into(), 1);
+    let contents = transform(dir.path(), |_| {}).expect("transforms");
+    verified(&contents);
+    let searches: Vec<&Request> =
+        tag_requests(&contents).into_iter().filter(|r| r.id.starts_with("tag-children/")).collect();
+    let ids: Vec<&str> = searches.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, ["tag-children/Sites/level-2", "tag-children/Sites/level-3"]);
+    let level_3 = body_text(&contents, searches[1]);
+    let criteria = "<Criteria field=\"parent\" operator=\"IN\">\
+                    {{capture:tag-children/Sites/level-2#Berlin}},{{capture:tag-children/Sites/level-2#Paris}}</Criteria>";
+    assert!(level_3.contains(criteria), "{level_3}");
+
+    let (target, _) = replayed(&contents, &[]);
+    let captured: BTreeMap<&str, u64> = searches
+        .iter()
+        .flat_map(|search| &search.captures)
+        .map(|capture| (capture.name.as_str(), target.captures[&capture.name].parse().expect("a tag ID")))
+        .collect();
+    let at = |path: &[&str]| target.id_at(path).expect("created");
+    let expected = BTreeMap::from([
+        ("tag-children/Sites/level-2#Berlin", at(&["Sites", "Berlin"])),
+        ("tag-children/Sites/level-2#Paris", at(&["Sites", "Paris"])),
+        ("tag-children/Sites/level-3#Berlin / Lab", at(&["Sites", "Berlin", "Lab"])),
+        ("tag-children/Sites/level-3#Berlin / Office", at(&["Sites", "Berlin", "Office"])),
+        ("tag-children/Sites/level-3#Paris / Lab", at(&["Sites", "Paris", "Lab"])),
+        ("tag-children/Sites/level-3#Paris / Office", at(&["Sites", "Paris", "Office"])),
+    ]);
+    assert_eq!(captured, expected);
 }
 
 // Random trees: every tag that is not the platform's arrives once, under the right path, with

@@ -1,7 +1,7 @@
 //! A model of the target's tag service that runs a bundle the way the executor and Qualys
 //! would: bodies with their slots filled from earlier captures, creates nesting
-//! `children/set/Tag` and refusing read-only fields, searches filtering on `Criteria`, and the
-//! captures taken exactly as declared (a `Match` must select one record).
+//! `children/set/Tag` and refusing read-only fields, searches filtering on `Criteria` (`EQUALS`,
+//! `IN`), and the captures taken exactly as declared (a `Match` must select one record).
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -189,13 +189,15 @@ impl TagTarget {
     fn search(&self, request: &Element) -> Result<Element, String> {
         let mut found: Vec<&TargetTag> = self.tags.values().collect();
         for criteria in request.at("filters").into_iter().flat_map(|f| f.children_named("Criteria")) {
-            if criteria.attr("operator") != Some("EQUALS") {
-                return Err("only EQUALS is expected".to_owned());
-            }
             let value = criteria.value();
+            let values: Vec<&str> = match criteria.attr("operator") {
+                Some("EQUALS") => vec![value],
+                Some("IN") => value.split(',').map(str::trim).collect(),
+                other => return Err(format!("only EQUALS and IN are expected, not {other:?}")),
+            };
             match criteria.attr("field") {
-                Some("name") => found.retain(|t| t.name == value),
-                Some("parent") => found.retain(|t| t.parent.is_some_and(|p| p.to_string() == value)),
+                Some("name") => found.retain(|t| values.contains(&t.name.as_str())),
+                Some("parent") => found.retain(|t| t.parent.is_some_and(|p| values.contains(&p.to_string().as_str()))),
                 other => return Err(format!("unexpected Criteria field {other:?}")),
             }
         }
