@@ -602,7 +602,8 @@ impl<'a> Planner<'_, 'a> {
     /// The read-only searches for the tags nested in `root`'s create, one per level below it,
     /// capturing each tag's ID.
     fn read_back(&mut self, root: usize, inline: &BTreeSet<usize>, last: bool) {
-        let nodes = &self.layout.nodes;
+        let layout = self.layout;
+        let nodes = &layout.nodes;
         let mut parents = vec![root];
         for level in 2.. {
             let nested: Vec<(usize, usize)> = parents
