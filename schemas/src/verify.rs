@@ -230,6 +230,8 @@ fn parse_manifest(bytes: &[u8]) -> Result<Manifest, VerifyError> {
     let mut reading = ManifestReading {
         #[cfg(feature = "validate")]
         validators: &validators,
+        #[cfg(not(feature = "validate"))]
+        validators: std::marker::PhantomData,
         schema_errors: Vec::new(),
         type_error: None,
     };
