@@ -26,9 +26,12 @@ test-long:
 	QMIG_CRASH_KILLS=$${QMIG_CRASH_KILLS:-1000} $(CARGO) test -p qmig-execute --locked --test execute crash -- --nocapture
 	QMIG_JOURNAL_CUTS=$${QMIG_JOURNAL_CUTS:-200} $(CARGO) test -p qmig-execute --locked --test execute journal_cut -- --nocapture
 
+## rustfmt, clippy, and each program built alone (with only the qmig-schemas features it asks for).
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	$(CARGO) check --locked -p qmig-transform
+	$(CARGO) check --locked -p qmig-execute
 
 ## Speed and memory on a large synthetic subscription (release build).
 bench:
