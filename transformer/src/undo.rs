@@ -314,7 +314,17 @@ impl Undo<'_> {
                 }
                 vec![delete]
             }
-            Deletion::Tag => self.tag_deletes(task, request, &id),
+            Deletion::Tag => match self.tag_deletes(task, request, &id) {
+                Ok(drafts) => drafts,
+                Err(unread) => {
+                    let item = format!(
+                        "{object} (ID {id}) and its nested tags {}: the run stopped before it read their IDs back",
+                        unread.join(", ")
+                    );
+                    self.output(task).step(Step::UndoByHand, vec![item]);
+                    return Ok(());
+                }
+            },
             Deletion::Ips => {
                 let added = request.id.strip_prefix("ips/").unwrap_or(&request.id);
                 let summary = format!("Remove the addresses added as {added}: {id}");
@@ -333,18 +343,25 @@ impl Undo<'_> {
     }
 
     /// The tags nested in a created tag's create (captured by the searches that follow it, one
-    /// per level), deepest first, then the tag.
-    fn tag_deletes(&self, task: &'static str, request: &Request, id: &str) -> Vec<Draft> {
+    /// per level), deepest first, then the tag. When the run stopped before a search read some
+    /// of them back, their names: a tag with children cannot be deleted, so the whole subtree
+    /// is left to a manual step.
+    fn tag_deletes(&self, task: &'static str, request: &Request, id: &str) -> Result<Vec<Draft>, Vec<String>> {
         let path = request.id.strip_prefix("tag/").unwrap_or(&request.id);
         let mut children: Vec<(String, &String)> = Vec::new();
+        let mut unread = Vec::new();
         for level in 2.. {
             let Some(search) = self.requests.get(tags::level_search_id(path, level).as_str()) else { break };
             for capture in &search.captures {
-                let nested = captured_field(&capture.name, &search.id);
-                if let (Some(nested), Some(value)) = (nested, self.replayed.captures.get(&capture.name)) {
-                    children.push((format!("{path} / {nested}"), value));
+                let Some(nested) = captured_field(&capture.name, &search.id) else { continue };
+                match self.replayed.captures.get(&capture.name) {
+                    Some(value) => children.push((format!("{path} / {nested}"), value)),
+                    None => unread.push(format!("{path} / {nested}")),
                 }
             }
+        }
+        if !unread.is_empty() {
+            return Err(unread);
         }
         // The searches go from the top level down.
         children.reverse();
@@ -363,14 +380,14 @@ impl Undo<'_> {
         drafts.push(delete(path, id));
         // Each after the ones before it: deeper tags first, the created tag last.
         let mut earlier: Vec<String> = Vec::new();
-        drafts
+        Ok(drafts
             .into_iter()
             .map(|draft| {
                 let draft = earlier.iter().cloned().fold(draft, Draft::after_object);
                 earlier.push(draft.id.clone());
                 draft
             })
-            .collect()
+            .collect())
     }
 
     /// `vm`, `pc` or `pci`: the type of the imported profile, from the body the bundle sent.

@@ -782,6 +782,31 @@ fn the_undo_bundle_removes_what_the_run_created_and_nothing_else() {
     assert!(not_undone.contains("appliance-network/nw-east-01") && not_undone.contains("subscription/configuration"));
 }
 
+/// A run that stopped after a tag was created with nested tags, before the search that reads
+/// their IDs back: the tag cannot be deleted while it has children, so undo leaves the subtree
+/// to a manual step instead of sending a delete the target refuses.
+#[test]
+fn undo_leaves_a_tag_subtree_whose_ids_were_not_read_back_to_a_manual_step() {
+    let rehearsal = Rehearsal::start(Some(samples("target-export")));
+    let (bundle, digest, manifest) = rehearsal.transform("bundle", sample_args());
+    let search = manifest.requests.iter().find(|r| r.id.ends_with("/level-2")).expect("a tag with nested tags");
+    let root = search.id.trim_start_matches("tag-children/").trim_end_matches("/level-2");
+    let create = manifest.requests.iter().find(|r| r.id == format!("tag/{root}")).expect("its create");
+    // Unlimited, the run sends in bundle order: it stops right after the create.
+    let stop = create.seq.to_string();
+    rehearsal.execute_with(&bundle, &digest, &["--stop-after", &stop]).expect("the run stops early");
+
+    let journal = rehearsal.dir.path().join(format!("{digest}.jsonl"));
+    let undo = qmig_transform::undo::build(&bundle, &journal).expect("the undo bundle is planned");
+    let ids: Vec<&str> = undo.manifest.requests.iter().map(|r| r.id.as_str()).collect();
+    assert!(!ids.iter().any(|id| id.starts_with(&format!("delete/tag/{root}"))), "{ids:#?}");
+    let by_hand = undo.manifest.manual_steps.iter().find(|s| s.id == "undo-by-hand").expect("the manual step");
+    let item = by_hand.items.iter().find(|i| i.starts_with(&format!("tag/{root} "))).expect("the tag is listed");
+    assert!(item.contains("the run stopped before it read their IDs back"), "{item}");
+    // What was created before it is deleted as usual.
+    assert!(ids.iter().any(|id| id.starts_with("delete/asset-group/")), "{ids:#?}");
+}
+
 #[test]
 fn transforming_again_against_the_migrated_target_creates_nothing() {
     let rehearsal = Rehearsal::start(Some(samples("target-export")));
