@@ -20,7 +20,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 demo="${1:-$root/target/demo}"
 bin="${CARGO_TARGET_DIR:-$root/target}/debug"
 user=demo
-password=demo-password
+password='demo-password'
 
 step() { printf '\n== %s\n' "$*"; }
 
@@ -34,29 +34,11 @@ printf '%s\n' northwind-demo-passphrase > "$demo/credentials-passphrase"
 
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
-# start_simulator LOG SEED [OPTION...]: starts qualys-sim on a free port, sets $sim_pid and
-# $sim_url.
-start_simulator() {
-  log=$1 seed=$2
-  shift 2
-  # Created here, not by the background job's redirection, so the wait below never reads a
-  # file that does not exist yet.
-  : > "$log"
-  "$bin/qualys-sim" --listen 127.0.0.1:0 --seed "$seed" --user "$user" --password "$password" "$@" > "$log" 2>&1 &
-  sim_pid=$!
-  pids+=("$sim_pid")
-  sim_url=""
-  for _ in $(seq 1 100); do
-    sim_url="$(sed -n '1s/^listening on //p' "$log")"
-    [ -n "$sim_url" ] && return 0
-    kill -0 "$sim_pid" 2>/dev/null || { cat "$log"; exit 1; }
-    sleep 0.1
-  done
-  echo "qualys-sim did not start"; exit 1
-}
+# shellcheck source-path=SCRIPTDIR/.. source=tests/simulator.sh
+. "$root/tests/simulator.sh"
 
 step "Starting the simulated source subscription (qualys-sim seeded with samples/export)"
-start_simulator "$demo/source-simulator.log" "$root/samples/export"
+start_simulator "$demo/source-simulator.log" --seed "$root/samples/export"
 source_pid=$sim_pid
 source_url=$sim_url
 echo "source: $source_url"
@@ -67,12 +49,11 @@ step "Capturing the source with the capture script (qmig-transform capture-scrip
 printf 'user = "%s:%s"\n' "$user" "$password" > "$demo/curl.config"
 # Small pages, so that the demo follows the paging of the lists and of the tag search.
 sh "$demo/capture.sh" --config "$demo/curl.config" --page-size 3 "$source_url" "$demo/export"
-curl -sS --fail -X POST "$source_url/__sim/shutdown" > /dev/null
-wait "$source_pid"
+stop_simulator "$source_url" "$source_pid"
 
 step "Starting the simulated target (qualys-sim)"
 # Its API user is listed as a Manager, as the subscription and option profile imports need.
-start_simulator "$demo/simulator.log" "$root/samples/target-export" --api-user-role Manager
+start_simulator "$demo/simulator.log" --seed "$root/samples/target-export" --api-user-role Manager
 url=$sim_url
 echo "target: $url"
 
@@ -127,7 +108,6 @@ step "Reconciling the target's export with the source's (100% except documented 
 sed -n '/source objects:/p' "$demo/reconcile.md"
 
 step "Stopping the simulator"
-curl -sS --fail -X POST "$url/__sim/shutdown" > /dev/null
-wait "$sim_pid"
+stop_simulator "$url" "$sim_pid"
 trap - EXIT
 echo "demo files: $demo (capture.sh, export/, bundle/, journal.jsonl, id-map.csv, target-after/, reconcile.md)"

@@ -20,22 +20,8 @@ max_transform_mb=256
 max_verify_mb=256
 max_run_mb=512
 
-failed=0
-fail() { echo "FAIL: $*"; failed=1; }
-
-measure() { # name, command... : leaves wall seconds, CPU seconds and peak RSS (MB) in $name.*
-  local name="$1"; shift
-  /usr/bin/time -f '%e %U %S %M' -o "$work/$name.time" "$@" > "$work/$name.out"
-  local wall user sys rss_kb
-  read -r wall user sys rss_kb < "$work/$name.time"
-  printf '%s' "$wall" > "$work/$name.wall"
-  awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }' > "$work/$name.cpu"
-  printf '%s' "$((rss_kb / 1024))" > "$work/$name.rss"
-}
-get() { cat "$work/$1"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
-above() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a > b) }'; }
-mb() { awk -v b="$1" 'BEGIN { printf "%.0f", b / 1048576 }'; }
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$root/tests/bench/lib.sh"
 
 rm -rf "$work"
 mkdir -p "$work"
@@ -44,8 +30,9 @@ for size in $sizes; do
   export_dir="$work/export-$size" bundle="$work/bundle-$size"
   case "$size" in
     default) "$bin/synth-export" "$export_dir" ;;
-    # shellcheck disable=SC2086 # the arguments are meant to be split
-    large) "$bin/synth-export" "$export_dir" $large_args ;;
+    large)
+      # shellcheck disable=SC2086 # the arguments are meant to be split
+      "$bin/synth-export" "$export_dir" $large_args ;;
     *) echo "unknown size $size (default, large)"; exit 2 ;;
   esac
   export_bytes=$(du -sb "$export_dir" | cut -f1)

@@ -29,9 +29,12 @@ struct Args {
     /// Users to list (scanners and readers assigned to asset groups).
     #[arg(long, default_value_t = 2_000)]
     users: u32,
-    /// Tags to list, in trees four levels deep.
+    /// Tags to list, in trees of four children per tag.
     #[arg(long, default_value_t = 5_000)]
     tags: u32,
+    /// Levels of each tag tree (1: root tags alone, 4: 1 + 4 + 16 + 64 tags per tree).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=8))]
+    tag_levels: u32,
     /// Seed of the generator.
     #[arg(long, default_value_t = 7)]
     seed: u64,
@@ -61,7 +64,7 @@ fn main() -> anyhow::Result<()> {
     write("domains.xml", domains(&mut rng, args.domains))?;
     write("asset_groups.xml", asset_groups(&mut rng, args.asset_groups, args.networks))?;
     write("users.xml", users(&mut rng, args.users, args.asset_groups))?;
-    write("tags.xml", tags(args.tags))?;
+    write("tags.xml", tags(args.tags, args.tag_levels))?;
     Ok(())
 }
 
@@ -202,9 +205,9 @@ fn users(rng: &mut fastrand::Rng, count: u32, groups: u32) -> String {
     xml
 }
 
-/// Trees of 1 + 4 + 16 + 64 tags (four levels), as one tag search response.
-fn tags(count: u32) -> String {
-    const PER_TREE: u32 = 85;
+/// Trees of `levels` levels (1 + 4 + 16 + 64 tags for four), as one tag search response.
+fn tags(count: u32, levels: u32) -> String {
+    let per_tree = (4u32.pow(levels) - 1) / 3;
     let mut xml = format!(
         "{HEADER}<ServiceResponse xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" \
          xsi:noNamespaceSchemaLocation=\"https://qualysapi.qg2.apps.qualys.com/qps/xsd/2.0/am/tag.xsd\">\n  \
@@ -212,10 +215,10 @@ fn tags(count: u32) -> String {
     );
     let base = 80_000_000;
     for index in 0..count {
-        let (tree, position) = (index / PER_TREE, index % PER_TREE);
+        let (tree, position) = (index / per_tree, index % per_tree);
         let id = base + index;
         // Position 0 is the root; the children of position p are 4p+1 ..= 4p+4.
-        let parent = (position > 0).then(|| base + tree * PER_TREE + (position - 1) / 4);
+        let parent = (position > 0).then(|| base + tree * per_tree + (position - 1) / 4);
         let _ = write!(xml, "    <Tag>\n      <id>{id}</id>\n      <name>Tree {tree} node {position}</name>\n");
         if let Some(parent) = parent {
             let _ = writeln!(xml, "      <parentTagId>{parent}</parentTagId>");
@@ -230,14 +233,14 @@ fn tags(count: u32) -> String {
             );
         }
         let children: Vec<u32> =
-            (4 * position + 1..=4 * position + 4).filter(|c| *c < PER_TREE && tree * PER_TREE + c < count).collect();
+            (4 * position + 1..=4 * position + 4).filter(|c| *c < per_tree && tree * per_tree + c < count).collect();
         if !children.is_empty() {
             xml.push_str("      <children>\n        <list>\n");
             for child in children {
                 let _ = writeln!(
                     xml,
                     "          <TagSimple><id>{}</id><name>Tree {tree} node {child}</name></TagSimple>",
-                    base + tree * PER_TREE + child
+                    base + tree * per_tree + child
                 );
             }
             xml.push_str("        </list>\n      </children>\n");
