@@ -33,10 +33,13 @@ lint:
 	$(CARGO) check --locked -p qmig-transform
 	$(CARGO) check --locked -p qmig-execute
 
-## Speed and memory on a large synthetic subscription (release build).
+## Speed and memory on a large synthetic subscription, then execution at the rate limits and
+## its call count (release build). QMIG_BENCH=speed or QMIG_BENCH=pacing runs one part alone.
+QMIG_BENCH ?= speed pacing
 bench:
 	$(CARGO) build --release --workspace --bins
-	tests/bench/run.sh
+	$(if $(filter speed,$(QMIG_BENCH)),tests/bench/run.sh)
+	$(if $(filter pacing,$(QMIG_BENCH)),tests/bench/pacing.sh)
 
 clean-demo:
 	rm -rf "$(DEMO_DIR)"

@@ -9,7 +9,8 @@ fail() { echo "FAIL: $*"; failed=1; }
 
 measure() { # name, command... : leaves wall seconds, CPU seconds and peak RSS (MB) in $name.*
   local name="$1"; shift
-  /usr/bin/time -f '%e %U %S %M' -o "$work/$name.time" "$@" > "$work/$name.out"
+  # Returns the command's failure even where the caller's `set -e` is off (`measure ... || ...`).
+  /usr/bin/time -f '%e %U %S %M' -o "$work/$name.time" "$@" > "$work/$name.out" || return
   local wall user sys rss_kb
   read -r wall user sys rss_kb < "$work/$name.time"
   printf '%s' "$wall" > "$work/$name.wall"
