@@ -47,13 +47,15 @@ requests=$(sed -n 's/^ *\([0-9]*\) requests,.*/\1/p' "$work/transform.out")
 
 # execute NAME URL [OPTION...]: runs the whole bundle (preflight included) against the simulator
 # at URL with its own journal, timed as NAME; stops the bench if it fails. A synthetic
-# subscription has no scan schedules, so nothing waits for the cutover.
+# subscription has no scan schedules, so nothing waits for the cutover. The progress lines (a
+# few thousand waits) go to NAME.err.
 execute() {
   local name=$1 url=$2
   shift 2
   measure "$name" "$bin/qmig-execute" run "$work/bundle" --target "$url" --approve "$digest" \
     --username "$user" --password-file "$work/target-password" --journal "$work/$name.journal" "$@" \
-    || { cat "$work/$name.out"; echo "FAIL: the $name run did not finish"; exit 1; }
+    2> "$work/$name.err" \
+    || { cat "$work/$name.out"; tail -n 5 "$work/$name.err"; echo "FAIL: the $name run did not finish"; exit 1; }
 }
 # report NAME: stops the simulator started last and keeps its report (JSON) as NAME.json.
 report() {
