@@ -92,6 +92,10 @@ pub fn assemble(
             requests: output.requests.len() as u64,
             skipped: output.skipped.len() as u64,
         });
+        // The task's first request waits for every request of the earlier tasks, and each of
+        // the others for that first one: the same order with one dependency per request, not
+        // one per pair (thousands of asset groups times thousands of domain adds).
+        let mut gate: Option<String> = None;
         for draft in output.requests {
             if let Some(first) = first_source.insert(draft.id.clone(), draft.source.clone()) {
                 return Err(duplicate_id(first, &draft));
@@ -100,8 +104,17 @@ pub fn assemble(
             // An object the bundle does not create (the target has it) is nothing to wait for.
             let mut depends_on: Vec<String> =
                 draft.depends_on.into_iter().filter(|id| first_source.contains_key(id) && *id != draft.id).collect();
-            depends_on.extend(after.iter().cloned());
-            by_task.entry(draft.task).or_default().push(draft.id.clone());
+            match &gate {
+                Some(gate) => depends_on.push(gate.clone()),
+                None if !after.is_empty() => {
+                    depends_on.extend(after.iter().cloned());
+                    gate = Some(draft.id.clone());
+                }
+                None => {}
+            }
+            if tasks::AFTER_TASKS.iter().any(|(_, earlier)| earlier.contains(&draft.task)) {
+                by_task.entry(draft.task).or_default().push(draft.id.clone());
+            }
             let body = draft.body.map(|b| body_file(&draft.id, "", b, &mut bodies));
             let probe = draft.probe.map(|p| Probe {
                 method: p.method,

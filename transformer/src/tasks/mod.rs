@@ -28,7 +28,8 @@ use crate::error::TransformError;
 use crate::plan::{Refs, TaskOutput};
 
 /// Tasks whose requests carry what earlier tasks add as plain values, not captured IDs, so no
-/// capture shows the order: each request of the first waits for every request of the others.
+/// capture shows the order: each request of the first waits for every request of the others
+/// (through the task's first request, see [`crate::bundle::assemble`]).
 /// (Name-based references to single objects are stated per request: [`crate::plan::Draft::after_object`].)
 pub const AFTER_TASKS: &[(&str, &[&str])] = &[
     // The imported user setup applies to the users added.
