@@ -14,7 +14,6 @@ use crate::plan::{Draft, DraftBody, RefKind, TaskOutput};
 use crate::review::{self, Rate};
 use crate::tasks;
 
-/// Everything the manifest records besides the tasks' outputs.
 /// What a bundle is for: its review says so, and the manual steps every review of that kind
 /// holds follow from it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +48,7 @@ impl Purpose {
     }
 }
 
+/// Everything the manifest records besides the tasks' outputs.
 pub struct Provenance {
     pub purpose: Purpose,
     /// The target the bundle is reviewed for, canonical (`--target`).

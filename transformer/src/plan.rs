@@ -126,9 +126,10 @@ impl Draft {
         self
     }
 
-    /// Has the request wait for the one that creates object `id` (an [`object_id`]), for an
-    /// ordering no capture shows (a user's asset groups go by title). When the bundle does not
-    /// create it (the target has it already) there is nothing to wait for.
+    /// Has the request wait for the request of id `id` (the one that creates object `id`, an
+    /// [`object_id`], or an undo bundle's delete), for an ordering no capture shows (a user's
+    /// asset groups go by title). When the bundle holds no such request (the target has the
+    /// object already) there is nothing to wait for.
     pub fn after_object(mut self, id: String) -> Draft {
         if !self.depends_on.contains(&id) {
             self.depends_on.push(id);
