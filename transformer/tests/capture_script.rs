@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -120,6 +121,9 @@ fn requests(export: &Path) -> Vec<serde_json::Value> {
             let object = value.as_object_mut().expect("an object");
             object.remove("source");
             object.remove("seq");
+            // Which request of a task carries the task-order dependencies follows the export's
+            // record order, which the capture need not share: compared apart, as a set.
+            object.remove("depends_on");
             if let Some(body) = object.get_mut("body").and_then(|b| b.as_object_mut()) {
                 body.retain(|key, _| key == "content_type");
             }
@@ -168,7 +172,17 @@ fn the_sample_subscription_is_captured_page_by_page_and_transforms_into_the_same
     assert!(argv.lines().count() > files.len() / 2, "curl was not called through the shim: {argv}");
     assert!(!argv.contains("7f3a"), "the password reached curl's arguments: {argv}");
 
-    // The capture transforms into the sample's own requests.
+    // The capture transforms into the sample's own requests, with the same dependencies.
+    // Each task's waits on other tasks' requests (within a task, which request waits follows
+    // the record order).
+    let waited_for = |export: &Path| -> BTreeSet<(String, String)> {
+        let args = BundleArgs { export_dir: export.to_path_buf(), ..sample_args() };
+        let requests = qmig_transform::build(&args).expect("the export transforms").manifest.requests;
+        let task_of: BTreeMap<&str, &str> = requests.iter().map(|r| (r.id.as_str(), r.task.as_str())).collect();
+        let waits = requests.iter().flat_map(|r| r.depends_on.iter().map(move |d| (r.task.as_str(), d.as_str())));
+        waits.filter(|(task, d)| task_of[d] != *task).map(|(task, d)| (task.to_owned(), d.to_owned())).collect()
+    };
+    assert_eq!(waited_for(&capture.out()), waited_for(&repo().join("samples/export")));
     let (captured, sample) = (requests(&capture.out()), requests(&repo().join("samples/export")));
     assert_eq!(captured.len(), sample.len());
     for (captured, sample) in captured.iter().zip(&sample) {

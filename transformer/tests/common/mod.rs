@@ -46,10 +46,21 @@ pub const SAMPLE_PASSPHRASE: &str = "northwind-demo-passphrase";
 /// [`SAMPLE_PASSPHRASE`] in a file only its owner can read, as `--credentials-passphrase-file`
 /// requires (a file in the repository would not keep its mode).
 pub fn sample_passphrase_file() -> PathBuf {
-    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sample-credentials-passphrase");
-    fs::write(&path, format!("{SAMPLE_PASSPHRASE}\n")).expect("write");
-    fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).expect("chmod");
-    path
+    // Written once per test program: tests run in parallel, and one rewriting the file while
+    // another reads it would hand the reader an empty passphrase.
+    static WRITTEN: OnceLock<PathBuf> = OnceLock::new();
+    WRITTEN
+        .get_or_init(|| {
+            let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+            let mut file = tempfile::NamedTempFile::new_in(dir).expect("a temporary file");
+            std::io::Write::write_all(&mut file, format!("{SAMPLE_PASSPHRASE}\n").as_bytes()).expect("write");
+            fs::set_permissions(file.path(), std::os::unix::fs::PermissionsExt::from_mode(0o600)).expect("chmod");
+            // Renamed into place whole: other test programs read the same path meanwhile.
+            let path = dir.join("sample-credentials-passphrase");
+            file.persist(&path).expect("rename");
+            path
+        })
+        .clone()
 }
 
 /// `bundle samples/export --inputs samples/inputs` with every other option at its default.
