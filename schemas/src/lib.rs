@@ -43,6 +43,8 @@ pub mod schedule;
 pub mod schema;
 pub mod sums;
 pub mod target;
+#[cfg(test)]
+mod test_support;
 pub mod verify;
 pub mod write;
 #[cfg(feature = "responses")]

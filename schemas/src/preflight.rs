@@ -443,8 +443,9 @@ pub fn estimate(manifest: &Manifest, limits: &BTreeMap<String, RateLimit>) -> Es
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::manifest_of;
     use crate::xml::parse;
-    use crate::{Condition, Generator, Match, Probe};
+    use crate::{Condition, Match, Probe};
 
     fn request(id: &str, path: &str, action: &str) -> Request {
         let mut request = Read::Users.request();
@@ -456,23 +457,7 @@ mod tests {
     }
 
     fn manifest(requests: Vec<Request>, prerequisites: Vec<Prerequisite>) -> Manifest {
-        Manifest {
-            format_version: crate::FORMAT_VERSION,
-            generator: Generator { name: "test".into(), version: "0".into() },
-            target: None,
-            sources: vec![],
-            inputs: vec![],
-            unrecognised: vec![],
-            secrets: None,
-            tasks: vec![],
-            requests,
-            skipped: vec![],
-            losses: vec![],
-            manual_steps: vec![],
-            warnings: vec![],
-            report: vec![],
-            prerequisites,
-        }
+        Manifest { prerequisites, ..manifest_of(requests) }
     }
 
     fn prerequisite(kind: PrerequisiteKind, value: &str) -> Prerequisite {

@@ -198,8 +198,9 @@ fn mark_lost(replayed: &mut Replayed, synced_at: u64) {
 
 #[cfg(test)]
 mod tests {
+    use crate::Request;
     use crate::journal::{Intent, Outcome, ProbeResult};
-    use crate::{Effect, FORMAT_VERSION, Generator, Method, Phase, Request};
+    use crate::test_support::{create, manifest_of};
 
     use super::*;
 
@@ -208,43 +209,8 @@ mod tests {
     }
 
     fn request(seq: u64, id: &str, depends_on: &[&str]) -> Request {
-        Request {
-            seq,
-            id: id.into(),
-            task: "networks".into(),
-            summary: "Create network A".into(),
-            method: Method::Post,
-            path: "/api/2.0/fo/network/".into(),
-            params: vec![],
-            body: None,
-            effect: Effect::Create,
-            phase: Phase::Migration,
-            captures: vec![],
-            probe: None,
-            source: None,
-            remapped: vec![],
-            depends_on: depends_on.iter().map(|d| (*d).to_owned()).collect(),
-        }
-    }
-
-    fn manifest_of(requests: Vec<Request>) -> Manifest {
-        Manifest {
-            format_version: FORMAT_VERSION,
-            generator: Generator { name: "test".into(), version: "0".into() },
-            target: None,
-            sources: vec![],
-            inputs: vec![],
-            unrecognised: vec![],
-            secrets: None,
-            tasks: vec![],
-            requests,
-            skipped: vec![],
-            losses: vec![],
-            manual_steps: vec![],
-            warnings: vec![],
-            report: vec![],
-            prerequisites: vec![],
-        }
+        let depends_on = depends_on.iter().map(|d| (*d).to_owned()).collect();
+        create(seq, id.into(), "/api/2.0/fo/network/", depends_on)
     }
 
     fn state_after(records: &[Record]) -> State {

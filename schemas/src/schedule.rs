@@ -124,27 +124,12 @@ fn at_rate(calls: u64, budget: Budget) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Effect, Method, Phase};
+    use crate::test_support::create;
     use proptest::prelude::*;
 
     fn request(index: usize, path: &str, depends_on: &[usize]) -> Request {
-        Request {
-            seq: index as u64 + 1,
-            id: format!("r/{index}"),
-            task: "t".into(),
-            summary: "s".into(),
-            method: Method::Post,
-            path: path.into(),
-            params: vec![],
-            body: None,
-            effect: Effect::Create,
-            phase: Phase::Migration,
-            captures: vec![],
-            probe: None,
-            source: None,
-            remapped: vec![],
-            depends_on: depends_on.iter().map(|d| format!("r/{d}")).collect(),
-        }
+        let depends_on = depends_on.iter().map(|d| format!("r/{d}")).collect();
+        create(index as u64 + 1, format!("r/{index}"), path, depends_on)
     }
 
     /// Sends everything, an endpoint in `exhausted` waiting `wait`, and returns the order.
