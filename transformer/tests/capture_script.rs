@@ -12,6 +12,7 @@ use std::process::{Command, Output};
 
 use assert_cmd::cargo::cargo_bin;
 use common::{files_in, repo, sample_args};
+use qmig_schemas::Request;
 use qmig_transform::cli::BundleArgs;
 use tempfile::TempDir;
 
@@ -106,15 +107,11 @@ fn files_below(dir: &Path) -> Vec<String> {
     files
 }
 
-/// The requests of a bundle made from `export`, each as what it does to which object:
+/// Planned requests, each as what it does to which object:
 /// without where it came from, its parameters in name order and list values sorted, and its
 /// body by content type (the simulator writes documents, lists and bodies in its own order).
-fn requests(export: &Path) -> Vec<serde_json::Value> {
-    let args = BundleArgs { export_dir: export.to_path_buf(), ..sample_args() };
-    let contents = qmig_transform::build(&args).expect("the export transforms");
-    let mut requests: Vec<serde_json::Value> = contents
-        .manifest
-        .requests
+fn requests(planned: &[Request]) -> Vec<serde_json::Value> {
+    let mut requests: Vec<serde_json::Value> = planned
         .iter()
         .map(|request| {
             let mut value = serde_json::to_value(request).expect("serialise");
@@ -175,15 +172,18 @@ fn the_sample_subscription_is_captured_page_by_page_and_transforms_into_the_same
     // The capture transforms into the sample's own requests, with the same dependencies.
     // Each task's waits on other tasks' requests (within a task, which request waits follows
     // the record order).
-    let waited_for = |export: &Path| -> BTreeSet<(String, String)> {
+    let planned = |export: &Path| {
         let args = BundleArgs { export_dir: export.to_path_buf(), ..sample_args() };
-        let requests = qmig_transform::build(&args).expect("the export transforms").manifest.requests;
+        qmig_transform::build(&args).expect("the export transforms").manifest.requests
+    };
+    let (captured, sample) = (planned(&capture.out()), planned(&repo().join("samples/export")));
+    let waited_for = |requests: &[Request]| -> BTreeSet<(String, String)> {
         let task_of: BTreeMap<&str, &str> = requests.iter().map(|r| (r.id.as_str(), r.task.as_str())).collect();
         let waits = requests.iter().flat_map(|r| r.depends_on.iter().map(move |d| (r.task.as_str(), d.as_str())));
         waits.filter(|(task, d)| task_of[d] != *task).map(|(task, d)| (task.to_owned(), d.to_owned())).collect()
     };
-    assert_eq!(waited_for(&capture.out()), waited_for(&repo().join("samples/export")));
-    let (captured, sample) = (requests(&capture.out()), requests(&repo().join("samples/export")));
+    assert_eq!(waited_for(&captured), waited_for(&sample));
+    let (captured, sample) = (requests(&captured), requests(&sample));
     assert_eq!(captured.len(), sample.len());
     for (captured, sample) in captured.iter().zip(&sample) {
         assert_eq!(captured, sample);
