@@ -99,17 +99,7 @@ fn write_capture_script(args: &CaptureScriptArgs, out: &mut dyn Write) -> Result
             .write_all(script.as_bytes())
             .map_err(|source| TransformError::Write { path: "standard output".into(), source });
     };
-    let write = || -> std::io::Result<()> {
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-        let mut file = tempfile::NamedTempFile::new_in(dir)?;
-        file.write_all(script.as_bytes())?;
-        #[cfg(unix)]
-        std::fs::set_permissions(file.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
-        file.as_file().sync_all()?;
-        file.persist(path).map_err(|e| e.error)?;
-        Ok(())
-    };
-    write().map_err(|source| TransformError::Write { path: path.clone(), source })
+    write_file(path, script.as_bytes(), Some(0o755))
 }
 
 /// Writes the reconciliation report (Markdown, and JSON when asked), then fails when the
@@ -118,12 +108,12 @@ fn reconcile_exports(args: &ReconcileArgs, out: &mut dyn Write) -> Result<(), Tr
     let report = reconcile::run(args)?;
     if let Some(path) = &args.json {
         let json = serde_json::to_vec_pretty(&report).expect("a report always serialises");
-        write_file(path, &json)?;
+        write_file(path, &json, None)?;
     }
     let markdown = reconcile::markdown(&report);
     match &args.out {
         Some(path) => {
-            write_file(path, markdown.as_bytes())?;
+            write_file(path, markdown.as_bytes(), None)?;
             writeln!(out, "{}% reconciled: report written to {}", report.percent, path.display())
                 .map_err(TransformError::Report)?;
         }
@@ -141,15 +131,23 @@ fn reconcile_exports(args: &ReconcileArgs, out: &mut dyn Write) -> Result<(), Tr
     }
 }
 
-/// Writes a whole report file: into a temporary file renamed into place, so that a failure
-/// never leaves half a report behind.
-fn write_file(path: &std::path::Path, bytes: &[u8]) -> Result<(), TransformError> {
-    let io = |source| TransformError::Io { path: path.to_path_buf(), source };
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
-    file.write_all(bytes).map_err(io)?;
-    file.persist(path).map_err(|e| io(e.error))?;
-    Ok(())
+/// Writes a whole file: into a temporary file beside it, synced and renamed into place, so that
+/// a failure never leaves half a file behind. `mode` sets its permissions (Unix), for a script
+/// that must be executable.
+fn write_file(path: &std::path::Path, bytes: &[u8], mode: Option<u32>) -> Result<(), TransformError> {
+    let write = || -> std::io::Result<()> {
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+        let mut file = tempfile::NamedTempFile::new_in(dir)?;
+        file.write_all(bytes)?;
+        #[cfg(unix)]
+        if let Some(mode) = mode {
+            std::fs::set_permissions(file.path(), std::os::unix::fs::PermissionsExt::from_mode(mode))?;
+        }
+        file.as_file().sync_all()?;
+        file.persist(path).map_err(|e| e.error)?;
+        Ok(())
+    };
+    write().map_err(|source| TransformError::Write { path: path.to_path_buf(), source })
 }
 
 /// Writes the header of the credentials file and a row, value empty, for every secret a
